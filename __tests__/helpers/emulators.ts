@@ -1,0 +1,320 @@
+/**
+ * Real local emulators for the Lambda tests and benchmarks: dynalite (DynamoDB, in-process)
+ * and fauxqs (SQS/SNS/S3, in a child process because it is ESM-only). Both listen on free
+ * ports. This module must not import jest: scripts/bench uses it too.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import type { AddressInfo, Server } from "node:net";
+import * as path from "node:path";
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  type CreateTableCommandInput,
+} from "@aws-sdk/client-dynamodb";
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
+import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
+import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+
+export const TEST_REGION = "ap-southeast-1";
+const CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" };
+
+interface DynaliteServer extends Server {
+  close(callback?: (err?: Error) => void): this;
+}
+type DynaliteFactory = (options: {
+  createTableMs: number;
+  deleteTableMs: number;
+  updateTableMs: number;
+}) => DynaliteServer;
+
+export interface Dynamo {
+  readonly endpoint: string;
+  stop(): Promise<void>;
+}
+
+/** Starts dynalite in this process on a free port. */
+export async function startDynalite(): Promise<Dynamo> {
+  // dynalite ships no types.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const dynalite = require("dynalite") as DynaliteFactory;
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  let stopped = false;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (stopped) return resolve();
+        stopped = true;
+        // Drop keep-alive sockets too, so clients see the emulator as really down.
+        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export interface QueueCounts {
+  ready: number;
+  delayed: number;
+  inflight: number;
+}
+
+export interface Fauxqs {
+  readonly endpoint: string;
+  /** Message counts of a queue without receiving (null if the queue does not exist). */
+  inspectQueue(name: string): Promise<QueueCounts | null>;
+  deleteQueue(name: string): Promise<void>;
+  /** Clears all messages and objects, keeps queues, topics and buckets. */
+  reset(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts fauxqs in a child process on a free port. */
+export async function startFauxqs(region: string = TEST_REGION): Promise<Fauxqs> {
+  const script = path.join(__dirname, "fauxqs-child.mjs");
+  const child: ChildProcess = fork(script, [JSON.stringify({ region })], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    execArgv: [],
+  });
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  let nextId = 1;
+  const ready = new Promise<{ port: number }>((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`fauxqs exited early (${code})`));
+    child.once("exit", onExit);
+    child.on("message", (raw) => {
+      const msg = raw as { type?: string; port?: number; id?: number; ok?: boolean; result?: unknown; error?: string };
+      if (msg.type === "ready" && typeof msg.port === "number") {
+        child.off("exit", onExit);
+        resolve({ port: msg.port });
+        return;
+      }
+      if (typeof msg.id === "number") {
+        const p = pending.get(msg.id);
+        pending.delete(msg.id);
+        if (!p) return;
+        if (msg.ok) p.resolve(msg.result);
+        else p.reject(new Error(msg.error ?? "fauxqs op failed"));
+      }
+    });
+  });
+  const { port } = await ready;
+  let stopped = false;
+  const call = <T>(op: string, args: Record<string, unknown> = {}): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      if (stopped) return reject(new Error("fauxqs is stopped"));
+      const id = nextId++;
+      pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      child.send({ id, op, args });
+    });
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    inspectQueue: (name) => call<QueueCounts | null>("inspectQueue", { name }),
+    deleteQueue: (name) => call<void>("deleteQueue", { name }),
+    reset: () => call<void>("reset"),
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      await new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      });
+    },
+  };
+}
+
+/** The table schemas the infrastructure creates (src/constructs tables). */
+export const TRANSACTIONS_TABLE_SCHEMA = (name: string): CreateTableCommandInput => ({
+  TableName: name,
+  BillingMode: "PAY_PER_REQUEST",
+  AttributeDefinitions: [
+    { AttributeName: "transaction_id", AttributeType: "S" },
+    { AttributeName: "idempotency_key", AttributeType: "S" },
+  ],
+  KeySchema: [{ AttributeName: "transaction_id", KeyType: "HASH" }],
+  GlobalSecondaryIndexes: [
+    {
+      IndexName: "idempotency_key-index",
+      KeySchema: [{ AttributeName: "idempotency_key", KeyType: "HASH" }],
+      Projection: { ProjectionType: "ALL" },
+    },
+  ],
+});
+
+export const IDEMPOTENCY_TABLE_SCHEMA = (name: string): CreateTableCommandInput => ({
+  TableName: name,
+  BillingMode: "PAY_PER_REQUEST",
+  AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
+  KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
+});
+
+export interface Resources {
+  transactionsTable: string;
+  idempotencyTable: string;
+  transactionQueueUrl: string;
+  transactionDlqUrl: string;
+  notificationQueueUrl: string;
+  notificationDlqUrl: string;
+  notificationTopicArn: string;
+  /** Subscribed to the topic (raw delivery off: bodies are SNS envelopes). */
+  observerQueueUrl: string;
+  logBucket: string;
+  names: {
+    transactionQueue: string;
+    transactionDlq: string;
+    notificationQueue: string;
+    notificationDlq: string;
+    observerQueue: string;
+  };
+}
+
+export interface Emulators {
+  readonly region: string;
+  readonly dynamo: Dynamo;
+  readonly fauxqs: Fauxqs;
+  readonly resources: Resources;
+  /** SDK clients for test assertions (not the handlers' clients). */
+  readonly clients: { dynamodb: DynamoDBClient; sqs: SQSClient; sns: SNSClient; s3: S3Client };
+  /** The env vars every handler needs to talk to these emulators. */
+  readonly baseEnv: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  region?: string;
+  /** Visibility timeout of the transaction queue, seconds (short for redrive tests). */
+  visibilityTimeoutSeconds?: number;
+  maxReceiveCount?: number;
+  prefix?: string;
+}
+
+/** Starts both emulators and creates every resource with the production schemas. */
+export async function startEmulators(options: StartOptions = {}): Promise<Emulators> {
+  const region = options.region ?? TEST_REGION;
+  const prefix = options.prefix ?? "test";
+  const [dynamo, fauxqs] = await Promise.all([startDynalite(), startFauxqs(region)]);
+  const common = { region, credentials: CREDENTIALS };
+  const clients = {
+    dynamodb: new DynamoDBClient({ ...common, endpoint: dynamo.endpoint }),
+    sqs: new SQSClient({ ...common, endpoint: fauxqs.endpoint }),
+    sns: new SNSClient({ ...common, endpoint: fauxqs.endpoint }),
+    s3: new S3Client({ ...common, endpoint: fauxqs.endpoint, forcePathStyle: true }),
+  };
+  const names = {
+    transactionQueue: `${prefix}-transactions`,
+    transactionDlq: `${prefix}-transactions-dlq`,
+    notificationQueue: `${prefix}-notifications`,
+    notificationDlq: `${prefix}-notifications-dlq`,
+    observerQueue: `${prefix}-notification-observer`,
+  };
+  const transactionsTable = `${prefix}-transactions`;
+  const idempotencyTable = `${prefix}-idempotency`;
+  const logBucket = `${prefix}-transaction-log`;
+  const maxReceiveCount = String(options.maxReceiveCount ?? 3);
+
+  await Promise.all([
+    clients.dynamodb.send(new CreateTableCommand(TRANSACTIONS_TABLE_SCHEMA(transactionsTable))),
+    clients.dynamodb.send(new CreateTableCommand(IDEMPOTENCY_TABLE_SCHEMA(idempotencyTable))),
+  ]);
+
+  const createQueue = async (name: string, attributes: Record<string, string> = {}) => {
+    const out = await clients.sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
+    const url = out.QueueUrl!;
+    const attrs = await clients.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] }),
+    );
+    return { url, arn: attrs.Attributes!.QueueArn! };
+  };
+  const [transactionDlq, notificationDlq, observer] = await Promise.all([
+    createQueue(names.transactionDlq),
+    createQueue(names.notificationDlq),
+    createQueue(names.observerQueue),
+  ]);
+  const redrive = (dlqArn: string) =>
+    JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount });
+  const [transactionQueue, notificationQueue] = await Promise.all([
+    createQueue(names.transactionQueue, {
+      VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 30),
+      RedrivePolicy: redrive(transactionDlq.arn),
+    }),
+    createQueue(names.notificationQueue, {
+      VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 30),
+      RedrivePolicy: redrive(notificationDlq.arn),
+    }),
+  ]);
+  const topic = await clients.sns.send(new CreateTopicCommand({ Name: `${prefix}-notifications` }));
+  await clients.sns.send(
+    new SubscribeCommand({ TopicArn: topic.TopicArn!, Protocol: "sqs", Endpoint: observer.arn }),
+  );
+  await clients.s3.send(new CreateBucketCommand({ Bucket: logBucket }));
+
+  const resources: Resources = {
+    transactionsTable,
+    idempotencyTable,
+    transactionQueueUrl: transactionQueue.url,
+    transactionDlqUrl: transactionDlq.url,
+    notificationQueueUrl: notificationQueue.url,
+    notificationDlqUrl: notificationDlq.url,
+    notificationTopicArn: topic.TopicArn!,
+    observerQueueUrl: observer.url,
+    logBucket,
+    names,
+  };
+
+  const baseEnv: Record<string, string> = {
+    AWS_REGION: region,
+    AWS_DEFAULT_REGION: region,
+    AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_ENDPOINT_URL_SQS: fauxqs.endpoint,
+    AWS_ENDPOINT_URL_SNS: fauxqs.endpoint,
+    AWS_ENDPOINT_URL_S3: fauxqs.endpoint,
+    S3_FORCE_PATH_STYLE: "true",
+    POWERTOOLS_LOG_LEVEL: "SILENT",
+    POWERTOOLS_SERVICE_NAME: "payments-test",
+    TRANSACTIONS_TABLE: transactionsTable,
+    IDEMPOTENCY_TABLE: idempotencyTable,
+    TRANSACTION_QUEUE_URL: transactionQueue.url,
+    NOTIFICATION_QUEUE_URL: notificationQueue.url,
+    NOTIFICATION_TOPIC_ARN: topic.TopicArn!,
+    TRANSACTION_LOG_BUCKET: logBucket,
+  };
+
+  return {
+    region,
+    dynamo,
+    fauxqs,
+    resources,
+    clients,
+    baseEnv,
+    stop: async () => {
+      for (const c of Object.values(clients)) c.destroy();
+      await Promise.all([dynamo.stop(), fauxqs.stop()]);
+    },
+  };
+}
+
+/** Sets env vars (returns a function restoring the previous values). */
+export function applyEnv(env: Record<string, string | undefined>): () => void {
+  const previous: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(env)) {
+    previous[k] = process.env[k];
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  return () => {
+    for (const [k, v] of Object.entries(previous)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  };
+}

@@ -1,0 +1,95 @@
+import { Construct } from "constructs";
+import { KmsAlias } from "@cdktf/provider-aws/lib/kms-alias";
+import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
+import { PolicyStatement, policyDocument } from "../iam";
+import { Naming } from "../naming";
+
+export interface EncryptionProps {
+  readonly naming: Naming;
+  readonly region: string;
+  readonly accountId: string;
+  readonly partition: string;
+  /** Grant CloudTrail (only the stack that owns the trail). */
+  readonly allowCloudTrail: boolean;
+}
+
+/** Key administration and use by the account root; IAM policies then delegate to roles. */
+export const ROOT_KEY_ACTIONS = [
+  "kms:CancelKeyDeletion", "kms:CreateAlias", "kms:CreateGrant", "kms:Decrypt", "kms:DeleteAlias",
+  "kms:DescribeKey", "kms:DisableKey", "kms:DisableKeyRotation", "kms:EnableKey", "kms:EnableKeyRotation",
+  "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:GetKeyPolicy",
+  "kms:GetKeyRotationStatus", "kms:ListAliases", "kms:ListGrants", "kms:ListKeyPolicies",
+  "kms:ListKeyRotations", "kms:ListResourceTags", "kms:PutKeyPolicy", "kms:ReEncryptFrom",
+  "kms:ReEncryptTo", "kms:RetireGrant", "kms:RevokeGrant", "kms:RotateKeyOnDemand",
+  "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:UntagResource", "kms:UpdateAlias",
+  "kms:UpdateKeyDescription",
+];
+
+const SERVICE_KEY_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo"];
+
+/** Services that encrypt this deployment's data with the regional key. */
+export const KEY_USER_SERVICES = ["sns", "sqs", "s3", "dynamodb", "rds", "cloudwatch"] as const;
+
+/**
+ * The region's customer-managed key: rotation on, short deletion window (environments are
+ * destroyable), a policy naming the account root and only the services that use the key.
+ */
+export class Encryption extends Construct {
+  readonly key: KmsKey;
+  readonly keyArn: string;
+  readonly keyId: string;
+  readonly aliasName: string;
+
+  constructor(scope: Construct, id: string, props: EncryptionProps) {
+    super(scope, id);
+    const { accountId, partition, region } = props;
+    const root = `arn:${partition}:iam::${accountId}:root`;
+    const sameAccount = { StringEquals: { "aws:SourceAccount": accountId } };
+
+    const statements: PolicyStatement[] = [
+      { Sid: "AccountRootAdministersAndDelegates", Effect: "Allow", Principal: { AWS: root }, Action: ROOT_KEY_ACTIONS, Resource: "*" },
+      {
+        Sid: "CloudWatchLogsEncryptsThisAccountsLogGroups",
+        Effect: "Allow",
+        Principal: { Service: `logs.${region}.amazonaws.com` },
+        Action: ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo"],
+        Resource: "*",
+        Condition: { ArnLike: { "kms:EncryptionContext:aws:logs:arn": `arn:${partition}:logs:${region}:${accountId}:log-group:*` } },
+      },
+      ...KEY_USER_SERVICES.map((service): PolicyStatement => ({
+        Sid: `${service.toUpperCase()}UsesKeyForThisAccount`,
+        Effect: "Allow",
+        Principal: { Service: `${service}.amazonaws.com` },
+        Action: SERVICE_KEY_ACTIONS,
+        Resource: "*",
+        Condition: sameAccount,
+      })),
+    ];
+    if (props.allowCloudTrail) {
+      statements.push(
+        {
+          Sid: "CloudTrailEncryptsTrailLogs",
+          Effect: "Allow",
+          Principal: { Service: "cloudtrail.amazonaws.com" },
+          Action: ["kms:GenerateDataKey", "kms:DescribeKey"],
+          Resource: "*",
+          Condition: {
+            StringEquals: { "aws:SourceAccount": accountId },
+            StringLike: { "kms:EncryptionContext:aws:cloudtrail:arn": `arn:${partition}:cloudtrail:*:${accountId}:trail/*` },
+          },
+        },
+      );
+    }
+
+    this.key = new KmsKey(this, "key", {
+      description: `Payment processing data key (${props.naming.suffix}, ${region})`,
+      enableKeyRotation: true,
+      deletionWindowInDays: 7,
+      policy: policyDocument(statements),
+    });
+    this.aliasName = `alias/${props.naming.name("payment-processing")}`;
+    new KmsAlias(this, "alias", { name: this.aliasName, targetKeyId: this.key.keyId });
+    this.keyArn = this.key.arn;
+    this.keyId = this.key.keyId;
+  }
+}

@@ -1,0 +1,151 @@
+import { Construct } from "constructs";
+import { DefaultSecurityGroup } from "@cdktf/provider-aws/lib/default-security-group";
+import { FlowLog } from "@cdktf/provider-aws/lib/flow-log";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { InternetGateway } from "@cdktf/provider-aws/lib/internet-gateway";
+import { Route } from "@cdktf/provider-aws/lib/route";
+import { RouteTable } from "@cdktf/provider-aws/lib/route-table";
+import { RouteTableAssociation } from "@cdktf/provider-aws/lib/route-table-association";
+import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
+import { Subnet } from "@cdktf/provider-aws/lib/subnet";
+import { Vpc } from "@cdktf/provider-aws/lib/vpc";
+import { VpcEndpoint } from "@cdktf/provider-aws/lib/vpc-endpoint";
+import { cidrSubnet } from "../config";
+import { assumeRolePolicy, policyDocument } from "../iam";
+import { Naming } from "../naming";
+import { EncryptedLogGroup } from "./log-group";
+
+/** Interface endpoints: everything the private Lambdas call that has no gateway endpoint. */
+export const INTERFACE_ENDPOINT_SERVICES = ["sqs", "sns", "kms", "secretsmanager", "sts", "logs", "xray"] as const;
+export const GATEWAY_ENDPOINT_SERVICES = ["s3", "dynamodb"] as const;
+export const AZ_COUNT = 3;
+
+export interface NetworkProps {
+  readonly naming: Naming;
+  readonly region: string;
+  readonly cidr: string;
+  readonly kmsKeyArn: string;
+  readonly logRetentionDays: number;
+  readonly accountId: string;
+}
+
+/**
+ * A VPC over three AZs with public and private subnets and no NAT gateway: private workloads
+ * reach AWS only through VPC endpoints, so there is no path to the internet from them.
+ */
+export class Network extends Construct {
+  readonly vpc: Vpc;
+  readonly vpcId: string;
+  readonly vpcCidr: string;
+  readonly availabilityZones: string[];
+  readonly publicSubnetIds: string[];
+  readonly privateSubnetIds: string[];
+  /** Prefix lists of the S3 and DynamoDB gateway endpoints, for security-group egress rules. */
+  readonly gatewayPrefixListIds: string[];
+  readonly endpointSecurityGroupId: string;
+
+  constructor(scope: Construct, id: string, props: NetworkProps) {
+    super(scope, id);
+    const { naming, region, cidr } = props;
+
+    this.vpc = new Vpc(this, "vpc", {
+      cidrBlock: cidr,
+      enableDnsHostnames: true,
+      enableDnsSupport: true,
+      tags: { Name: naming.name("payment-vpc") },
+    });
+    this.vpcId = this.vpc.id;
+    this.vpcCidr = cidr;
+
+    // Removes the default group's allow-all rules: nothing may use it by accident.
+    new DefaultSecurityGroup(this, "default-sg", { vpcId: this.vpc.id });
+
+    const igw = new InternetGateway(this, "igw", { vpcId: this.vpc.id, tags: { Name: naming.name("payment-igw") } });
+
+    this.availabilityZones = ["a", "b", "c"].slice(0, AZ_COUNT).map((letter) => `${region}${letter}`);
+    // /16 -> six /20s: public 0-2, private 3-5.
+    const makeSubnets = (tier: "public" | "private", offset: number) =>
+      this.availabilityZones.map(
+        (az, i) =>
+          new Subnet(this, `${tier}-subnet-${i}`, {
+            vpcId: this.vpc.id,
+            cidrBlock: cidrSubnet(cidr, 4, offset + i),
+            availabilityZone: az,
+            mapPublicIpOnLaunch: false,
+            tags: { Name: naming.name(`payment-${tier}-${az}`), Tier: tier },
+          }),
+      );
+    const publicSubnets = makeSubnets("public", 0);
+    const privateSubnets = makeSubnets("private", AZ_COUNT);
+    this.publicSubnetIds = publicSubnets.map((s) => s.id);
+    this.privateSubnetIds = privateSubnets.map((s) => s.id);
+
+    const publicRoutes = new RouteTable(this, "public-rt", { vpcId: this.vpc.id, tags: { Name: naming.name("payment-public-rt") } });
+    new Route(this, "public-default-route", { routeTableId: publicRoutes.id, destinationCidrBlock: "0.0.0.0/0", gatewayId: igw.id });
+    const privateRoutes = new RouteTable(this, "private-rt", { vpcId: this.vpc.id, tags: { Name: naming.name("payment-private-rt") } });
+    publicSubnets.forEach((s, i) => new RouteTableAssociation(this, `public-rta-${i}`, { subnetId: s.id, routeTableId: publicRoutes.id }));
+    privateSubnets.forEach((s, i) => new RouteTableAssociation(this, `private-rta-${i}`, { subnetId: s.id, routeTableId: privateRoutes.id }));
+
+    this.gatewayPrefixListIds = GATEWAY_ENDPOINT_SERVICES.map(
+      (service) =>
+        new VpcEndpoint(this, `${service}-gateway-endpoint`, {
+          vpcId: this.vpc.id,
+          serviceName: `com.amazonaws.${region}.${service}`,
+          vpcEndpointType: "Gateway",
+          routeTableIds: [privateRoutes.id],
+          tags: { Name: naming.name(`payment-${service}-endpoint`) },
+        }).prefixListId,
+    );
+
+    const endpointSg = new SecurityGroup(this, "endpoint-sg", {
+      name: naming.name("payment-endpoints-sg"),
+      description: "HTTPS from inside the VPC to the interface endpoints",
+      vpcId: this.vpc.id,
+      ingress: [{ description: "HTTPS from the VPC", protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: [cidr] }],
+      egress: [],
+      revokeRulesOnDelete: true,
+    });
+    this.endpointSecurityGroupId = endpointSg.id;
+    for (const service of INTERFACE_ENDPOINT_SERVICES) {
+      new VpcEndpoint(this, `${service}-interface-endpoint`, {
+        vpcId: this.vpc.id,
+        serviceName: `com.amazonaws.${region}.${service}`,
+        vpcEndpointType: "Interface",
+        privateDnsEnabled: true,
+        subnetIds: this.privateSubnetIds,
+        securityGroupIds: [endpointSg.id],
+        tags: { Name: naming.name(`payment-${service}-endpoint`) },
+      });
+    }
+
+    const flowLogGroup = new EncryptedLogGroup(this, "flow-logs", {
+      name: `/aws/vpc/flow-logs/${naming.name("payment-vpc")}`,
+      kmsKeyArn: props.kmsKeyArn,
+      retentionDays: props.logRetentionDays,
+    });
+    const flowLogRole = new IamRole(this, "flow-log-role", {
+      name: naming.regional("payment-flow-logs", region, "iamRole"),
+      assumeRolePolicy: assumeRolePolicy("vpc-flow-logs.amazonaws.com", { StringEquals: { "aws:SourceAccount": props.accountId } }),
+    });
+    new IamRolePolicy(this, "flow-log-policy", {
+      role: flowLogRole.id,
+      name: "write-flow-logs",
+      policy: policyDocument([
+        {
+          Effect: "Allow",
+          Action: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+          Resource: [flowLogGroup.arn, `${flowLogGroup.arn}:log-stream:*`],
+        },
+      ]),
+    });
+    new FlowLog(this, "flow-log", {
+      vpcId: this.vpc.id,
+      trafficType: "ALL",
+      logDestinationType: "cloud-watch-logs",
+      logDestination: flowLogGroup.arn,
+      iamRoleArn: flowLogRole.arn,
+      maxAggregationInterval: 60,
+    });
+  }
+}

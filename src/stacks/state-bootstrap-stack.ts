@@ -1,0 +1,33 @@
+import { Construct } from "constructs";
+import { LocalBackend, TerraformOutput, TerraformStack } from "cdktf";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { DeploymentConfig } from "../config";
+import { defaultTags } from "../naming";
+import { SecureBucket } from "../constructs/secure-bucket";
+
+/**
+ * Creates the remote-state bucket on local state (`cdktf deploy state`, once per environment).
+ * It lives outside the primary region by default, so the DR stack stays changeable in a regional outage.
+ */
+export class StateBootstrapStack extends TerraformStack {
+  constructor(scope: Construct, id: string, config: DeploymentConfig) {
+    super(scope, id);
+    new LocalBackend(this, { path: `terraform.${id}.tfstate` });
+    new AwsProvider(this, "aws", { region: config.stateBucketRegion, defaultTags: [{ tags: defaultTags(config, "state") }] });
+    const state = new SecureBucket(this, "state-bucket", {
+      bucketName: config.stateBucket,
+      // Never emptied by a destroy: state outlives the stacks it describes.
+      forceDestroy: false,
+      lifecycleRules: [
+        {
+          id: "expire-old-state-versions",
+          status: "Enabled",
+          filter: [{ prefix: "" }],
+          noncurrentVersionExpiration: [{ noncurrentDays: 90 }],
+          abortIncompleteMultipartUpload: [{ daysAfterInitiation: 7 }],
+        },
+      ],
+    });
+    new TerraformOutput(this, "state_bucket", { value: state.bucketName });
+  }
+}
