@@ -1,0 +1,48 @@
+import { App, Testing } from "cdktf";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { DeploymentConfig, loadConfig } from "../../src/config";
+import { PaymentApp, buildApp } from "../../src/app";
+
+export type Synth = Record<string, any>;
+
+export function testConfig(context: Record<string, unknown> = {}): DeploymentConfig {
+  return loadConfig(context, {});
+}
+
+/** Builds the app in memory (no cross-stack preparation) and synthesizes each stack alone. */
+export function synthStacks(context: Record<string, unknown> = {}): { app: PaymentApp; primary: string; dr: string; state: string } {
+  const app = buildApp(Testing.app(), testConfig(context));
+  return { app, primary: Testing.synth(app.primary), dr: Testing.synth(app.dr), state: Testing.synth(app.state) };
+}
+
+/**
+ * Synthesizes the whole app to disk, as `cdktf synth` does, so cross-stack references become
+ * remote-state reads and outputs. Returns each stack's parsed cdk.tf.json.
+ */
+export function synthAppToDisk(context: Record<string, unknown> = {}): { primary: Synth; dr: Synth; state: Synth } {
+  const outdir = mkdtempSync(path.join(tmpdir(), "payment-synth-"));
+  const app = new App({ outdir, skipValidation: false });
+  buildApp(app, testConfig(context));
+  app.synth();
+  const read = (stack: string) => JSON.parse(readFileSync(path.join(outdir, "stacks", stack, "cdk.tf.json"), "utf8")) as Synth;
+  return { primary: read("primary"), dr: read("dr"), state: read("state") };
+}
+
+/** All resources of one type in a synthesized stack JSON string or object. */
+export function resourcesOf(stack: string | Synth, type: string): Synth[] {
+  const parsed = typeof stack === "string" ? JSON.parse(stack) : stack;
+  return Object.values(parsed.resource?.[type] ?? {});
+}
+
+export function dataOf(stack: string | Synth, type: string): Synth[] {
+  const parsed = typeof stack === "string" ? JSON.parse(stack) : stack;
+  return Object.values(parsed.data?.[type] ?? {});
+}
+
+export function onlyResource(stack: string | Synth, type: string): Synth {
+  const all = resourcesOf(stack, type);
+  if (all.length !== 1) throw new Error(`expected one ${type}, found ${all.length}`);
+  return all[0];
+}

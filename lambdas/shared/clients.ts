@@ -1,0 +1,37 @@
+/**
+ * AWS SDK v3 clients, created lazily once per container and reused across invocations.
+ *
+ * Endpoints come from the standard SDK variables (AWS_ENDPOINT_URL_DYNAMODB, _SQS, _SNS, _S3),
+ * which the SDK honours by itself. SQS is the exception: its client sends each request to the
+ * host of the QueueUrl unless `endpoint` is set explicitly, so AWS_ENDPOINT_URL_SQS is passed
+ * through here. S3 emulators need path-style URLs: S3_FORCE_PATH_STYLE=true.
+ */
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { SNSClient } from "@aws-sdk/client-sns";
+import { S3Client } from "@aws-sdk/client-s3";
+
+function lazy<T>(create: () => T): () => T {
+  let instance: T | undefined;
+  return () => (instance ??= create());
+}
+
+export const dynamodb = lazy(() => new DynamoDBClient({ maxAttempts: 2 }));
+
+export const documentClient = lazy(() =>
+  DynamoDBDocumentClient.from(dynamodb(), {
+    marshallOptions: { removeUndefinedValues: true },
+  }),
+);
+
+export const sqs = lazy(() => {
+  const endpoint = process.env.AWS_ENDPOINT_URL_SQS;
+  return new SQSClient({ maxAttempts: 2, ...(endpoint ? { endpoint } : {}) });
+});
+
+export const sns = lazy(() => new SNSClient({ maxAttempts: 2 }));
+
+export const s3 = lazy(
+  () => new S3Client({ maxAttempts: 2, forcePathStyle: process.env.S3_FORCE_PATH_STYLE === "true" }),
+);

@@ -1,0 +1,108 @@
+/** Request and message schemas (zod 4). Amounts are integers in minor units (cents). */
+import { z } from "zod";
+
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
+export const ID_MAX_LENGTH = 64;
+export const METADATA_MAX_BYTES = 2048;
+export const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9_-]{8,128}$/;
+export const TRANSACTION_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+const identifier = (label: string) =>
+  z
+    .string({ error: `${label} must be a string` })
+    .min(1, { error: `${label} must not be empty` })
+    .max(ID_MAX_LENGTH, { error: `${label} must be at most ${ID_MAX_LENGTH} characters` })
+    .regex(ID_PATTERN, { error: `${label} may contain only letters, digits and _ . : -` });
+
+const metadata = z
+  .record(
+    z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, { error: "metadata keys may contain only letters, digits and _ . -" }),
+    z.string({ error: "metadata values must be strings" }).max(512),
+  )
+  .refine((m) => Buffer.byteLength(JSON.stringify(m), "utf8") <= METADATA_MAX_BYTES, {
+    error: `metadata must be at most ${METADATA_MAX_BYTES} bytes serialized`,
+  });
+
+export interface PaymentLimits {
+  maxAmountMinor: number;
+  currencies: readonly string[];
+}
+
+export function paymentRequestSchema(limits: PaymentLimits) {
+  const allowed = new Set(limits.currencies);
+  return z.strictObject({
+    amount: z
+      .number({ error: "amount must be a number (integer minor units)" })
+      .int({ error: "amount must be an integer number of minor units" })
+      .positive({ error: "amount must be greater than 0" })
+      .max(limits.maxAmountMinor, { error: `amount must be at most ${limits.maxAmountMinor}` }),
+    currency: z
+      .string({ error: "currency must be a string" })
+      .refine((c) => allowed.has(c), {
+        error: `currency must be one of ${[...allowed].join(", ")} (ISO 4217, upper case)`,
+      }),
+    merchant_id: identifier("merchant_id"),
+    customer_id: identifier("customer_id"),
+    session_id: identifier("session_id"),
+    metadata: metadata.optional(),
+  });
+}
+
+export type PaymentRequest = z.infer<ReturnType<typeof paymentRequestSchema>>;
+
+export const TRANSACTION_STATUSES = ["RECEIVED", "PROCESSED", "FAILED"] as const;
+export type TransactionStatus = (typeof TRANSACTION_STATUSES)[number];
+
+/** The body of a transaction-queue message (written by the gateway, read by the processor). */
+export const transactionMessageSchema = z.object({
+  transaction_id: z.string().regex(TRANSACTION_ID_PATTERN),
+  idempotency_key: z.string().regex(IDEMPOTENCY_KEY_PATTERN),
+  merchant_id: z.string().min(1).max(ID_MAX_LENGTH),
+  customer_id: z.string().min(1).max(ID_MAX_LENGTH),
+  session_id: z.string().min(1).max(ID_MAX_LENGTH),
+  amount: z.number().int().positive(),
+  currency: z.string().regex(/^[A-Z]{3}$/),
+  metadata: z.record(z.string(), z.string()).optional(),
+  status: z.literal("RECEIVED"),
+  created_at: z.string().min(1),
+});
+export type TransactionMessage = z.infer<typeof transactionMessageSchema>;
+
+/** The body of a notification-queue message (written by the processor). */
+export const notificationMessageSchema = z.object({
+  type: z.literal("transaction.status_changed"),
+  transaction_id: z.string().regex(TRANSACTION_ID_PATTERN),
+  merchant_id: z.string().min(1),
+  customer_id: z.string().min(1),
+  status: z.enum(["PROCESSED", "FAILED"]),
+  amount: z.number().int().positive(),
+  currency: z.string().regex(/^[A-Z]{3}$/),
+  failure_reason: z.string().optional(),
+  occurred_at: z.string().min(1),
+});
+export type NotificationMessage = z.infer<typeof notificationMessageSchema>;
+
+/** Field name for the first issue of a zod error (unknown keys name the key itself). */
+export function firstIssue(error: z.ZodError, input?: unknown): { field: string | undefined; message: string } {
+  const issue = error.issues[0];
+  if (!issue) return { field: undefined, message: "invalid request" };
+  if (issue.code === "unrecognized_keys") {
+    const key = issue.keys[0];
+    const prefix = issue.path.map(String).join(".");
+    return { field: prefix ? `${prefix}.${key}` : key, message: `unknown field "${key}"` };
+  }
+  const field = issue.path.length > 0 ? issue.path.map(String).join(".") : undefined;
+  let message = issue.message;
+  const top = issue.path[0];
+  if (
+    issue.code === "invalid_type" &&
+    issue.path.length === 1 &&
+    typeof top === "string" &&
+    typeof input === "object" &&
+    input !== null &&
+    !(top in input)
+  ) {
+    message = `${top} is required`;
+  }
+  return { field, message };
+}
