@@ -8,7 +8,10 @@ import type { AddressInfo, Server } from "node:net";
 import * as path from "node:path";
 import {
   CreateTableCommand,
+  DeleteItemCommand,
   DynamoDBClient,
+  ScanCommand,
+  type AttributeValue,
   type CreateTableCommandInput,
 } from "@aws-sdk/client-dynamodb";
 import {
@@ -317,4 +320,14 @@ export function applyEnv(env: Record<string, string | undefined>): () => void {
       else process.env[k] = v;
     }
   };
+}
+
+/** Deletes every item of a table (small test tables only). */
+export async function clearTable(client: DynamoDBClient, table: string, keyAttr: string): Promise<void> {
+  let startKey: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await client.send(new ScanCommand({ TableName: table, ExclusiveStartKey: startKey, ProjectionExpression: keyAttr }));
+    await Promise.all((page.Items ?? []).map((Key) => client.send(new DeleteItemCommand({ TableName: table, Key }))));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
 }
