@@ -24,7 +24,12 @@ export interface DeploymentConfig {
   readonly alarmEmail?: string;
   /** Name or ARN of an existing Secrets Manager secret holding the Aurora master credentials. */
   readonly dbSecretId: string;
+  readonly dbMasterUsername: string;
+  /** Bump to push a rotated secret value into the cluster (write-only argument version). */
+  readonly dbPasswordVersion: number;
   readonly dbInstanceClass: string;
+  readonly primaryDbInstanceCount: number;
+  readonly drDbInstanceCount: number;
   readonly auroraEngineVersion: string;
   readonly lambdaMemoryMb: number;
   readonly lambdaReservedConcurrency: number;
@@ -101,7 +106,11 @@ export const SETTINGS: readonly Setting[] = [
   { key: "drCertificateArn", env: "DR_CERTIFICATE_ARN", description: "ACM certificate for the DR ALB (optional: HTTPS listener)", form: "an ACM certificate ARN in the DR region", parse: pattern(ARN.acm) },
   { key: "alarmEmail", env: "ALARM_EMAIL", description: "E-mail subscribed to the alert topics (optional)", form: "an e-mail address", parse: pattern(/^[^\s@]+@[^\s@]+\.[^\s@]+$/) },
   { key: "dbSecretId", env: "DB_SECRET_ID", description: "Existing Secrets Manager secret (name or ARN) with the Aurora master `username` and `password`", fallback: (r) => `payment-processing/aurora-master-${r.environmentSuffix}`, form: "a secret name (letters, digits, /_+=.@-) or a Secrets Manager secret ARN", parse: (v) => (v.startsWith("arn:") ? pattern(ARN.secret)(v) : pattern(/^[A-Za-z0-9/_+=.@-]{1,512}$/)(v)) },
+  { key: "dbMasterUsername", env: "DB_MASTER_USERNAME", description: "Aurora master user name (the password comes only from the secret)", fallback: () => "payadmin", form: "1-16 characters, a letter then letters, digits or _", parse: pattern(/^[A-Za-z][A-Za-z0-9_]{0,15}$/) },
+  { key: "dbPasswordVersion", env: "DB_PASSWORD_VERSION", description: "Version of the write-only master password; increase it after rotating the secret", fallback: () => 1, form: "an integer from 1 to 1000000", parse: intIn(1, 1_000_000) },
   { key: "dbInstanceClass", env: "DB_INSTANCE_CLASS", description: "Aurora instance class", fallback: () => "db.t4g.medium", form: "an RDS instance class such as db.r6g.large", parse: pattern(/^db\.[a-z0-9]+\.[a-z0-9]+$/) },
+  { key: "primaryDbInstanceCount", env: "PRIMARY_DB_INSTANCE_COUNT", description: "Aurora instances in the primary cluster (writer + readers)", fallback: () => 2, form: "an integer from 1 to 15", parse: intIn(1, 15) },
+  { key: "drDbInstanceCount", env: "DR_DB_INSTANCE_COUNT", description: "Aurora instances in the DR secondary cluster", fallback: () => 1, form: "an integer from 1 to 15", parse: intIn(1, 15) },
   { key: "auroraEngineVersion", env: "AURORA_ENGINE_VERSION", description: "Aurora MySQL 3.x (MySQL 8.0) engine version", fallback: () => "8.0.mysql_aurora.3.08.2", form: "8.0.mysql_aurora.3.NN.N", parse: pattern(/^8\.0\.mysql_aurora\.3\.\d{2}\.\d+$/) },
   { key: "lambdaMemoryMb", env: "LAMBDA_MEMORY_MB", description: "Memory of each function", fallback: () => 512, form: "an integer from 128 to 10240", parse: intIn(128, 10240) },
   { key: "lambdaReservedConcurrency", env: "LAMBDA_RESERVED_CONCURRENCY", description: "Reserved concurrency of each function", fallback: () => 50, form: "an integer from 1 to 1000", parse: intIn(1, 1000) },

@@ -7,6 +7,10 @@ import { DeploymentConfig, RegionRole, regionOf } from "../config";
 import { Naming, defaultTags } from "../naming";
 import { Encryption } from "../constructs/encryption";
 import { Network } from "../constructs/network";
+import { AuroraGlobalDatabase } from "../constructs/database";
+import { PaymentTables, TABLE_IDS, TableId } from "../constructs/tables";
+import { TransactionLogBucket } from "../constructs/transaction-log-bucket";
+import { BucketReplication } from "../constructs/bucket-replication";
 
 export interface PaymentRegionStackProps {
   readonly config: DeploymentConfig;
@@ -23,6 +27,11 @@ export class PaymentRegionStack extends TerraformStack {
   readonly provider: AwsProvider;
   readonly encryption: Encryption;
   readonly network: Network;
+  readonly database: AuroraGlobalDatabase;
+  readonly tables: PaymentTables;
+  readonly transactionLogs: TransactionLogBucket;
+  /** S3 replication primary -> dr (dr stack only). */
+  readonly logReplication?: BucketReplication;
 
   constructor(scope: Construct, id: string, props: PaymentRegionStackProps) {
     super(scope, id);
@@ -64,9 +73,82 @@ export class PaymentRegionStack extends TerraformStack {
       accountId: account.accountId,
     });
 
-    new TerraformOutput(this, "kms_key_arn", { value: this.encryption.keyArn });
-    new TerraformOutput(this, "vpc_id", { value: this.network.vpcId });
-    new TerraformOutput(this, "private_subnet_ids", { value: this.network.privateSubnetIds });
-    new TerraformOutput(this, "public_subnet_ids", { value: this.network.publicSubnetIds });
+    this.database = this.buildDatabase(config, props.primary);
+    this.tables = new PaymentTables(this, "tables", {
+      naming: this.naming,
+      kmsKeyArn: this.encryption.keyArn,
+      ...(props.primary
+        ? { role: "dr" as const, primaryTableArns: primaryTableArns(props.primary) }
+        : { role: "primary" as const }),
+    });
+    this.transactionLogs = new TransactionLogBucket(this, "transaction-logs", {
+      naming: this.naming,
+      region,
+      kmsKeyArn: this.encryption.keyArn,
+    });
+    if (props.primary) {
+      const source = props.primary.transactionLogs;
+      this.logReplication = new BucketReplication(this, "transaction-log-replication", {
+        naming: this.naming,
+        source: { bucketName: source.bucketName, arn: source.arn, kmsKeyArn: source.kmsKeyArn, region: props.primary.region },
+        sourceVersionedBucket: source.versioning.bucket,
+        destination: { bucketName: this.transactionLogs.bucketName, arn: this.transactionLogs.arn, kmsKeyArn: this.encryption.keyArn, region },
+        destinationVersioning: this.transactionLogs.versioning,
+      });
+    }
+
+    this.addOutputs();
   }
+
+  private buildDatabase(config: DeploymentConfig, primary?: PaymentRegionStack): AuroraGlobalDatabase {
+    const common = {
+      naming: this.naming,
+      vpcId: this.network.vpcId,
+      vpcCidr: this.network.vpcCidr,
+      privateSubnetIds: this.network.privateSubnetIds,
+      kmsKeyArn: this.encryption.keyArn,
+      engineVersion: config.auroraEngineVersion,
+      instanceClass: config.dbInstanceClass,
+      logRetentionDays: config.logRetentionDays,
+    };
+    return primary
+      ? new AuroraGlobalDatabase(this, "database", {
+          ...common,
+          role: "dr",
+          instanceCount: config.drDbInstanceCount,
+          globalClusterIdentifier: primary.database.globalClusterIdentifier,
+          sourceRegion: primary.region,
+        })
+      : new AuroraGlobalDatabase(this, "database", {
+          ...common,
+          role: "primary",
+          instanceCount: config.primaryDbInstanceCount,
+          credentials: { secretId: config.dbSecretId, username: config.dbMasterUsername, passwordVersion: config.dbPasswordVersion },
+        });
+  }
+
+  /** Operator-facing outputs: every attribute someone runbook-driven would look up. */
+  private addOutputs(): void {
+    const outputs: Record<string, string | string[]> = {
+      kms_key_arn: this.encryption.keyArn,
+      vpc_id: this.network.vpcId,
+      private_subnet_ids: this.network.privateSubnetIds,
+      public_subnet_ids: this.network.publicSubnetIds,
+      aurora_cluster_identifier: this.database.clusterIdentifier,
+      aurora_global_cluster_identifier: this.database.globalClusterIdentifier,
+      aurora_writer_endpoint: this.database.endpoint,
+      aurora_reader_endpoint: this.database.readerEndpoint,
+      transaction_log_bucket: this.transactionLogs.bucketName,
+    };
+    for (const id of TABLE_IDS) {
+      outputs[`${id}_table_name`] = this.tables.tables[id].name;
+      outputs[`${id}_table_arn`] = this.tables.tables[id].arn;
+    }
+    if (this.tables.transactionsStreamArn) outputs.transactions_stream_arn = this.tables.transactionsStreamArn;
+    for (const [name, value] of Object.entries(outputs)) new TerraformOutput(this, name, { value });
+  }
+}
+
+function primaryTableArns(primary: PaymentRegionStack): Record<TableId, string> {
+  return Object.fromEntries(TABLE_IDS.map((id) => [id, primary.tables.tables[id].arn])) as Record<TableId, string>;
 }

@@ -1,0 +1,96 @@
+import { Construct } from "constructs";
+import { DynamodbTable } from "@cdktf/provider-aws/lib/dynamodb-table";
+import { DynamodbTableReplicaA } from "@cdktf/provider-aws/lib/dynamodb-table-replica";
+import { Naming } from "../naming";
+
+export type TableId = "sessions" | "transactions" | "idempotency";
+
+interface TableDefinition {
+  readonly baseName: string;
+  readonly hashKey: string;
+  readonly indexes: ReadonlyArray<{ readonly name: string; readonly hashKey: string }>;
+  /** TTL attribute, when items expire. */
+  readonly ttlAttribute?: string;
+}
+
+/** The tables' shape: one definition drives the primary tables and the handler tests' fixtures. */
+export const TABLES: Readonly<Record<TableId, TableDefinition>> = {
+  sessions: { baseName: "payment-sessions", hashKey: "session_id", indexes: [{ name: "user_id-index", hashKey: "user_id" }], ttlAttribute: "expires_at" },
+  transactions: { baseName: "payment-transactions", hashKey: "transaction_id", indexes: [{ name: "idempotency_key-index", hashKey: "idempotency_key" }] },
+  // Powertools idempotency persistence: partition key `id`, expiry attribute `expiration` (its defaults).
+  idempotency: { baseName: "payment-idempotency", hashKey: "id", indexes: [], ttlAttribute: "expiration" },
+};
+
+export const TABLE_IDS = Object.keys(TABLES) as TableId[];
+
+/** What the rest of the stack needs of one table in this region. */
+export interface TableRef {
+  readonly name: string;
+  readonly arn: string;
+}
+
+export interface GlobalTablesProps {
+  readonly naming: Naming;
+  readonly kmsKeyArn: string;
+}
+
+export type PaymentTablesProps = GlobalTablesProps &
+  (
+    | { readonly role: "primary" }
+    /** ARNs of the primary tables, which the replicas join. */
+    | { readonly role: "dr"; readonly primaryTableArns: Readonly<Record<TableId, string>> }
+  );
+
+/**
+ * DynamoDB global tables. Primary owns each table (streams, CMK, PITR); dr owns one
+ * `aws_dynamodb_table_replica` per table with its own region's CMK and PITR. The two styles are
+ * never mixed: the primary tables ignore changes to `replica`.
+ */
+export class PaymentTables extends Construct {
+  readonly tables: Readonly<Record<TableId, TableRef>>;
+  /** Stream ARN of the primary transactions table (primary only). */
+  readonly transactionsStreamArn?: string;
+  readonly primaryTables: Partial<Record<TableId, DynamodbTable>> = {};
+  readonly replicas: Partial<Record<TableId, DynamodbTableReplicaA>> = {};
+
+  constructor(scope: Construct, id: string, props: PaymentTablesProps) {
+    super(scope, id);
+    const tables = {} as Record<TableId, TableRef>;
+    for (const tableId of TABLE_IDS) {
+      const def = TABLES[tableId];
+      const name = props.naming.name(def.baseName, "dynamodbTable");
+      if (props.role === "primary") {
+        const attributes = [def.hashKey, ...def.indexes.map((i) => i.hashKey)];
+        const table = new DynamodbTable(this, tableId, {
+          name,
+          billingMode: "PAY_PER_REQUEST",
+          hashKey: def.hashKey,
+          attribute: [...new Set(attributes)].map((a) => ({ name: a, type: "S" })),
+          globalSecondaryIndex: def.indexes.map((i) => ({ name: i.name, hashKey: i.hashKey, projectionType: "ALL" })),
+          ttl: def.ttlAttribute ? { attributeName: def.ttlAttribute, enabled: true } : undefined,
+          // Global tables replicate from the stream.
+          streamEnabled: true,
+          streamViewType: "NEW_AND_OLD_IMAGES",
+          serverSideEncryption: { enabled: true, kmsKeyArn: props.kmsKeyArn },
+          pointInTimeRecovery: { enabled: true },
+          deletionProtectionEnabled: false,
+          lifecycle: { ignoreChanges: ["replica"] },
+        });
+        this.primaryTables[tableId] = table;
+        tables[tableId] = { name: table.name, arn: table.arn };
+        if (tableId === "transactions") this.transactionsStreamArn = table.streamArn;
+      } else {
+        const replica = new DynamodbTableReplicaA(this, `${tableId}-replica`, {
+          globalTableArn: props.primaryTableArns[tableId],
+          kmsKeyArn: props.kmsKeyArn,
+          pointInTimeRecovery: true,
+          deletionProtectionEnabled: false,
+        });
+        this.replicas[tableId] = replica;
+        // A replica keeps the table's name; its ARN is the same table in this region.
+        tables[tableId] = { name, arn: replica.arn };
+      }
+    }
+    this.tables = tables;
+  }
+}

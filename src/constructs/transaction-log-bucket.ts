@@ -1,0 +1,39 @@
+import { Construct } from "constructs";
+import { Naming } from "../naming";
+import { SecureBucket } from "./secure-bucket";
+
+export interface TransactionLogBucketProps {
+  readonly naming: Naming;
+  readonly region: string;
+  readonly kmsKeyArn: string;
+}
+
+/**
+ * The region's transaction-log bucket `payment-transaction-logs-{region}-{suffix}`: private,
+ * versioned, SSE-KMS with the region key, TLS-only, tiered to IA at 30 days and Glacier at 90.
+ */
+export class TransactionLogBucket extends SecureBucket {
+  readonly kmsKeyArn: string;
+
+  constructor(scope: Construct, id: string, props: TransactionLogBucketProps) {
+    super(scope, id, {
+      bucketName: props.naming.regional("payment-transaction-logs", props.region, "s3Bucket"),
+      kmsKeyArn: props.kmsKeyArn,
+      forceDestroy: true,
+      lifecycleRules: [
+        {
+          id: "tier-and-expire-old-versions",
+          status: "Enabled",
+          filter: [{ prefix: "" }],
+          transition: [
+            { days: 30, storageClass: "STANDARD_IA" },
+            { days: 90, storageClass: "GLACIER" },
+          ],
+          noncurrentVersionExpiration: [{ noncurrentDays: 90 }],
+          abortIncompleteMultipartUpload: [{ daysAfterInitiation: 7 }],
+        },
+      ],
+    });
+    this.kmsKeyArn = props.kmsKeyArn;
+  }
+}
