@@ -1,4 +1,5 @@
 import { ConfigError, SETTINGS, cidrSubnet, loadConfig } from "../../src/config";
+import { configTable } from "../../scripts/config-table";
 
 describe("loadConfig", () => {
   test("defaults describe the documented two-region deployment", () => {
@@ -100,7 +101,8 @@ describe("cidrSubnet", () => {
   });
 });
 
-test("the README's configuration table lists every setting with its environment variable", () => {
+test("the README's configuration table is the one generated from the settings", () => {
   const readme = require("node:fs").readFileSync(require("node:path").join(__dirname, "..", "..", "README.md"), "utf8") as string;
+  expect(readme).toContain(configTable());
   for (const s of SETTINGS) expect(readme).toContain(`| \`${s.key}\` | \`${s.env}\` |`);
 });
