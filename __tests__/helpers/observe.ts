@@ -1,0 +1,82 @@
+/** Reads what the handlers produced: queue messages, S3 log lines. No jest import. */
+import type { SQSRecord, SQSEvent } from "aws-lambda";
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from "@aws-sdk/client-sqs";
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+
+/** Receives up to `max` messages (several polls, no long polling). */
+export async function receiveMessages(sqs: SQSClient, queueUrl: string, max = 10, polls = 3): Promise<Message[]> {
+  const all: Message[] = [];
+  for (let i = 0; i < polls && all.length < max; i++) {
+    const out = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: Math.min(10, max - all.length),
+        WaitTimeSeconds: 0,
+        MessageAttributeNames: ["All"],
+        MessageSystemAttributeNames: ["All"],
+      }),
+    );
+    all.push(...(out.Messages ?? []));
+    if (!out.Messages?.length) break;
+  }
+  return all;
+}
+
+export async function deleteMessages(sqs: SQSClient, queueUrl: string, messages: Message[]): Promise<void> {
+  for (let i = 0; i < messages.length; i += 10) {
+    const chunk = messages.slice(i, i + 10);
+    await sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle! })),
+      }),
+    );
+  }
+}
+
+/** Converts received SQS messages into the event the Lambda event source mapping would send. */
+export function toSqsEvent(messages: Message[], queueArn = "arn:aws:sqs:ap-southeast-1:000000000000:queue"): SQSEvent {
+  const records: SQSRecord[] = messages.map((m) => ({
+    messageId: m.MessageId!,
+    receiptHandle: m.ReceiptHandle!,
+    body: m.Body ?? "",
+    attributes: {
+      ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? "1",
+      SentTimestamp: m.Attributes?.SentTimestamp ?? String(Date.now()),
+      SenderId: m.Attributes?.SenderId ?? "000000000000",
+      ApproximateFirstReceiveTimestamp: m.Attributes?.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+    },
+    messageAttributes: {},
+    md5OfBody: m.MD5OfBody ?? "",
+    eventSource: "aws:sqs",
+    eventSourceARN: queueArn,
+    awsRegion: "ap-southeast-1",
+  }));
+  return { Records: records };
+}
+
+export interface LogObject {
+  key: string;
+  serverSideEncryption?: string;
+  lines: Array<Record<string, unknown>>;
+}
+
+export async function readLogObjects(s3: S3Client, bucket: string, prefix = "transactions/"): Promise<LogObject[]> {
+  const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+  const objects: LogObject[] = [];
+  for (const o of listed.Contents ?? []) {
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: o.Key! }));
+    const text = (await got.Body?.transformToString()) ?? "";
+    objects.push({
+      key: o.Key!,
+      serverSideEncryption: got.ServerSideEncryption,
+      lines: text
+        .split("\n")
+        .filter((l) => l.trim() !== "")
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+    });
+  }
+  return objects;
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

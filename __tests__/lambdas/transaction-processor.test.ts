@@ -1,0 +1,202 @@
+import * as path from "node:path";
+import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { applyEnv, clearTable, startEmulators, type Emulators } from "../helpers/emulators";
+import { sqsEvent, sqsRecord } from "../helpers/events";
+import { loadHandler, type Invoke } from "../helpers/load";
+import { deleteMessages, readLogObjects, receiveMessages, sleep, toSqsEvent } from "../helpers/observe";
+import { startRecordingProxy } from "../helpers/recording-proxy";
+import { getTransaction, seedTransactions } from "../helpers/seed";
+
+const PROCESSOR = path.resolve(__dirname, "../../lambdas/transaction-processor/index.ts");
+
+let emu: Emulators;
+let restoreEnv: () => void;
+let processor: Invoke<SQSEvent, SQSBatchResponse>;
+
+beforeAll(async () => {
+  emu = await startEmulators({ prefix: "proc", visibilityTimeoutSeconds: 1 });
+  restoreEnv = applyEnv({ ...emu.baseEnv, RISK_LIMIT_MINOR: "100000" });
+  processor = loadHandler<SQSEvent, SQSBatchResponse>(PROCESSOR);
+});
+
+afterAll(async () => {
+  restoreEnv?.();
+  await emu?.stop();
+});
+
+beforeEach(async () => {
+  await emu.fauxqs.reset();
+  await clearTable(emu.clients.dynamodb, emu.resources.transactionsTable, "transaction_id");
+});
+
+async function notificationCount(): Promise<number> {
+  const q = await emu.fauxqs.inspectQueue(emu.resources.names.notificationQueue);
+  return q ? q.ready + q.inflight + q.delayed : -1;
+}
+
+async function loggedIds(): Promise<string[]> {
+  const objects = await readLogObjects(emu.clients.s3, emu.resources.logBucket);
+  return objects.flatMap((o) => o.lines.map((l) => String(l.transaction_id)));
+}
+
+test("moves RECEIVED to PROCESSED, notifies once, and logs the batch as one JSON-lines object", async () => {
+  const messages = await seedTransactions(emu.clients.dynamodb, emu.resources.transactionsTable, [{}, { amount: 99 }, { currency: "USD" }]);
+  const res = await processor(sqsEvent(messages.map((m) => sqsRecord(JSON.stringify(m)))));
+  expect(res.batchItemFailures).toEqual([]);
+  for (const m of messages) {
+    const item = await getTransaction(emu.clients.dynamodb, emu.resources.transactionsTable, m.transaction_id);
+    expect(item?.status).toBe("PROCESSED");
+    expect(item?.notified).toBe(true);
+    expect(item?.logged).toBe(true);
+    expect(item?.lease_owner).toBeUndefined();
+    expect(item?.failure_reason).toBeUndefined();
+  }
+  expect(await notificationCount()).toBe(3);
+  const notes = await receiveMessages(emu.clients.sqs, emu.resources.notificationQueueUrl, 10);
+  const bodies = notes.map((n) => JSON.parse(n.Body!));
+  expect(bodies.map((b) => b.transaction_id).sort()).toEqual(messages.map((m) => m.transaction_id).sort());
+  expect(bodies[0]).toMatchObject({ type: "transaction.status_changed", status: "PROCESSED" });
+
+  const objects = await readLogObjects(emu.clients.s3, emu.resources.logBucket);
+  expect(objects).toHaveLength(1);
+  expect(objects[0]!.key).toMatch(/^transactions\/\d{4}\/\d\d\/\d\d\/\d\d\/[0-9a-f-]{36}\.jsonl$/);
+  expect(objects[0]!.lines.map((l) => l.transaction_id).sort()).toEqual(messages.map((m) => m.transaction_id).sort());
+  expect(objects[0]!.lines[0]).not.toHaveProperty("lease_owner");
+  expect(objects[0]!.lines[0]).not.toHaveProperty("request_hash");
+});
+
+test("the log object is written with SSE-KMS (bucket default key, no key id), as sent on the wire", async () => {
+  const proxy = await startRecordingProxy(emu.fauxqs.endpoint);
+  try {
+    const viaProxy = loadHandler<SQSEvent, SQSBatchResponse>(PROCESSOR, { AWS_ENDPOINT_URL_S3: proxy.endpoint });
+    const [m] = await seedTransactions(emu.clients.dynamodb, emu.resources.transactionsTable, [{}]);
+    expect((await viaProxy(sqsEvent([sqsRecord(JSON.stringify(m))]))).batchItemFailures).toEqual([]);
+    const puts = proxy.requests.filter((r) => r.method === "PUT" && r.path.includes("/transactions/"));
+    expect(puts).toHaveLength(1);
+    expect(puts[0]!.headers["x-amz-server-side-encryption"]).toBe("aws:kms");
+    expect(puts[0]!.headers["x-amz-server-side-encryption-aws-kms-key-id"]).toBeUndefined();
+    expect(puts[0]!.path).toContain(`/${emu.resources.logBucket}/transactions/`); // path-style
+  } finally {
+    await proxy.stop();
+  }
+});
+
+test("an amount over the risk limit is FAILED with a failure_reason and a FAILED notification", async () => {
+  const [m] = await seedTransactions(emu.clients.dynamodb, emu.resources.transactionsTable, [{ amount: 100_001 }]);
+  const res = await processor(sqsEvent([sqsRecord(JSON.stringify(m))]));
+  expect(res.batchItemFailures).toEqual([]);
+  const item = await getTransaction(emu.clients.dynamodb, emu.resources.transactionsTable, m!.transaction_id);
+  expect(item?.status).toBe("FAILED");
+  expect(item?.failure_reason).toMatch(/RISK_LIMIT_EXCEEDED/);
+  const [note] = await receiveMessages(emu.clients.sqs, emu.resources.notificationQueueUrl, 1);
+  expect(JSON.parse(note!.Body!)).toMatchObject({ status: "FAILED", failure_reason: expect.stringMatching(/RISK_LIMIT/) });
+  expect(await loggedIds()).toEqual([m!.transaction_id]);
+});
+
+test("a duplicate delivery is processed once: no second state change, notification or log line", async () => {
+  const [m] = await seedTransactions(emu.clients.dynamodb, emu.resources.transactionsTable, [{}]);
+  const record = sqsRecord(JSON.stringify(m));
+  expect((await processor(sqsEvent([record]))).batchItemFailures).toEqual([]);
+  const first = await getTransaction(emu.clients.dynamodb, emu.resources.transactionsTable, m!.transaction_id);
+  await sleep(5);
+  const again = await processor(sqsEvent([{ ...record, receiptHandle: "second-delivery" }]));
+  expect(again.batchItemFailures).toEqual([]);
+  const second = await getTransaction(emu.clients.dynamodb, emu.resources.transactionsTable, m!.transaction_id);
+  expect(second?.status).toBe("PROCESSED");
+  expect(second?.updated_at).toBe(first?.updated_at);
+  expect(await notificationCount()).toBe(1);
+  expect(await loggedIds()).toEqual([m!.transaction_id]);
+});
+
+test("the same message twice in one batch (concurrent duplicate) yields one transition and one notification", async () => {
+  const [m] = await seedTransactions(emu.clients.dynamodb, emu.resources.transactionsTable, [{}]);
+  const body = JSON.stringify(m);
+  const res = await processor(sqsEvent([sqsRecord(body, { messageId: "dup-a" }), sqsRecord(body, { messageId: "dup-b" })]));
+  // At most one of them is asked to retry (its twin still holds the side-effect lease).
+  expect(res.batchItemFailures.length).toBeLessThanOrEqual(1);
+  expect(await notificationCount()).toBe(1);
+  expect(await loggedIds()).toEqual([m!.transaction_id]);
+  const item = await getTransaction(emu.clients.dynamodb, emu.resources.transactionsTable, m!.transaction_id);
+  expect(item?.status).toBe("PROCESSED");
+});
+
+test("poison messages fail only their own records", async () => {
+  const [good] = await seedTransactions(emu.clients.dynamodb, emu.resources.transactionsTable, [{}]);
+  const res = await processor(
+    sqsEvent([
+      sqsRecord("not json", { messageId: "poison-1" }),
+      sqsRecord(JSON.stringify({ ...good, amount: "lots" }), { messageId: "poison-2" }),
+      sqsRecord(JSON.stringify(good), { messageId: "good-1" }),
+      sqsRecord(JSON.stringify({ ...good, transaction_id: "00000000-0000-8000-8000-000000000000" }), { messageId: "unknown-tx" }),
+    ]),
+  );
+  expect(res.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(["poison-1", "poison-2", "unknown-tx"]);
+  expect((await getTransaction(emu.clients.dynamodb, emu.resources.transactionsTable, good!.transaction_id))?.status).toBe("PROCESSED");
+  expect(await notificationCount()).toBe(1);
+});
+
+test("a batch made only of a poison message is reported as a batch item failure, not thrown", async () => {
+  const res = await processor(sqsEvent([sqsRecord("{", { messageId: "only-poison" })]));
+  expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: "only-poison" }] });
+});
+
+test("a message whose amount differs from the stored transaction is refused without a state change", async () => {
+  const [m] = await seedTransactions(emu.clients.dynamodb, emu.resources.transactionsTable, [{}]);
+  const res = await processor(sqsEvent([sqsRecord(JSON.stringify({ ...m, amount: 1 }), { messageId: "tampered" })]));
+  expect(res.batchItemFailures).toEqual([{ itemIdentifier: "tampered" }]);
+  expect((await getTransaction(emu.clients.dynamodb, emu.resources.transactionsTable, m!.transaction_id))?.status).toBe("RECEIVED");
+  expect(await notificationCount()).toBe(0);
+});
+
+test("S3 log write failure: records are retried, and the retry logs them without a second notification", async () => {
+  const [m] = await seedTransactions(emu.clients.dynamodb, emu.resources.transactionsTable, [{}]);
+  const record = sqsRecord(JSON.stringify(m), { messageId: "log-retry" });
+  const noBucket = loadHandler<SQSEvent, SQSBatchResponse>(PROCESSOR, { TRANSACTION_LOG_BUCKET: "bucket-that-does-not-exist" });
+  const failed = await noBucket(sqsEvent([record]));
+  expect(failed.batchItemFailures).toEqual([{ itemIdentifier: "log-retry" }]);
+  const mid = await getTransaction(emu.clients.dynamodb, emu.resources.transactionsTable, m!.transaction_id);
+  expect(mid?.status).toBe("PROCESSED");
+  expect(mid?.logged).toBeUndefined();
+  expect(mid?.lease_owner).toBeUndefined(); // released, so the retry need not wait
+
+  const retried = await processor(sqsEvent([{ ...record, receiptHandle: "redelivery" }]));
+  expect(retried.batchItemFailures).toEqual([]);
+  expect(await loggedIds()).toEqual([m!.transaction_id]);
+  expect(await notificationCount()).toBe(1);
+  const done = await getTransaction(emu.clients.dynamodb, emu.resources.transactionsTable, m!.transaction_id);
+  expect(done?.logged).toBe(true);
+  expect(done?.updated_at).toBe(mid?.updated_at);
+});
+
+test("a poison message lands in the DLQ after 3 receives (real receive loop, redrive maxReceiveCount 3)", async () => {
+  const { sqs } = emu.clients;
+  const { transactionQueueUrl, transactionDlqUrl } = emu.resources;
+  const [good] = await seedTransactions(emu.clients.dynamodb, emu.resources.transactionsTable, [{}]);
+  await sqs.send(new SendMessageCommand({ QueueUrl: transactionQueueUrl, MessageBody: "this is not a transaction" }));
+  await sqs.send(new SendMessageCommand({ QueueUrl: transactionQueueUrl, MessageBody: JSON.stringify(good) }));
+
+  let poisonAttempts = 0;
+  let inDlq = 0;
+  const deadline = Date.now() + 12_000;
+  while (Date.now() < deadline && inDlq === 0) {
+    const messages = await receiveMessages(sqs, transactionQueueUrl, 10, 1);
+    if (messages.length > 0) {
+      const res = await processor(toSqsEvent(messages));
+      const failed = new Set(res.batchItemFailures.map((f) => f.itemIdentifier));
+      poisonAttempts += messages.filter((m) => m.Body === "this is not a transaction").length;
+      // The event source mapping deletes what succeeded; failures become visible again.
+      await deleteMessages(sqs, transactionQueueUrl, messages.filter((m) => !failed.has(m.MessageId!)));
+    } else {
+      await sleep(200);
+    }
+    const dlq = await emu.fauxqs.inspectQueue(emu.resources.names.transactionDlq);
+    inDlq = dlq ? dlq.ready : 0;
+  }
+  expect(poisonAttempts).toBe(3);
+  const dead = await receiveMessages(sqs, transactionDlqUrl, 10);
+  expect(dead.map((d) => d.Body)).toEqual(["this is not a transaction"]);
+  expect((await getTransaction(emu.clients.dynamodb, emu.resources.transactionsTable, good!.transaction_id))?.status).toBe("PROCESSED");
+  const main = await emu.fauxqs.inspectQueue(emu.resources.names.transactionQueue);
+  expect(main).toEqual({ ready: 0, delayed: 0, inflight: 0 });
+}, 20_000);
