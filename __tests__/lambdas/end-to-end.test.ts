@@ -1,0 +1,71 @@
+import * as path from "node:path";
+import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { applyEnv, startEmulators, type Emulators } from "../helpers/emulators";
+import { httpApiEvent, paymentBody } from "../helpers/events";
+import { loadHandler, parseBody } from "../helpers/load";
+import { deleteMessages, readLogObjects, receiveMessages, toSqsEvent } from "../helpers/observe";
+import type { HttpEvent, HttpResult } from "../../lambdas/shared/http";
+
+const root = path.resolve(__dirname, "../../lambdas");
+
+let emu: Emulators;
+let restoreEnv: () => void;
+
+beforeAll(async () => {
+  emu = await startEmulators({ prefix: "e2e" });
+  restoreEnv = applyEnv(emu.baseEnv);
+});
+
+afterAll(async () => {
+  restoreEnv?.();
+  await emu?.stop();
+});
+
+/** One poll of a queue into a handler, deleting what succeeded (like the event source mapping). */
+async function drain(queueUrl: string, handler: (e: SQSEvent) => Promise<SQSBatchResponse>): Promise<number> {
+  const messages = await receiveMessages(emu.clients.sqs, queueUrl, 10);
+  if (messages.length === 0) return 0;
+  const res = await handler(toSqsEvent(messages));
+  const failed = new Set(res.batchItemFailures.map((f) => f.itemIdentifier));
+  await deleteMessages(emu.clients.sqs, queueUrl, messages.filter((m) => !failed.has(m.MessageId!)));
+  return messages.length - failed.size;
+}
+
+test("POST -> queue -> processor -> PROCESSED -> notification queue -> sender -> SNS -> subscriber, logged in S3", async () => {
+  const gateway = loadHandler<HttpEvent, HttpResult>(path.join(root, "payment-gateway/index.ts"));
+  const processor = loadHandler<SQSEvent, SQSBatchResponse>(path.join(root, "transaction-processor/index.ts"));
+  const sender = loadHandler<SQSEvent, SQSBatchResponse>(path.join(root, "notification-sender/index.ts"));
+
+  const accepted = await gateway(
+    httpApiEvent({
+      method: "POST",
+      path: "/transactions",
+      headers: { "content-type": "application/json", "idempotency-key": "e2e-key-0001" },
+      body: JSON.stringify(paymentBody({ amount: 4200, currency: "AUD" })),
+    }),
+  );
+  expect(accepted.statusCode).toBe(202);
+  const id = String(parseBody(accepted).transaction_id);
+
+  expect(await drain(emu.resources.transactionQueueUrl, processor)).toBe(1);
+  expect(await drain(emu.resources.notificationQueueUrl, sender)).toBe(1);
+
+  const delivered = await receiveMessages(emu.clients.sqs, emu.resources.observerQueueUrl, 10);
+  expect(delivered).toHaveLength(1);
+  const envelope = JSON.parse(delivered[0]!.Body!) as { TopicArn: string; Message: string };
+  expect(envelope.TopicArn).toBe(emu.resources.notificationTopicArn);
+  expect(JSON.parse(envelope.Message)).toMatchObject({ transaction_id: id, status: "PROCESSED", amount: 4200, currency: "AUD" });
+
+  const objects = await readLogObjects(emu.clients.s3, emu.resources.logBucket);
+  const lines = objects.flatMap((o) => o.lines);
+  expect(lines).toEqual([expect.objectContaining({ transaction_id: id, status: "PROCESSED", amount: 4200 })]);
+
+  const status = await gateway(httpApiEvent({ method: "GET", path: `/transactions/${id}` }));
+  expect(status.statusCode).toBe(200);
+  expect(parseBody(status)).toMatchObject({ transaction_id: id, status: "PROCESSED" });
+
+  // Nothing left anywhere.
+  for (const name of [emu.resources.names.transactionQueue, emu.resources.names.notificationQueue, emu.resources.names.transactionDlq]) {
+    expect(await emu.fauxqs.inspectQueue(name)).toEqual({ ready: 0, delayed: 0, inflight: 0 });
+  }
+});
