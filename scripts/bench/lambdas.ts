@@ -1,0 +1,286 @@
+/**
+ * Lambda benchmarks: bundle size and cold init per handler, gateway latency/throughput against
+ * the local emulators (with the raw-SDK floor), and processor throughput.
+ *
+ *   npx tsx scripts/bench/lambdas.ts            # all three, printed as a table
+ *   BENCH_GATEWAY_REQUESTS=500 npx tsx scripts/bench/lambdas.ts
+ *
+ * Every function returns BenchRow[] (scripts/bench/stats.ts) so scripts/bench/index.ts can add them.
+ * Figures from emulators are relative (dynalite/fauxqs on the same box), not AWS latencies.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { randomUUID } from "node:crypto";
+import { build } from "esbuild";
+import { UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { bundleHandler } from "../../src/bundling";
+import { applyEnv, startEmulators, type Emulators } from "../../__tests__/helpers/emulators";
+import { fakeContext, httpApiEvent, paymentBody, sqsEvent, sqsRecord } from "../../__tests__/helpers/events";
+import { startRecordingProxy } from "../../__tests__/helpers/recording-proxy";
+import { seedTransactions } from "../../__tests__/helpers/seed";
+import type { HttpEvent, HttpResult } from "../../lambdas/shared/http";
+import { type BenchRow, ROOT, printTable, summarize } from "./stats";
+
+export const HANDLERS = ["payment-gateway", "transaction-processor", "notification-sender", "health"] as const;
+const INIT_RUNS = Number(process.env.BENCH_INIT_RUNS ?? 5);
+const GATEWAY_REQUESTS = Number(process.env.BENCH_GATEWAY_REQUESTS ?? 2000);
+const GATEWAY_MAX_MS = Number(process.env.BENCH_GATEWAY_MAX_MS ?? 20_000);
+const PROCESSOR_MESSAGES = Number(process.env.BENCH_PROCESSOR_MESSAGES ?? 2000);
+
+/** Dummy values: enough for every handler's config, never contacted during init. */
+const DUMMY_ENV: Record<string, string> = {
+  AWS_REGION: "ap-southeast-1",
+  AWS_ACCESS_KEY_ID: "x",
+  AWS_SECRET_ACCESS_KEY: "x",
+  POWERTOOLS_LOG_LEVEL: "SILENT",
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+  TRANSACTIONS_TABLE: "t",
+  IDEMPOTENCY_TABLE: "i",
+  TRANSACTION_QUEUE_URL: "https://sqs.ap-southeast-1.amazonaws.com/000000000000/q",
+  NOTIFICATION_QUEUE_URL: "https://sqs.ap-southeast-1.amazonaws.com/000000000000/n",
+  NOTIFICATION_TOPIC_ARN: "arn:aws:sns:ap-southeast-1:000000000000:t",
+  TRANSACTION_LOG_BUCKET: "b",
+};
+
+function zipDirectory(dir: string, zipFile: string, entries: string[] = ["."]): number {
+  execFileSync("zip", ["-q", "-r", "-9", "-X", zipFile, ...entries], { cwd: dir });
+  return statSync(zipFile).size;
+}
+
+/** ms from process start (performance.timeOrigin) until require() of the bundle returned. */
+function coldInitMs(bundleFile: string): number {
+  const script = `require(${JSON.stringify(bundleFile)}); process.stdout.write(String(performance.now()));`;
+  const res = spawnSync(process.execPath, ["-e", script], { env: { PATH: process.env.PATH ?? "", ...DUMMY_ENV }, encoding: "utf8" });
+  if (res.status !== 0) throw new Error(`cold init of ${bundleFile} failed: ${res.stderr}`);
+  return Number(res.stdout);
+}
+
+/** Node's own start-up, for reference: the same measure with an empty script. */
+function emptyInitMs(): number {
+  const res = spawnSync(process.execPath, ["-e", "process.stdout.write(String(performance.now()))"], { encoding: "utf8" });
+  return Number(res.stdout);
+}
+
+export async function benchBundles(): Promise<BenchRow[]> {
+  const outRoot = mkdtempSync(path.join(tmpdir(), "bench-bundles-"));
+  const rows: BenchRow[] = [];
+  try {
+    rows.push(summarize("node -e '' start-up (reference)", "ms", Array.from({ length: INIT_RUNS }, emptyInitMs)));
+    for (const handler of HANDLERS) {
+      const bundle = bundleHandler(handler, outRoot);
+      const zipBytes = zipDirectory(bundle.directory, path.join(outRoot, `${handler}.zip`), ["index.js"]);
+      rows.push(summarize(`${handler}: bundle index.js`, "KB", [bundle.bytes / 1024]));
+      rows.push(summarize(`${handler}: deployment zip`, "KB", [zipBytes / 1024], "< 300"));
+      const file = path.join(bundle.directory, "index.js");
+      const inits = Array.from({ length: INIT_RUNS }, () => coldInitMs(file));
+      rows.push(summarize(`${handler}: cold init (process start -> require done)`, "ms", inits, "< 150"));
+    }
+    rows.push(await gatewayUnbundledBaseline(outRoot));
+  } finally {
+    rmSync(outRoot, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+/**
+ * Baseline: what shipping the gateway unbundled would weigh. Approximation: esbuild's metafile
+ * lists every file the gateway reaches; each package those files belong to is zipped whole (as
+ * a node_modules deploy ships it, minus nested node_modules), plus the lambdas/ sources.
+ */
+async function gatewayUnbundledBaseline(outRoot: string): Promise<BenchRow> {
+  const result = await build({
+    entryPoints: [path.join(ROOT, "lambdas", "payment-gateway", "index.ts")],
+    bundle: true,
+    platform: "node",
+    target: "node22",
+    write: false,
+    metafile: true,
+    logLevel: "silent",
+    mainFields: ["module", "main"],
+  });
+  const packages = new Set<string>();
+  for (const input of Object.keys(result.metafile.inputs)) {
+    const m = /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
+    if (m) packages.add(`node_modules/${m[1]}`);
+  }
+  const zipFile = path.join(outRoot, "gateway-unbundled.zip");
+  execFileSync("zip", ["-q", "-r", "-9", "-X", zipFile, "lambdas", ...[...packages].sort(), "-x", "*/node_modules/*/node_modules/*"], {
+    cwd: ROOT,
+  });
+  const bytes = statSync(zipFile).size;
+  return summarize(`payment-gateway: unbundled zip baseline (${packages.size} packages reached, whole)`, "KB", [bytes / 1024]);
+}
+
+/** Loads a handler as a fresh module (as a new container would), after env is set. */
+function freshHandler<E, R>(name: string): (event: E, context: Context) => Promise<R> {
+  for (const key of Object.keys(require.cache)) {
+    if (key.includes(`${path.sep}lambdas${path.sep}`)) delete require.cache[key];
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require(path.join(ROOT, "lambdas", name, "index.ts")) as { handler: (event: E, context: Context) => Promise<R> }).handler;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+interface LoadResult {
+  throughput: number;
+  p50: number;
+  p99: number;
+  count: number;
+}
+
+/** Runs `op` with `concurrency` workers until `total` calls or `maxMs` elapsed. */
+async function load(op: (i: number) => Promise<void>, concurrency: number, total: number, maxMs: number): Promise<LoadResult> {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  const deadline = started + maxMs;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total && performance.now() < deadline) {
+        const i = next++;
+        const t0 = performance.now();
+        await op(i);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const elapsed = performance.now() - started;
+  latencies.sort((a, b) => a - b);
+  return { throughput: (latencies.length / elapsed) * 1000, p50: percentile(latencies, 50), p99: percentile(latencies, 99), count: latencies.length };
+}
+
+async function withEmulators<T>(fn: (emu: Emulators) => Promise<T>): Promise<T> {
+  const emu = await startEmulators({ prefix: `bench${Date.now().toString(36)}` });
+  const restore = applyEnv({ ...emu.baseEnv, POWERTOOLS_LOG_LEVEL: "SILENT", RISK_LIMIT_MINOR: "5000000" });
+  try {
+    return await fn(emu);
+  } finally {
+    restore();
+    await emu.stop();
+  }
+}
+
+function loadRows(prefix: string, concurrency: number, r: LoadResult): BenchRow[] {
+  return [
+    summarize(`${prefix} c=${concurrency}: throughput (${r.count} requests)`, "req/s", [r.throughput]),
+    summarize(`${prefix} c=${concurrency}: p50 latency`, "ms", [r.p50]),
+    summarize(`${prefix} c=${concurrency}: p99 latency`, "ms", [r.p99]),
+  ];
+}
+
+export async function benchGateway(): Promise<BenchRow[]> {
+  return withEmulators(async (emu) => {
+    const rows: BenchRow[] = [];
+    const gateway = freshHandler<HttpEvent, HttpResult>("payment-gateway");
+    const body = JSON.stringify(paymentBody());
+    const run = (tag: string) => async (i: number) => {
+      const res = await gateway(
+        httpApiEvent({
+          method: "POST",
+          path: "/transactions",
+          headers: { "content-type": "application/json", "idempotency-key": `bench-${tag}-${i}-${randomUUID().slice(0, 8)}` },
+          body,
+        }),
+        fakeContext("payment-gateway"),
+      );
+      if (res.statusCode !== 202) throw new Error(`gateway answered ${res.statusCode}: ${res.body}`);
+    };
+    await load(run("warm"), 4, 50, 5_000); // warm-up: clients, connections, JIT
+    for (const c of [1, 10]) rows.push(...loadRows("gateway POST /transactions", c, await load(run(`c${c}`), c, GATEWAY_REQUESTS, GATEWAY_MAX_MS)));
+
+    // Floor: the same durable work with no handler logic and no idempotency layer.
+    const { dynamodb } = emu.clients;
+    const sqs = new SQSClient({ region: emu.region, endpoint: emu.fauxqs.endpoint, credentials: { accessKeyId: "x", secretAccessKey: "x" } });
+    const floor = async (i: number) => {
+      const id = randomUUID();
+      await dynamodb.send(
+        new UpdateItemCommand({
+          TableName: emu.resources.transactionsTable,
+          Key: { transaction_id: { S: id } },
+          UpdateExpression: "SET #s = :r, amount = :a, idempotency_key = :k",
+          ConditionExpression: "attribute_not_exists(transaction_id)",
+          ExpressionAttributeNames: { "#s": "status" },
+          ExpressionAttributeValues: { ":r": { S: "RECEIVED" }, ":a": { N: "12345" }, ":k": { S: `floor-${i}` } },
+        }),
+      );
+      await sqs.send(new SendMessageCommand({ QueueUrl: emu.resources.transactionQueueUrl, MessageBody: JSON.stringify({ id, i }) }));
+    };
+    await load(floor, 4, 50, 5_000);
+    for (const c of [1, 10]) rows.push(...loadRows("floor: conditional write + SendMessage", c, await load(floor, c, GATEWAY_REQUESTS, GATEWAY_MAX_MS)));
+    sqs.destroy();
+
+    // What one POST costs in DynamoDB calls (idempotency layer included), counted on the wire.
+    const proxy = await startRecordingProxy(emu.dynamo.endpoint);
+    const restore = applyEnv({ AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint });
+    try {
+      const counted = freshHandler<HttpEvent, HttpResult>("payment-gateway");
+      const perRequest: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const before = proxy.requests.length;
+        const res = await counted(
+          httpApiEvent({ method: "POST", path: "/transactions", headers: { "content-type": "application/json", "idempotency-key": `count-${i}-${randomUUID().slice(0, 8)}` }, body }),
+          fakeContext("payment-gateway"),
+        );
+        if (res.statusCode !== 202) throw new Error(`gateway answered ${res.statusCode}`);
+        perRequest.push(proxy.requests.length - before);
+      }
+      const targets = [...new Set(proxy.requests.map((r) => String(r.headers["x-amz-target"]).replace("DynamoDB_20120810.", "")))];
+      rows.push(summarize(`gateway: DynamoDB calls per accepted POST (${targets.join("+")}); +1 SQS`, "calls", perRequest));
+    } finally {
+      restore();
+      await proxy.stop();
+    }
+    return rows;
+  });
+}
+
+export async function benchProcessor(): Promise<BenchRow[]> {
+  return withEmulators(async (emu) => {
+    const processor = freshHandler<SQSEvent, SQSBatchResponse>("transaction-processor");
+    const specs = Array.from({ length: PROCESSOR_MESSAGES }, (_, i) => ({ amount: 100 + i }));
+    const messages = await seedTransactions(emu.clients.dynamodb, emu.resources.transactionsTable, specs);
+    const batches: SQSEvent[] = [];
+    for (let i = 0; i < messages.length; i += 10) batches.push(sqsEvent(messages.slice(i, i + 10).map((m) => sqsRecord(JSON.stringify(m)))));
+    // Four equal slices: each is one measurement of messages/second (one container, batches in sequence).
+    const slice = Math.ceil(batches.length / 4);
+    const rates: number[] = [];
+    const batchMs: number[] = [];
+    for (let s = 0; s < batches.length; s += slice) {
+      const part = batches.slice(s, s + slice);
+      const t0 = performance.now();
+      let count = 0;
+      for (const b of part) {
+        const b0 = performance.now();
+        const res = await processor(b, fakeContext("transaction-processor"));
+        batchMs.push(performance.now() - b0);
+        if (res.batchItemFailures.length > 0) throw new Error(`processor failed ${res.batchItemFailures.length} records`);
+        count += b.Records.length;
+      }
+      rates.push((count / (performance.now() - t0)) * 1000);
+    }
+    return [
+      summarize(`transaction-processor: throughput, batches of 10 (${messages.length} messages)`, "msg/s", rates),
+      summarize("transaction-processor: batch of 10 duration", "ms", batchMs),
+    ];
+  });
+}
+
+async function main(): Promise<void> {
+  const rows = [...(await benchBundles()), ...(await benchGateway()), ...(await benchProcessor())];
+  printTable(rows);
+}
+
+if (require.main === module) {
+  main().catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
