@@ -219,6 +219,14 @@ describe("routing", () => {
 });
 
 describe("GET /transactions/{id}", () => {
+  test("a named HTTP API stage prefix in rawPath is routed like $default", async () => {
+    const event = httpApiEvent({ method: "GET", path: "/prod/transactions/00000000-0000-8000-8000-000000000000" });
+    event.requestContext.stage = "prod";
+    const res = (await gateway(event)) as Result;
+    expect(res.statusCode).toBe(404);
+    expect(parseBody(res).message).toMatch(/Transaction 00000000-0000-8000-8000-000000000000 not found/);
+  });
+
   test("returns the status of a known transaction", async () => {
     const created = parseBody(await post(paymentBody({ amount: 500, currency: "USD" })));
     const id = String(created.transaction_id);

@@ -54,6 +54,9 @@ export function parseRequest(event: HttpEvent): HttpRequest {
   } else {
     method = event.requestContext?.http?.method ?? "GET";
     path = event.rawPath ?? "/";
+    // A named stage prefixes rawPath ("/prod/transactions"); $default does not.
+    const stage = event.requestContext?.stage;
+    if (stage && stage !== "$default" && path.startsWith(`/${stage}/`)) path = path.slice(stage.length + 1);
     for (const [k, v] of Object.entries(event.headers ?? {})) {
       if (v !== undefined) headers[k.toLowerCase()] = v;
     }
