@@ -1,5 +1,7 @@
 import { buildSync } from "esbuild";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { zipSync } from "fflate";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 
 /** Where bundles are written: outside cdktf.out, which cdktf rewrites on every synth. */
@@ -7,57 +9,91 @@ export const BUNDLE_ROOT = path.resolve(__dirname, "..", ".build");
 export const LAMBDAS_ROOT = path.resolve(__dirname, "..", "lambdas");
 
 export interface Bundle {
-  /** Folder holding only `index.js`: this is what gets zipped. */
+  /** Folder holding only `index.js`. */
   readonly directory: string;
+  /** The deployment package: a zip of `index.js` alone. */
+  readonly zipFile: string;
+  /** Base64 SHA-256 of the zip, as Lambda's `source_code_hash` expects. */
+  readonly zipSha256: string;
+  readonly zipBytes: number;
   /** The external source map, kept out of the zip to keep the package small. */
   readonly sourceMapFile: string;
   /** Size of `index.js` in bytes. */
   readonly bytes: number;
 }
 
-const cache = new Map<string, Bundle>();
+/** Fixed timestamp in the zip so that the same code always gives the same package and hash. */
+const ZIP_MTIME = new Date("2000-01-01T00:00:00Z");
+
+/** Every folder under lambdas/ with an index.ts is a handler (lambdas/shared is not). */
+export function handlerNames(): string[] {
+  return readdirSync(LAMBDAS_ROOT, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(path.join(LAMBDAS_ROOT, d.name, "index.ts")))
+    .map((d) => d.name)
+    .sort();
+}
+
+const cache = new Map<string, ReadonlyMap<string, Bundle>>();
 
 /**
  * Bundles `lambdas/<handler>/index.ts` with esbuild: minified, tree-shaken, node22, AWS SDK v3
- * bundled in (the runtime's copy is not pinned). Cached per process so that a synth of both
- * stacks bundles each handler once.
+ * bundled in (the runtime's copy is not pinned), then zipped in-process. All handlers are built in
+ * one esbuild call (shared parsing: ~0.7 s for four instead of ~1.8 s) and cached per process, so a
+ * synth of both stacks bundles and zips each handler once. (cdktf's own ARCHIVE assets would zip
+ * each function again per stack, in a child `node` process each: ~1.6 s for eight.)
  */
 export function bundleHandler(handler: string, outRoot: string = BUNDLE_ROOT): Bundle {
-  const entry = path.join(LAMBDAS_ROOT, handler, "index.ts");
-  const cacheKey = `${entry}|${outRoot}`;
-  const cached = cache.get(cacheKey);
-  if (cached) return cached;
+  let bundles = cache.get(outRoot);
+  if (!bundles) {
+    bundles = bundleAll(outRoot);
+    cache.set(outRoot, bundles);
+  }
+  const bundle = bundles.get(handler);
+  if (!bundle) throw new Error(`No handler "${handler}": expected ${path.join(LAMBDAS_ROOT, handler, "index.ts")}`);
+  return bundle;
+}
 
-  const directory = path.join(outRoot, "bundles", handler);
-  const sourceMapFile = path.join(outRoot, "sourcemaps", `${handler}.js.map`);
-  const result = buildSync({
-    entryPoints: [entry],
+function bundleAll(outRoot: string): ReadonlyMap<string, Bundle> {
+  const names = handlerNames();
+  const bundlesDir = path.join(outRoot, "bundles");
+  rmSync(bundlesDir, { recursive: true, force: true });
+  buildSync({
+    entryPoints: Object.fromEntries(names.map((n) => [`${n}/index`, path.join(LAMBDAS_ROOT, n, "index.ts")])),
+    outdir: bundlesDir,
     bundle: true,
     minify: true,
     treeShaking: true,
     platform: "node",
     target: "node22",
     format: "cjs",
+    // Maps point at the sources in this repository instead of embedding them (half the output).
     sourcemap: "external",
-    outfile: path.join(directory, "index.js"),
-    write: false,
+    sourcesContent: false,
     legalComments: "none",
     logLevel: "error",
     // Prefer ESM entry points so tree-shaking can drop unused SDK code.
     mainFields: ["module", "main"],
   });
-  mkdirSync(directory, { recursive: true });
-  mkdirSync(path.dirname(sourceMapFile), { recursive: true });
-  let bytes = 0;
-  for (const file of result.outputFiles) {
-    if (file.path.endsWith(".map")) {
-      writeFileSync(sourceMapFile, file.contents);
-    } else {
-      writeFileSync(file.path, file.contents);
-      bytes = file.contents.byteLength;
-    }
+  const bundles = new Map<string, Bundle>();
+  mkdirSync(path.join(outRoot, "sourcemaps"), { recursive: true });
+  mkdirSync(path.join(outRoot, "packages"), { recursive: true });
+  for (const name of names) {
+    const directory = path.join(bundlesDir, name);
+    const sourceMapFile = path.join(outRoot, "sourcemaps", `${name}.js.map`);
+    // Keep the map out of the package.
+    renameSync(path.join(directory, "index.js.map"), sourceMapFile);
+    const code = readFileSync(path.join(directory, "index.js"));
+    const zip = zipSync({ "index.js": [code, { level: 9, mtime: ZIP_MTIME }] });
+    const zipFile = path.join(outRoot, "packages", `${name}.zip`);
+    writeFileSync(zipFile, zip);
+    bundles.set(name, {
+      directory,
+      zipFile,
+      zipSha256: createHash("sha256").update(zip).digest("base64"),
+      zipBytes: zip.byteLength,
+      sourceMapFile,
+      bytes: code.byteLength,
+    });
   }
-  const bundle = { directory, sourceMapFile, bytes };
-  cache.set(cacheKey, bundle);
-  return bundle;
+  return bundles;
 }

@@ -26,3 +26,13 @@ export function assumeRolePolicy(service: string, condition?: PolicyStatement["C
     { Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole", ...(condition ? { Condition: condition } : {}) },
   ]);
 }
+
+/** Anything that can be granted rights: grants are statements added to its own policy. */
+export interface IGrantable {
+  addToPolicy(statement: PolicyStatement): void;
+}
+
+/** KMS rights a principal needs to use a key through one AWS service (SQS, SNS, S3...). */
+export function keyUseStatement(keyArn: string, actions: string[], viaService: string): PolicyStatement {
+  return { Effect: "Allow", Action: actions, Resource: keyArn, Condition: { StringEquals: { "kms:ViaService": viaService } } };
+}

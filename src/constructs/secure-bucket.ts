@@ -9,10 +9,12 @@ import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
 import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
 import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
 import { S3BucketVersioningA } from "@cdktf/provider-aws/lib/s3-bucket-versioning";
-import { PolicyStatement, policyDocument } from "../iam";
+import { IGrantable, PolicyStatement, keyUseStatement, policyDocument } from "../iam";
 
 export interface SecureBucketProps {
   readonly bucketName: string;
+  /** Region of the bucket, for KMS `kms:ViaService` conditions in grants. */
+  readonly region: string;
   /** CMK for SSE-KMS; the AWS-managed S3 key is used when absent. */
   readonly kmsKeyArn?: string;
   /** Empty the bucket on destroy (environments are destroyable); false for Terraform state. */
@@ -33,9 +35,13 @@ export class SecureBucket extends Construct {
   /** Replication needs versioning in place first. */
   readonly versioning: S3BucketVersioningA;
   readonly policy: S3BucketPolicy;
+  private readonly kmsKeyArn?: string;
+  private readonly region: string;
 
   constructor(scope: Construct, id: string, props: SecureBucketProps) {
     super(scope, id);
+    this.kmsKeyArn = props.kmsKeyArn;
+    this.region = props.region;
     this.bucket = new S3Bucket(this, "bucket", { bucket: props.bucketName, forceDestroy: props.forceDestroy });
     this.bucketName = this.bucket.bucket;
     this.arn = this.bucket.arn;
@@ -87,5 +93,13 @@ export class SecureBucket extends Construct {
       // The account-level block must exist before a policy is attached.
       dependsOn: [publicAccess],
     });
+  }
+
+  /** Write new objects (no reads, no deletes), encrypting them with the bucket's key. */
+  grantPut(grantee: IGrantable): void {
+    grantee.addToPolicy({ Effect: "Allow", Action: ["s3:PutObject"], Resource: `${this.arn}/*` });
+    if (this.kmsKeyArn) {
+      grantee.addToPolicy(keyUseStatement(this.kmsKeyArn, ["kms:GenerateDataKey", "kms:Decrypt"], `s3.${this.region}.amazonaws.com`));
+    }
   }
 }

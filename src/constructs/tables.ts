@@ -1,6 +1,7 @@
 import { Construct } from "constructs";
 import { DynamodbTable } from "@cdktf/provider-aws/lib/dynamodb-table";
 import { DynamodbTableReplicaA } from "@cdktf/provider-aws/lib/dynamodb-table-replica";
+import { IGrantable, keyUseStatement } from "../iam";
 import { Naming } from "../naming";
 
 export type TableId = "sessions" | "transactions" | "idempotency";
@@ -31,6 +32,7 @@ export interface TableRef {
 
 export interface GlobalTablesProps {
   readonly naming: Naming;
+  readonly region: string;
   readonly kmsKeyArn: string;
 }
 
@@ -52,6 +54,8 @@ export class PaymentTables extends Construct {
   readonly transactionsStreamArn?: string;
   readonly primaryTables: Partial<Record<TableId, DynamodbTable>> = {};
   readonly replicas: Partial<Record<TableId, DynamodbTableReplicaA>> = {};
+  private readonly kmsKeyArn: string;
+  private readonly dynamodbService: string;
 
   constructor(scope: Construct, id: string, props: PaymentTablesProps) {
     super(scope, id);
@@ -92,5 +96,24 @@ export class PaymentTables extends Construct {
       }
     }
     this.tables = tables;
+    this.kmsKeyArn = props.kmsKeyArn;
+    this.dynamodbService = `dynamodb.${props.region}.amazonaws.com`;
+  }
+
+  /** Item reads and writes (conditional ones included) on one table and its indexes. */
+  grantReadWrite(grantee: IGrantable, id: TableId): void {
+    const { arn } = this.tables[id];
+    grantee.addToPolicy({
+      Effect: "Allow",
+      Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"],
+      Resource: [arn, `${arn}/index/*`],
+    });
+    // DynamoDB uses the caller's rights on the table's CMK.
+    grantee.addToPolicy(keyUseStatement(this.kmsKeyArn, ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], this.dynamodbService));
+  }
+
+  /** For health checks: DescribeTable only. */
+  grantDescribe(grantee: IGrantable, id: TableId): void {
+    grantee.addToPolicy({ Effect: "Allow", Action: ["dynamodb:DescribeTable"], Resource: this.tables[id].arn });
   }
 }

@@ -13,11 +13,12 @@ export interface TransactionLogBucketProps {
  * versioned, SSE-KMS with the region key, TLS-only, tiered to IA at 30 days and Glacier at 90.
  */
 export class TransactionLogBucket extends SecureBucket {
-  readonly kmsKeyArn: string;
+  readonly bucketKmsKeyArn: string;
 
   constructor(scope: Construct, id: string, props: TransactionLogBucketProps) {
     super(scope, id, {
       bucketName: props.naming.regional("payment-transaction-logs", props.region, "s3Bucket"),
+      region: props.region,
       kmsKeyArn: props.kmsKeyArn,
       forceDestroy: true,
       lifecycleRules: [
@@ -34,6 +35,6 @@ export class TransactionLogBucket extends SecureBucket {
         },
       ],
     });
-    this.kmsKeyArn = props.kmsKeyArn;
+    this.bucketKmsKeyArn = props.kmsKeyArn;
   }
 }

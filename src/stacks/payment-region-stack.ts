@@ -11,6 +11,11 @@ import { AuroraGlobalDatabase } from "../constructs/database";
 import { PaymentTables, TABLE_IDS, TableId } from "../constructs/tables";
 import { TransactionLogBucket } from "../constructs/transaction-log-bucket";
 import { BucketReplication } from "../constructs/bucket-replication";
+import { QueueWithDlq } from "../constructs/queue";
+import { NotificationTopic } from "../constructs/notification-topic";
+import { PaymentFunctions } from "../constructs/payment-functions";
+import { PaymentHttpApi } from "../constructs/http-api";
+import { PaymentLoadBalancer } from "../constructs/load-balancer";
 
 export interface PaymentRegionStackProps {
   readonly config: DeploymentConfig;
@@ -19,12 +24,16 @@ export interface PaymentRegionStackProps {
   readonly primary?: PaymentRegionStack;
 }
 
+const DAY_SECONDS = 86_400;
+
 /** One region of the deployment. Thin: reads config, wires constructs. */
 export class PaymentRegionStack extends TerraformStack {
   readonly role: RegionRole;
   readonly region: string;
   readonly naming: Naming;
   readonly provider: AwsProvider;
+  readonly accountId: string;
+  readonly partition: string;
   readonly encryption: Encryption;
   readonly network: Network;
   readonly database: AuroraGlobalDatabase;
@@ -32,17 +41,23 @@ export class PaymentRegionStack extends TerraformStack {
   readonly transactionLogs: TransactionLogBucket;
   /** S3 replication primary -> dr (dr stack only). */
   readonly logReplication?: BucketReplication;
+  readonly transactionQueue: QueueWithDlq;
+  readonly notificationQueue: QueueWithDlq;
+  readonly notificationTopic: NotificationTopic;
+  readonly functions: PaymentFunctions;
+  readonly api: PaymentHttpApi;
+  readonly loadBalancer: PaymentLoadBalancer;
 
   constructor(scope: Construct, id: string, props: PaymentRegionStackProps) {
     super(scope, id);
-    const { config, role } = props;
-    if ((role === "dr") !== (props.primary !== undefined)) {
+    const { config, role, primary } = props;
+    if ((role === "dr") !== (primary !== undefined)) {
       throw new Error(`The ${role} stack ${role === "dr" ? "needs" : "must not have"} a primary stack to link to.`);
     }
-    const { region, vpcCidr } = regionOf(config, role);
+    const { region, vpcCidr, certificateArn } = regionOf(config, role);
     this.role = role;
     this.region = region;
-    this.naming = new Naming(config.environmentSuffix);
+    const naming = (this.naming = new Naming(config.environmentSuffix));
 
     const backend = new S3Backend(this, {
       bucket: config.stateBucket,
@@ -54,48 +69,110 @@ export class PaymentRegionStack extends TerraformStack {
     backend.addOverride("use_lockfile", true);
 
     this.provider = new AwsProvider(this, "aws", { region, defaultTags: [{ tags: defaultTags(config, role) }] });
-    const account = new DataAwsCallerIdentity(this, "account", {});
-    const partition = new DataAwsPartition(this, "partition", {});
+    this.accountId = new DataAwsCallerIdentity(this, "account", {}).accountId;
+    this.partition = new DataAwsPartition(this, "partition", {}).partition;
 
     this.encryption = new Encryption(this, "encryption", {
-      naming: this.naming,
+      naming,
       region,
-      accountId: account.accountId,
-      partition: partition.partition,
+      accountId: this.accountId,
+      partition: this.partition,
       allowCloudTrail: role === "primary",
     });
+    const kmsKeyArn = this.encryption.keyArn;
     this.network = new Network(this, "network", {
-      naming: this.naming,
+      naming,
       region,
       cidr: vpcCidr,
-      kmsKeyArn: this.encryption.keyArn,
+      kmsKeyArn,
       logRetentionDays: config.logRetentionDays,
-      accountId: account.accountId,
+      accountId: this.accountId,
     });
 
-    this.database = this.buildDatabase(config, props.primary);
+    // --- data layer
+    this.database = this.buildDatabase(config, primary);
     this.tables = new PaymentTables(this, "tables", {
-      naming: this.naming,
-      kmsKeyArn: this.encryption.keyArn,
-      ...(props.primary
-        ? { role: "dr" as const, primaryTableArns: primaryTableArns(props.primary) }
-        : { role: "primary" as const }),
-    });
-    this.transactionLogs = new TransactionLogBucket(this, "transaction-logs", {
-      naming: this.naming,
+      naming,
       region,
-      kmsKeyArn: this.encryption.keyArn,
+      kmsKeyArn,
+      ...(primary ? { role: "dr" as const, primaryTableArns: primaryTableArns(primary) } : { role: "primary" as const }),
     });
-    if (props.primary) {
-      const source = props.primary.transactionLogs;
+    this.transactionLogs = new TransactionLogBucket(this, "transaction-logs", { naming, region, kmsKeyArn });
+    if (primary) {
+      const source = primary.transactionLogs;
       this.logReplication = new BucketReplication(this, "transaction-log-replication", {
-        naming: this.naming,
-        source: { bucketName: source.bucketName, arn: source.arn, kmsKeyArn: source.kmsKeyArn, region: props.primary.region },
+        naming,
+        source: { bucketName: source.bucketName, arn: source.arn, kmsKeyArn: source.bucketKmsKeyArn, region: primary.region },
         sourceVersionedBucket: source.versioning.bucket,
-        destination: { bucketName: this.transactionLogs.bucketName, arn: this.transactionLogs.arn, kmsKeyArn: this.encryption.keyArn, region },
+        destination: { bucketName: this.transactionLogs.bucketName, arn: this.transactionLogs.arn, kmsKeyArn, region },
         destinationVersioning: this.transactionLogs.versioning,
       });
     }
+
+    // --- services
+    this.transactionQueue = new QueueWithDlq(this, "transaction-queue", {
+      naming,
+      region,
+      kmsKeyArn,
+      baseName: "payment-transaction",
+      visibilityTimeoutSeconds: 300,
+      retentionSeconds: 4 * DAY_SECONDS,
+      maxReceiveCount: 3,
+    });
+    this.notificationQueue = new QueueWithDlq(this, "notification-queue", {
+      naming,
+      region,
+      kmsKeyArn,
+      baseName: "payment-notification",
+      visibilityTimeoutSeconds: 60,
+      retentionSeconds: 4 * DAY_SECONDS,
+      maxReceiveCount: 5,
+    });
+    this.notificationTopic = new NotificationTopic(this, "notification-topic", { naming, region, kmsKeyArn });
+    this.functions = new PaymentFunctions(this, "functions", {
+      naming,
+      region,
+      vpcId: this.network.vpcId,
+      vpcCidr,
+      privateSubnetIds: this.network.privateSubnetIds,
+      gatewayPrefixListIds: this.network.gatewayPrefixListIds,
+      kmsKeyArn,
+      logRetentionDays: config.logRetentionDays,
+      memoryMb: config.lambdaMemoryMb,
+      reservedConcurrency: config.lambdaReservedConcurrency,
+      tables: this.tables,
+      transactionQueue: this.transactionQueue,
+      notificationQueue: this.notificationQueue,
+      notificationTopic: this.notificationTopic,
+      transactionLogs: this.transactionLogs,
+      database: { endpoint: this.database.endpoint, port: this.database.port },
+      maxPaymentAmountMinor: config.maxPaymentAmountMinor,
+      riskLimitMinor: config.riskLimitMinor,
+      allowedCurrencies: config.allowedCurrencies,
+      corsAllowOrigin: config.corsAllowOrigin,
+    });
+    const { gateway, health } = this.functions;
+    this.api = new PaymentHttpApi(this, "api", {
+      naming,
+      kmsKeyArn,
+      logRetentionDays: config.logRetentionDays,
+      throttlingRateLimit: config.apiThrottleRateLimit,
+      throttlingBurstLimit: config.apiThrottleBurstLimit,
+      corsAllowOrigin: config.corsAllowOrigin,
+      routes: [
+        { routeKey: "POST /transactions", target: gateway },
+        { routeKey: "GET /transactions/{id}", target: gateway },
+        { routeKey: "GET /health", target: health },
+      ],
+    });
+    this.loadBalancer = new PaymentLoadBalancer(this, "alb", {
+      naming,
+      vpcId: this.network.vpcId,
+      publicSubnetIds: this.network.publicSubnetIds,
+      defaultTarget: gateway,
+      healthTarget: health,
+      certificateArn,
+    });
 
     this.addOutputs();
   }
@@ -127,7 +204,7 @@ export class PaymentRegionStack extends TerraformStack {
         });
   }
 
-  /** Operator-facing outputs: every attribute someone runbook-driven would look up. */
+  /** Operator-facing outputs: every attribute a runbook would look up. */
   private addOutputs(): void {
     const outputs: Record<string, string | string[]> = {
       kms_key_arn: this.encryption.keyArn,
@@ -139,12 +216,19 @@ export class PaymentRegionStack extends TerraformStack {
       aurora_writer_endpoint: this.database.endpoint,
       aurora_reader_endpoint: this.database.readerEndpoint,
       transaction_log_bucket: this.transactionLogs.bucketName,
+      transaction_queue_url: this.transactionQueue.url,
+      transaction_dlq_arn: this.transactionQueue.dlqArn,
+      notification_queue_url: this.notificationQueue.url,
+      notification_topic_arn: this.notificationTopic.arn,
+      api_endpoint: this.api.endpoint,
+      alb_dns_name: this.loadBalancer.dnsName,
     };
     for (const id of TABLE_IDS) {
       outputs[`${id}_table_name`] = this.tables.tables[id].name;
       outputs[`${id}_table_arn`] = this.tables.tables[id].arn;
     }
     if (this.tables.transactionsStreamArn) outputs.transactions_stream_arn = this.tables.transactionsStreamArn;
+    for (const fn of this.functions.all) outputs[`${fn.node.id.replace(/-/g, "_")}_function_name`] = fn.functionName;
     for (const [name, value] of Object.entries(outputs)) new TerraformOutput(this, name, { value });
   }
 }

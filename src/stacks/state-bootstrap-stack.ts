@@ -16,6 +16,7 @@ export class StateBootstrapStack extends TerraformStack {
     new AwsProvider(this, "aws", { region: config.stateBucketRegion, defaultTags: [{ tags: defaultTags(config, "state") }] });
     const state = new SecureBucket(this, "state-bucket", {
       bucketName: config.stateBucket,
+      region: config.stateBucketRegion,
       // Never emptied by a destroy: state outlives the stacks it describes.
       forceDestroy: false,
       lifecycleRules: [
