@@ -297,6 +297,18 @@ describe("ALB events", () => {
   });
 });
 
+describe("ALB target-group health check", () => {
+  test("GET /health on the gateway answers 200 without touching the tables or the queue", async () => {
+    const before = { items: await transactionCount(), queued: await queuedCount() };
+    const res = (await gateway(albEvent({ method: "GET", path: "/health", headers: {} }))) as Result;
+    expect(res.statusCode).toBe(200);
+    expect(parseBody(res).status).toBe("ok");
+    expect({ items: await transactionCount(), queued: await queuedCount() }).toEqual(before);
+    const wrong = (await gateway(albEvent({ method: "POST", path: "/health", headers: {} }))) as Result;
+    expect(wrong.statusCode).toBe(405);
+  });
+});
+
 describe("dependency failures", () => {
   test("queue unavailable: 503, nothing reported accepted, and a retry with the same key completes", async () => {
     const missingQueue = emu.resources.transactionQueueUrl.replace(/[^/]+$/, "does-not-exist");

@@ -180,11 +180,13 @@ describe("transaction-log buckets", () => {
     expect(stack).toHaveResourceWithProperties(S3BucketPublicAccessBlock, {
       block_public_acls: true, block_public_policy: true, ignore_public_acls: true, restrict_public_buckets: true,
     });
-    const policy = JSON.parse(onlyResource(stack, S3BucketPolicy.tfResourceType).policy);
+    const logsPolicy = resourcesOf(stack, S3BucketPolicy.tfResourceType).find((p) => /transaction-logs_bucket/.test(p.bucket));
+    const policy = JSON.parse(logsPolicy!.policy);
     expect(policy.Statement).toContainEqual(expect.objectContaining({
       Effect: "Deny", Principal: "*", Action: "s3:*", Condition: { Bool: { "aws:SecureTransport": false } },
     }));
     expect(stack).toHaveResourceWithProperties(S3BucketLifecycleConfiguration, {
+      bucket: expect.stringMatching(/aws_s3_bucket\.transaction-logs_bucket/),
       rule: [expect.objectContaining({
         status: "Enabled",
         transition: [{ days: 30, storage_class: "STANDARD_IA" }, { days: 90, storage_class: "GLACIER" }],

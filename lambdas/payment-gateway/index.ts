@@ -271,9 +271,15 @@ async function getTransaction(req: HttpRequest, id: string): Promise<HttpResult>
 }
 
 const COLLECTION = /^\/transactions\/?$/;
+/** The ALB target group's health check path: a liveness answer; the deep check is the health function's. */
+const LIVENESS = /^\/health\/?$/;
 const ITEM = /^\/transactions\/([^/]+)\/?$/;
 
 async function route(req: HttpRequest, event: HttpEvent, context: Context): Promise<HttpResult> {
+  if (LIVENESS.test(req.path)) {
+    if (req.method !== "GET") throw methodNotAllowed(["GET"]);
+    return jsonResponse(req, 200, { status: "ok" }, {});
+  }
   if (COLLECTION.test(req.path)) {
     if (req.method !== "POST") throw methodNotAllowed(["POST"]);
     return postTransaction(req, context);

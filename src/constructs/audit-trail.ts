@@ -11,11 +11,16 @@ export interface AuditTrailProps {
   readonly naming: Naming;
   /** Home region of the trail (the primary region); its bucket and log group live here. */
   readonly region: string;
-  /** The home region's CMK; its policy must let cloudtrail.amazonaws.com use it (Encryption allowCloudTrail). */
+  /** The home region's CMK; its policy must let cloudtrail.amazonaws.com use it (Encryption cloudTrailName). */
   readonly kmsKeyArn: string;
   readonly accountId: string;
   readonly partition: string;
   readonly logRetentionDays: number;
+}
+
+/** The trail's name; the region's KMS key policy names it before the trail exists. */
+export function auditTrailName(naming: Naming): string {
+  return naming.name("payment-audit-trail");
 }
 
 /** Days audit log objects (current and noncurrent versions) are kept (PCI DSS 10.5.1: one year). */
@@ -37,7 +42,7 @@ export class AuditTrail extends Construct {
   constructor(scope: Construct, id: string, props: AuditTrailProps) {
     super(scope, id);
     const { naming, region, accountId, partition } = props;
-    this.trailName = naming.name("payment-audit-trail");
+    this.trailName = auditTrailName(naming);
     // Built as a string: the bucket policy names the trail, and the trail depends on the policy.
     const trailArn = `arn:${partition}:cloudtrail:${region}:${accountId}:trail/${this.trailName}`;
 

@@ -31,8 +31,11 @@ export interface BucketReplicationProps {
  * SSE-KMS objects re-encrypted with the destination region's key. Owned by the dr stack; the
  * configuration itself lives in the source region (provider v6 per-resource `region`).
  */
+export const REPLICATION_RULE_ID = "transaction-logs-to-dr";
+
 export class BucketReplication extends Construct {
   readonly role: IamRole;
+  readonly ruleId = REPLICATION_RULE_ID;
 
   constructor(scope: Construct, id: string, props: BucketReplicationProps) {
     super(scope, id);
@@ -76,7 +79,7 @@ export class BucketReplication extends Construct {
       role: this.role.arn,
       rule: [
         {
-          id: "transaction-logs-to-dr",
+          id: REPLICATION_RULE_ID,
           status: "Enabled",
           priority: 1,
           filter: { prefix: "" },

@@ -9,8 +9,8 @@ export interface EncryptionProps {
   readonly region: string;
   readonly accountId: string;
   readonly partition: string;
-  /** Grant CloudTrail (only the stack that owns the trail). */
-  readonly allowCloudTrail: boolean;
+  /** Name of the CloudTrail trail that encrypts with this key (only the stack that owns the trail). */
+  readonly cloudTrailName?: string;
 }
 
 /** Key administration and use by the account root; IAM policies then delegate to roles. */
@@ -65,20 +65,20 @@ export class Encryption extends Construct {
         Condition: sameAccount,
       })),
     ];
-    if (props.allowCloudTrail) {
-      statements.push(
-        {
-          Sid: "CloudTrailEncryptsTrailLogs",
-          Effect: "Allow",
-          Principal: { Service: "cloudtrail.amazonaws.com" },
-          Action: ["kms:GenerateDataKey", "kms:DescribeKey"],
-          Resource: "*",
-          Condition: {
-            StringEquals: { "aws:SourceAccount": accountId },
-            StringLike: { "kms:EncryptionContext:aws:cloudtrail:arn": `arn:${partition}:cloudtrail:*:${accountId}:trail/*` },
-          },
+    if (props.cloudTrailName) {
+      const trailArn = `arn:${partition}:cloudtrail:${region}:${accountId}:trail/${props.cloudTrailName}`;
+      statements.push({
+        Sid: "CloudTrailEncryptsTrailLogs",
+        Effect: "Allow",
+        Principal: { Service: "cloudtrail.amazonaws.com" },
+        // Decrypt: required when the destination bucket uses an S3 Bucket Key.
+        Action: ["kms:GenerateDataKey", "kms:DescribeKey", "kms:Decrypt"],
+        Resource: "*",
+        Condition: {
+          StringEquals: { "aws:SourceArn": trailArn },
+          StringLike: { "kms:EncryptionContext:aws:cloudtrail:arn": `arn:${partition}:cloudtrail:*:${accountId}:trail/*` },
         },
-      );
+      });
     }
 
     this.key = new KmsKey(this, "key", {

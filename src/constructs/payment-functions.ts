@@ -104,12 +104,15 @@ export class PaymentFunctions extends Construct {
         NOTIFICATION_QUEUE_URL: notificationQueue.url,
         TRANSACTION_LOG_BUCKET: props.transactionLogs.bucketName,
         RISK_LIMIT_MINOR: String(props.riskLimitMinor),
+        // A claim on a transaction's side effects outlives one invocation (30 s) and expires well
+        // before the message becomes visible again (300 s).
+        SIDE_EFFECT_LEASE_SECONDS: "60",
       },
     });
     tables.grantReadWrite(this.processor, "transactions");
     transactionQueue.grantConsume(this.processor);
     notificationQueue.grantSend(this.processor);
-    props.transactionLogs.grantPut(this.processor);
+    props.transactionLogs.grantPut(this.processor, "transactions/*");
 
     this.notifier = new NodejsFunction(this, "notification-sender", {
       ...common,

@@ -95,9 +95,9 @@ export class SecureBucket extends Construct {
     });
   }
 
-  /** Write new objects (no reads, no deletes), encrypting them with the bucket's key. */
-  grantPut(grantee: IGrantable): void {
-    grantee.addToPolicy({ Effect: "Allow", Action: ["s3:PutObject"], Resource: `${this.arn}/*` });
+  /** Write new objects under `keyPattern` (no reads, no deletes), encrypting them with the bucket's key. */
+  grantPut(grantee: IGrantable, keyPattern = "*"): void {
+    grantee.addToPolicy({ Effect: "Allow", Action: ["s3:PutObject"], Resource: `${this.arn}/${keyPattern}` });
     if (this.kmsKeyArn) {
       grantee.addToPolicy(keyUseStatement(this.kmsKeyArn, ["kms:GenerateDataKey", "kms:Decrypt"], `s3.${this.region}.amazonaws.com`));
     }

@@ -16,6 +16,11 @@ import { NotificationTopic } from "../constructs/notification-topic";
 import { PaymentFunctions } from "../constructs/payment-functions";
 import { PaymentHttpApi } from "../constructs/http-api";
 import { PaymentLoadBalancer } from "../constructs/load-balancer";
+import { AlertTopic } from "../constructs/alert-topic";
+import { AuditTrail, auditTrailName } from "../constructs/audit-trail";
+import { Monitoring } from "../constructs/monitoring";
+import { DnsFailover } from "../constructs/dns-failover";
+import { API_STAGE } from "../constructs/http-api";
 
 export interface PaymentRegionStackProps {
   readonly config: DeploymentConfig;
@@ -47,6 +52,12 @@ export class PaymentRegionStack extends TerraformStack {
   readonly functions: PaymentFunctions;
   readonly api: PaymentHttpApi;
   readonly loadBalancer: PaymentLoadBalancer;
+  readonly alerts: AlertTopic;
+  readonly monitoring: Monitoring;
+  /** The one CloudTrail trail (primary stack only). */
+  readonly auditTrail?: AuditTrail;
+  /** Route53 failover (dr stack only, when a domain and hosted zone are configured). */
+  readonly dnsFailover?: DnsFailover;
 
   constructor(scope: Construct, id: string, props: PaymentRegionStackProps) {
     super(scope, id);
@@ -77,7 +88,7 @@ export class PaymentRegionStack extends TerraformStack {
       region,
       accountId: this.accountId,
       partition: this.partition,
-      allowCloudTrail: role === "primary",
+      cloudTrailName: role === "primary" ? auditTrailName(naming) : undefined,
     });
     const kmsKeyArn = this.encryption.keyArn;
     this.network = new Network(this, "network", {
@@ -174,6 +185,62 @@ export class PaymentRegionStack extends TerraformStack {
       certificateArn,
     });
 
+    // --- observability, audit, failover
+    this.alerts = new AlertTopic(this, "alerts", {
+      naming,
+      region,
+      kmsKeyArn,
+      accountId: this.accountId,
+      partition: this.partition,
+      email: config.alarmEmail,
+    });
+    this.monitoring = new Monitoring(this, "monitoring", {
+      naming,
+      region,
+      kmsKeyArn,
+      logRetentionDays: config.logRetentionDays,
+      replicationLagThresholdSeconds: config.replicationLagThresholdSeconds,
+      alarmTopicArn: this.alerts.topicArn,
+      sourceRegionAlarmTopicArn: primary?.alerts.topicArn,
+      resources: {
+        database: { clusterIdentifier: this.database.clusterIdentifier, role },
+        loadBalancer: { arnSuffix: this.loadBalancer.arnSuffix, targetGroupArnSuffixes: this.loadBalancer.targetGroups.map((tg) => tg.arnSuffix) },
+        api: { apiId: this.api.apiId, stage: API_STAGE },
+        queues: [
+          { key: "transaction", name: this.transactionQueue.name, dlqName: this.transactionQueue.dlqName, maxAgeSeconds: 300 },
+          { key: "notification", name: this.notificationQueue.name, dlqName: this.notificationQueue.dlqName, maxAgeSeconds: 300 },
+        ],
+        functions: this.functions.all.map((fn) => ({ key: fn.node.id.replace(/^payment-/, ""), name: fn.functionName })),
+        tables: TABLE_IDS.map((key) => ({ key, name: this.tables.tables[key].name })),
+        replicaRegion: role === "primary" ? config.drRegion : config.primaryRegion,
+        bucketReplication: primary && this.logReplication
+          ? { sourceRegion: primary.region, sourceBucket: primary.transactionLogs.bucketName, destinationBucket: this.transactionLogs.bucketName, ruleId: this.logReplication.ruleId }
+          : undefined,
+      },
+    });
+    if (role === "primary") {
+      this.auditTrail = new AuditTrail(this, "audit-trail", {
+        naming,
+        region,
+        kmsKeyArn,
+        accountId: this.accountId,
+        partition: this.partition,
+        logRetentionDays: config.logRetentionDays,
+      });
+    }
+    if (primary && config.domainName && config.hostedZoneId) {
+      this.dnsFailover = new DnsFailover(this, "dns-failover", {
+        naming,
+        domainName: config.domainName,
+        hostedZoneId: config.hostedZoneId,
+        primary: { region: primary.region, albDnsName: primary.loadBalancer.dnsName, albZoneId: primary.loadBalancer.zoneId, https: primary.loadBalancer.https },
+        secondary: { region, albDnsName: this.loadBalancer.dnsName, albZoneId: this.loadBalancer.zoneId, https: this.loadBalancer.https },
+        accountId: this.accountId,
+        partition: this.partition,
+        alarmEmail: config.alarmEmail,
+      });
+    }
+
     this.addOutputs();
   }
 
@@ -222,7 +289,11 @@ export class PaymentRegionStack extends TerraformStack {
       notification_topic_arn: this.notificationTopic.arn,
       api_endpoint: this.api.endpoint,
       alb_dns_name: this.loadBalancer.dnsName,
+      alert_topic_arn: this.alerts.topicArn,
+      dashboard_name: this.monitoring.dashboardName,
     };
+    if (this.auditTrail) outputs.audit_trail_arn = this.auditTrail.trailArn;
+    if (this.dnsFailover) outputs.failover_record_fqdn = this.dnsFailover.recordFqdn;
     for (const id of TABLE_IDS) {
       outputs[`${id}_table_name`] = this.tables.tables[id].name;
       outputs[`${id}_table_arn`] = this.tables.tables[id].arn;
