@@ -26,9 +26,9 @@ export interface Bundle {
 const ZIP_MTIME = new Date("2000-01-01T00:00:00Z");
 
 /** Every folder under lambdas/ with an index.ts is a handler (lambdas/shared is not). */
-export function handlerNames(): string[] {
-  return readdirSync(LAMBDAS_ROOT, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && existsSync(path.join(LAMBDAS_ROOT, d.name, "index.ts")))
+export function handlerNames(lambdasRoot: string = LAMBDAS_ROOT): string[] {
+  return readdirSync(lambdasRoot, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(path.join(lambdasRoot, d.name, "index.ts")))
     .map((d) => d.name)
     .sort();
 }
@@ -42,23 +42,24 @@ const cache = new Map<string, ReadonlyMap<string, Bundle>>();
  * synth of both stacks bundles and zips each handler once. (cdktf's own ARCHIVE assets would zip
  * each function again per stack, in a child `node` process each: ~1.6 s for eight.)
  */
-export function bundleHandler(handler: string, outRoot: string = BUNDLE_ROOT): Bundle {
-  let bundles = cache.get(outRoot);
+export function bundleHandler(handler: string, outRoot: string = BUNDLE_ROOT, lambdasRoot: string = LAMBDAS_ROOT): Bundle {
+  const key = `${lambdasRoot}|${outRoot}`;
+  let bundles = cache.get(key);
   if (!bundles) {
-    bundles = bundleAll(outRoot);
-    cache.set(outRoot, bundles);
+    bundles = bundleAll(outRoot, lambdasRoot);
+    cache.set(key, bundles);
   }
   const bundle = bundles.get(handler);
-  if (!bundle) throw new Error(`No handler "${handler}": expected ${path.join(LAMBDAS_ROOT, handler, "index.ts")}`);
+  if (!bundle) throw new Error(`No handler "${handler}": expected ${path.join(lambdasRoot, handler, "index.ts")}`);
   return bundle;
 }
 
-function bundleAll(outRoot: string): ReadonlyMap<string, Bundle> {
-  const names = handlerNames();
+function bundleAll(outRoot: string, lambdasRoot: string): ReadonlyMap<string, Bundle> {
+  const names = handlerNames(lambdasRoot);
   const bundlesDir = path.join(outRoot, "bundles");
   rmSync(bundlesDir, { recursive: true, force: true });
   buildSync({
-    entryPoints: Object.fromEntries(names.map((n) => [`${n}/index`, path.join(LAMBDAS_ROOT, n, "index.ts")])),
+    entryPoints: Object.fromEntries(names.map((n) => [`${n}/index`, path.join(lambdasRoot, n, "index.ts")])),
     outdir: bundlesDir,
     bundle: true,
     minify: true,

@@ -21,13 +21,13 @@ export function synthStacks(context: Record<string, unknown> = {}): { app: Payme
  * Synthesizes the whole app to disk, as `cdktf synth` does, so cross-stack references become
  * remote-state reads and outputs. Returns each stack's parsed cdk.tf.json.
  */
-export function synthAppToDisk(context: Record<string, unknown> = {}): { primary: Synth; dr: Synth; state: Synth } {
+export function synthAppToDisk(context: Record<string, unknown> = {}): { primary: Synth; dr: Synth; state: Synth; outdir: string } {
   const outdir = mkdtempSync(path.join(tmpdir(), "payment-synth-"));
   const app = new App({ outdir, skipValidation: false });
   buildApp(app, testConfig(context));
   app.synth();
   const read = (stack: string) => JSON.parse(readFileSync(path.join(outdir, "stacks", stack, "cdk.tf.json"), "utf8")) as Synth;
-  return { primary: read("primary"), dr: read("dr"), state: read("state") };
+  return { primary: read("primary"), dr: read("dr"), state: read("state"), outdir };
 }
 
 /** All resources of one type in a synthesized stack JSON string or object. */
