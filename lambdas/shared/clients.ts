@@ -12,26 +12,27 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { S3Client } from "@aws-sdk/client-s3";
 
+/** Marked pure at each use so a bundle keeps only the clients its handler calls. */
 function lazy<T>(create: () => T): () => T {
   let instance: T | undefined;
   return () => (instance ??= create());
 }
 
-export const dynamodb = lazy(() => new DynamoDBClient({ maxAttempts: 2 }));
+export const dynamodb = /* @__PURE__ */ lazy(() => new DynamoDBClient({ maxAttempts: 2 }));
 
-export const documentClient = lazy(() =>
+export const documentClient = /* @__PURE__ */ lazy(() =>
   DynamoDBDocumentClient.from(dynamodb(), {
     marshallOptions: { removeUndefinedValues: true },
   }),
 );
 
-export const sqs = lazy(() => {
+export const sqs = /* @__PURE__ */ lazy(() => {
   const endpoint = process.env.AWS_ENDPOINT_URL_SQS;
   return new SQSClient({ maxAttempts: 2, ...(endpoint ? { endpoint } : {}) });
 });
 
-export const sns = lazy(() => new SNSClient({ maxAttempts: 2 }));
+export const sns = /* @__PURE__ */ lazy(() => new SNSClient({ maxAttempts: 2 }));
 
-export const s3 = lazy(
+export const s3 = /* @__PURE__ */ lazy(
   () => new S3Client({ maxAttempts: 2, forcePathStyle: process.env.S3_FORCE_PATH_STYLE === "true" }),
 );
