@@ -12,15 +12,18 @@
  * So a duplicate delivery does not produce a second notification, and a crash between the
  * transition and a side effect is repaired by the SQS retry (at-least-once).
  *
- * Log ordering: the S3 object is written after the batch; if that fails, the records whose
- * transitions it held are reported as failures (their lease released), so SQS redelivers them
- * and the duplicate path writes their log lines.
+ * Side effects are done per batch, not per record: the batch's notifications go out in
+ * SendMessageBatch calls of 10, its log lines in one S3 object, and each record is then marked
+ * (`notified`, `logged`, lease released) in a single UpdateItem. So a message costs two
+ * DynamoDB writes plus a tenth of an SQS and an S3 call. A record whose notification or log
+ * write failed is reported as a failure (lease released), SQS redelivers it, and the duplicate
+ * path redoes only what is missing.
  */
 import { randomUUID } from "node:crypto";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import { documentClient, s3, sqs } from "../shared/clients";
@@ -56,15 +59,18 @@ export class SideEffectsPendingError extends Error {
   }
 }
 
-interface PendingLog {
+/** A record whose transition is done and whose side effects are still to do in this batch. */
+interface Pending {
   messageId: string;
   item: TransactionItem;
+  notify: boolean;
+  log: boolean;
 }
 
 interface BatchState {
   /** Identifies this invocation as lease owner. */
   token: string;
-  toLog: PendingLog[];
+  pending: Pending[];
 }
 
 export function decide(message: TransactionMessage, riskLimitMinor: number): { status: "PROCESSED" | "FAILED"; failureReason?: string } {
@@ -89,25 +95,8 @@ function parseMessage(record: SQSRecord): TransactionMessage {
   return parsed.data;
 }
 
-async function releaseLease(transactionId: string, token: string): Promise<void> {
-  try {
-    await documentClient().send(
-      new UpdateCommand({
-        TableName: config().transactionsTable,
-        Key: { transaction_id: transactionId },
-        UpdateExpression: "REMOVE lease_until, lease_owner",
-        ConditionExpression: "lease_owner = :token",
-        ExpressionAttributeValues: { ":token": token },
-      }),
-    );
-  } catch (err) {
-    logger.warn("could not release the side-effect lease", { transaction_id: transactionId, error: err as Error });
-  }
-}
-
-async function sendNotification(item: TransactionItem): Promise<void> {
-  const cfg = config();
-  const notification: NotificationMessage = {
+function notificationOf(item: TransactionItem): NotificationMessage {
+  return {
     type: "transaction.status_changed",
     transaction_id: item.transaction_id,
     merchant_id: item.merchant_id,
@@ -118,24 +107,35 @@ async function sendNotification(item: TransactionItem): Promise<void> {
     ...(item.failure_reason !== undefined ? { failure_reason: item.failure_reason } : {}),
     occurred_at: item.processed_at ?? item.updated_at,
   };
-  await sqs().send(
-    new SendMessageCommand({
-      QueueUrl: cfg.notificationQueueUrl,
-      MessageBody: JSON.stringify(notification),
-      MessageAttributes: {
-        transaction_id: { DataType: "String", StringValue: item.transaction_id },
-        status: { DataType: "String", StringValue: item.status },
-      },
-    }),
-  );
-  await documentClient().send(
-    new UpdateCommand({
-      TableName: cfg.transactionsTable,
-      Key: { transaction_id: item.transaction_id },
-      UpdateExpression: "SET notified = :true, notified_at = :now",
-      ExpressionAttributeValues: { ":true": true, ":now": new Date().toISOString() },
-    }),
-  );
+}
+
+/** Sends the batch's notifications, 10 per call; returns the message ids whose send failed. */
+async function sendNotifications(pending: Pending[]): Promise<Set<string>> {
+  const failed = new Set<string>();
+  const toSend = pending.filter((p) => p.notify);
+  for (let i = 0; i < toSend.length; i += 10) {
+    const chunk = toSend.slice(i, i + 10);
+    try {
+      const out = await sqs().send(
+        new SendMessageBatchCommand({
+          QueueUrl: config().notificationQueueUrl,
+          Entries: chunk.map((p, n) => ({
+            Id: String(n),
+            MessageBody: JSON.stringify(notificationOf(p.item)),
+            MessageAttributes: {
+              transaction_id: { DataType: "String", StringValue: p.item.transaction_id },
+              status: { DataType: "String", StringValue: p.item.status },
+            },
+          })),
+        }),
+      );
+      for (const f of out.Failed ?? []) failed.add(chunk[Number(f.Id)]!.messageId);
+    } catch (err) {
+      logger.error("notification send failed; those records will be retried", { error: err as Error, count: chunk.length });
+      for (const p of chunk) failed.add(p.messageId);
+    }
+  }
+  return failed;
 }
 
 async function processRecord(record: SQSRecord, batch: BatchState): Promise<void> {
@@ -209,14 +209,7 @@ async function processRecord(record: SQSRecord, batch: BatchState): Promise<void
     });
   }
 
-  try {
-    if (item.notified !== true) await sendNotification(item);
-  } catch (err) {
-    await releaseLease(id, batch.token);
-    throw err;
-  }
-  if (item.logged !== true) batch.toLog.push({ messageId: record.messageId, item });
-  else await releaseLease(id, batch.token);
+  batch.pending.push({ messageId: record.messageId, item, notify: item.notified !== true, log: item.logged !== true });
 }
 
 function logKey(date: Date): string {
@@ -224,60 +217,79 @@ function logKey(date: Date): string {
   return `transactions/${date.getUTCFullYear()}/${p(date.getUTCMonth() + 1)}/${p(date.getUTCDate())}/${p(date.getUTCHours())}/${randomUUID()}.jsonl`;
 }
 
-/** Writes one JSON-lines object for the batch; returns the message ids to report as failed. */
-async function writeLog(batch: BatchState): Promise<string[]> {
-  if (batch.toLog.length === 0) return [];
-  const cfg = config();
-  const key = logKey(new Date());
-  const body = batch.toLog.map(({ item }) => JSON.stringify(publicView(item))).join("\n") + "\n";
+/** Writes one JSON-lines object for the records that need a log line; returns false if it failed. */
+async function writeLog(toLog: Pending[], key: string): Promise<boolean> {
+  if (toLog.length === 0) return true;
+  const body = toLog.map(({ item }) => JSON.stringify(publicView(item))).join("\n") + "\n";
   try {
     await s3().send(
       new PutObjectCommand({
-        Bucket: cfg.logBucket,
+        Bucket: config().logBucket,
         Key: key,
         Body: body,
         ContentType: "application/x-ndjson",
         ServerSideEncryption: "aws:kms",
       }),
     );
+    logger.info("transaction log written", { key, count: toLog.length });
+    return true;
   } catch (err) {
-    logger.error("transaction log write failed; the batch's transitions will be retried", {
-      error: err as Error,
-      count: batch.toLog.length,
-    });
-    await Promise.all(batch.toLog.map(({ item }) => releaseLease(item.transaction_id, batch.token)));
-    return batch.toLog.map((p) => p.messageId);
+    logger.error("transaction log write failed; the batch's transitions will be retried", { error: err as Error, count: toLog.length });
+    return false;
   }
-  // Mark them logged (and free the lease). A failure here only risks a duplicate log line on a
-  // later redelivery, never a missing one, so it does not fail the record.
-  const marks = await Promise.allSettled(
-    batch.toLog.map(({ item }) =>
-      documentClient().send(
-        new UpdateCommand({
-          TableName: cfg.transactionsTable,
-          Key: { transaction_id: item.transaction_id },
-          UpdateExpression: "SET logged = :true, log_object = :key REMOVE lease_until, lease_owner",
-          ExpressionAttributeValues: { ":true": true, ":key": key },
-        }),
-      ),
-    ),
+}
+
+/**
+ * Sends the batch's notifications, writes its log object, then records what was done on each
+ * item in one write (and frees the lease). Returns the message ids to report as failed.
+ */
+async function completeSideEffects(batch: BatchState): Promise<string[]> {
+  if (batch.pending.length === 0) return [];
+  const cfg = config();
+  const notifyFailed = await sendNotifications(batch.pending);
+  const key = logKey(new Date());
+  const logged = await writeLog(batch.pending.filter((p) => p.log), key);
+  const failed: string[] = [];
+  await Promise.all(
+    batch.pending.map(async (p) => {
+      const notified = p.notify && !notifyFailed.has(p.messageId);
+      const wroteLog = p.log && logged;
+      if (notifyFailed.has(p.messageId) || (p.log && !logged)) failed.push(p.messageId);
+      const sets = [...(notified ? ["notified = :true", "notified_at = :now"] : []), ...(wroteLog ? ["logged = :true", "log_object = :key"] : [])];
+      try {
+        await documentClient().send(
+          new UpdateCommand({
+            TableName: cfg.transactionsTable,
+            Key: { transaction_id: p.item.transaction_id },
+            UpdateExpression: `${sets.length ? `SET ${sets.join(", ")} ` : ""}REMOVE lease_until, lease_owner`,
+            ConditionExpression: "lease_owner = :token",
+            ExpressionAttributeValues: {
+              ":token": batch.token,
+              ...(notified ? { ":true": true, ":now": new Date().toISOString() } : {}),
+              ...(wroteLog ? { ":true": true, ":key": key } : {}),
+            },
+          }),
+        );
+      } catch (err) {
+        // The side effects happened; an unrecorded one only risks a repeat on a later
+        // redelivery (at-least-once), never a missing one, so this does not fail the record.
+        logger.warn("could not record completed side effects", { transaction_id: p.item.transaction_id, error: err as Error });
+      }
+    }),
   );
-  const unmarked = marks.filter((m) => m.status === "rejected").length;
-  if (unmarked > 0) logger.warn("could not mark some transactions as logged", { unmarked });
-  logger.info("transaction log written", { key, count: batch.toLog.length });
-  return [];
+  return failed;
 }
 
 const processor = new BatchProcessor(EventType.SQS);
 
 export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
   logger.addContext(context);
-  const batch: BatchState = { token: randomUUID(), toLog: [] };
+  const batch: BatchState = { token: randomUUID(), pending: [] };
   const response = await processPartialResponse(event, (record: SQSRecord) => processRecord(record, batch), processor, {
     context,
     throwOnFullBatchFailure: false,
   });
-  const logFailures = await writeLog(batch);
+  const logFailures = await completeSideEffects(batch);
   const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
   for (const id of logFailures) failed.add(id);
   if (failed.size > 0) logger.warn("batch items failed", { failed: [...failed] });
