@@ -178,11 +178,17 @@ async function withEmulators<T>(fn: (emu: Emulators) => Promise<T>): Promise<T> 
   }
 }
 
-function loadRows(prefix: string, concurrency: number, r: LoadResult): BenchRow[] {
+const LOAD_ROUNDS = Number(process.env.BENCH_LOAD_ROUNDS ?? 3);
+
+/** Runs `op` in LOAD_ROUNDS rounds of GATEWAY_REQUESTS / LOAD_ROUNDS requests; one row per figure. */
+async function loadRows(prefix: string, concurrency: number, op: (i: number) => Promise<void>): Promise<BenchRow[]> {
+  const rounds: LoadResult[] = [];
+  for (let r = 0; r < LOAD_ROUNDS; r++) rounds.push(await load(op, concurrency, Math.ceil(GATEWAY_REQUESTS / LOAD_ROUNDS), GATEWAY_MAX_MS));
+  const count = rounds.reduce((n, r) => n + r.count, 0);
   return [
-    summarize(`${prefix} c=${concurrency}: throughput (${r.count} requests)`, "req/s", [r.throughput]),
-    summarize(`${prefix} c=${concurrency}: p50 latency`, "ms", [r.p50]),
-    summarize(`${prefix} c=${concurrency}: p99 latency`, "ms", [r.p99]),
+    summarize(`${prefix} c=${concurrency}: throughput (${count} requests)`, "req/s", rounds.map((r) => r.throughput)),
+    summarize(`${prefix} c=${concurrency}: p50 latency`, "ms", rounds.map((r) => r.p50)),
+    summarize(`${prefix} c=${concurrency}: p99 latency`, "ms", rounds.map((r) => r.p99)),
   ];
 }
 
@@ -204,7 +210,7 @@ export async function benchGateway(): Promise<BenchRow[]> {
       if (res.statusCode !== 202) throw new Error(`gateway answered ${res.statusCode}: ${res.body}`);
     };
     await load(run("warm"), 4, 50, 5_000); // warm-up: clients, connections, JIT
-    for (const c of [1, 10]) rows.push(...loadRows("gateway POST /transactions", c, await load(run(`c${c}`), c, GATEWAY_REQUESTS, GATEWAY_MAX_MS)));
+    for (const c of [1, 10]) rows.push(...(await loadRows("gateway POST /transactions", c, run(`c${c}`))));
 
     // Floor: the same durable work with no handler logic and no idempotency layer.
     const { dynamodb } = emu.clients;
@@ -224,8 +230,13 @@ export async function benchGateway(): Promise<BenchRow[]> {
       await sqs.send(new SendMessageCommand({ QueueUrl: emu.resources.transactionQueueUrl, MessageBody: JSON.stringify({ id, i }) }));
     };
     await load(floor, 4, 50, 5_000);
-    for (const c of [1, 10]) rows.push(...loadRows("floor: conditional write + SendMessage", c, await load(floor, c, GATEWAY_REQUESTS, GATEWAY_MAX_MS)));
+    for (const c of [1, 10]) rows.push(...(await loadRows("floor: conditional write + SendMessage", c, floor)));
     sqs.destroy();
+    for (const c of [1, 10]) {
+      const median = (prefix: string) => rows.find((r) => r.name.startsWith(`${prefix} c=${c}: throughput`))!.median;
+      const ratio = median("gateway POST /transactions") / median("floor: conditional write + SendMessage");
+      rows.push(summarize(`gateway / floor throughput ratio, c=${c} (same run)`, "x", [ratio], ">= 0.5"));
+    }
 
     // What one POST costs in DynamoDB calls (idempotency layer included), counted on the wire.
     const proxy = await startRecordingProxy(emu.dynamo.endpoint);
