@@ -5,7 +5,7 @@ import { SnsTopicPolicy } from "@cdktf/provider-aws/lib/sns-topic-policy";
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
 import { AlertTopic, AlertTopicProps } from "../../src/constructs/alert-topic";
 import { Naming } from "../../src/naming";
-import { onlyResource, resourcesOf } from "./support";
+import { onlyResource, resourcesOf, policiesIn } from "./support";
 
 const base: AlertTopicProps = {
   naming: new Naming("test"),
@@ -21,20 +21,6 @@ function synth(props: Partial<AlertTopicProps> = {}): string {
   new AwsProvider(stack, "aws", { region: "ap-southeast-1" });
   new AlertTopic(stack, "alerts", { ...base, ...props });
   return Testing.synth(stack);
-}
-
-/** Every IAM-style policy document anywhere in a synthesized stack. */
-function policiesIn(stack: string): any[] {
-  const found: any[] = [];
-  const walk = (node: unknown): void => {
-    if (typeof node === "string") {
-      if (node.trimStart().startsWith("{") && node.includes("Statement")) found.push(JSON.parse(node));
-    } else if (node && typeof node === "object") {
-      Object.values(node).forEach(walk);
-    }
-  };
-  walk(JSON.parse(stack));
-  return found;
 }
 
 function topicPolicy(stack: string): any {

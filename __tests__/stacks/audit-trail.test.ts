@@ -11,7 +11,7 @@ import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-pub
 import { S3BucketVersioningA } from "@cdktf/provider-aws/lib/s3-bucket-versioning";
 import { AuditTrail, AuditTrailProps } from "../../src/constructs/audit-trail";
 import { Naming } from "../../src/naming";
-import { onlyResource } from "./support";
+import { onlyResource, policiesIn } from "./support";
 
 const KEY = "arn:aws:kms:ap-southeast-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 const props: AuditTrailProps = {
@@ -33,19 +33,6 @@ function synth(): { json: string; trail: AuditTrail } {
   new TerraformOutput(stack, "bucket_name", { value: trail.bucketName });
   new TerraformOutput(stack, "log_group_name", { value: trail.logGroupName });
   return { json: Testing.synth(stack), trail };
-}
-
-function policiesIn(stack: string): any[] {
-  const found: any[] = [];
-  const walk = (node: unknown): void => {
-    if (typeof node === "string") {
-      if (node.trimStart().startsWith("{") && node.includes("Statement")) found.push(JSON.parse(node));
-    } else if (node && typeof node === "object") {
-      Object.values(node).forEach(walk);
-    }
-  };
-  walk(JSON.parse(stack));
-  return found;
 }
 
 describe("AuditTrail", () => {

@@ -16,7 +16,7 @@ import {
 } from "../../src/constructs/dns-failover";
 import { ROOT_KEY_ACTIONS } from "../../src/constructs/encryption";
 import { Naming } from "../../src/naming";
-import { onlyResource, resourcesOf } from "./support";
+import { onlyResource, resourcesOf, policiesIn } from "./support";
 
 interface Options {
   readonly primaryHttps?: boolean;
@@ -45,19 +45,6 @@ function synth(options: Options = {}): string {
   new TerraformOutput(stack, "secondary_health_check_id", { value: failover.healthCheckIds.secondary });
   new TerraformOutput(stack, "record_fqdn", { value: failover.recordFqdn });
   return Testing.synth(stack);
-}
-
-function policiesIn(stack: string): any[] {
-  const found: any[] = [];
-  const walk = (node: unknown): void => {
-    if (typeof node === "string") {
-      if (node.trimStart().startsWith("{") && node.includes("Statement")) found.push(JSON.parse(node));
-    } else if (node && typeof node === "object") {
-      Object.values(node).forEach(walk);
-    }
-  };
-  walk(JSON.parse(stack));
-  return found;
 }
 
 /** The resource of `type` whose construct id (the key in the synth) contains `part`. */

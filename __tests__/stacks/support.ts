@@ -46,3 +46,17 @@ export function onlyResource(stack: string | Synth, type: string): Synth {
   if (all.length !== 1) throw new Error(`expected one ${type}, found ${all.length}`);
   return all[0];
 }
+
+/** Every IAM-style policy document (JSON string with a Statement) anywhere in a synthesized stack. */
+export function policiesIn(stack: string | Synth): any[] {
+  const found: any[] = [];
+  const walk = (node: unknown): void => {
+    if (typeof node === "string") {
+      if (node.trimStart().startsWith("{") && node.includes("Statement")) found.push(JSON.parse(node));
+    } else if (node && typeof node === "object") {
+      Object.values(node).forEach(walk);
+    }
+  };
+  walk(typeof stack === "string" ? JSON.parse(stack) : stack);
+  return found;
+}
