@@ -35,7 +35,7 @@ const actionsOn = (statements: any[], resourcePattern: RegExp) =>
   statements.filter((s) => [].concat(s.Resource).some((r: string) => resourcePattern.test(r))).flatMap((s) => s.Action).sort();
 
 describe("functions", () => {
-  const names = ["payment-payment-gateway-dev", "payment-transaction-processor-dev", "payment-notification-sender-dev", "payment-health-dev"];
+  const names = ["payment-gateway-dev", "payment-transaction-processor-dev", "payment-notification-sender-dev", "payment-health-dev"];
 
   test.each(names)("%s: node 22, arm64, X-Ray, KMS, private subnets, reserved concurrency, JSON logs", (name) => {
     expect(primary).toHaveResourceWithProperties(LambdaFunction, {
@@ -61,17 +61,17 @@ describe("functions", () => {
   });
 
   test("each function has its own role in each region", () => {
-    const roles = resourcesOf(primary, IamRole.tfResourceType).map((r) => r.name).filter((n: string) => /^payment-(payment-gateway|transaction-processor|notification-sender|health)-/.test(n));
+    const roles = resourcesOf(primary, IamRole.tfResourceType).map((r) => r.name).filter((n: string) => /^payment-(gateway|transaction-processor|notification-sender|health)-/.test(n));
     expect(roles.sort()).toEqual([
-      "payment-health-ap-southeast-1-dev", "payment-notification-sender-ap-southeast-1-dev",
-      "payment-payment-gateway-ap-southeast-1-dev", "payment-transaction-processor-ap-southeast-1-dev",
+      "payment-gateway-ap-southeast-1-dev", "payment-health-ap-southeast-1-dev",
+      "payment-notification-sender-ap-southeast-1-dev", "payment-transaction-processor-ap-southeast-1-dev",
     ]);
     const drRoles = resourcesOf(dr, IamRole.tfResourceType).map((r) => r.name);
-    expect(drRoles).toContain("payment-payment-gateway-ap-southeast-2-dev");
+    expect(drRoles).toContain("payment-gateway-ap-southeast-2-dev");
   });
 
   test("environment: each function gets exactly the names and limits its handler reads", () => {
-    expect(fn(primary, "payment-payment-gateway-dev").environment.variables).toEqual({
+    expect(fn(primary, "payment-gateway-dev").environment.variables).toEqual({
       POWERTOOLS_SERVICE_NAME: "payment-gateway",
       TRANSACTIONS_TABLE: expect.stringMatching(/aws_dynamodb_table\.tables_transactions_\w+\.name/),
       IDEMPOTENCY_TABLE: expect.stringMatching(/aws_dynamodb_table\.tables_idempotency_\w+\.name/),
@@ -94,13 +94,13 @@ describe("functions", () => {
   });
 
   test("dr functions use dr's own table names (the replicas) and queues", () => {
-    expect(fn(dr, "payment-payment-gateway-dev").environment.variables.TRANSACTIONS_TABLE).toBe("payment-transactions-dev");
-    expect(fn(dr, "payment-payment-gateway-dev").environment.variables.TRANSACTION_QUEUE_URL).toMatch(/^\$\{aws_sqs_queue\.transaction-queue_[A-F0-9]{8}\.url\}$/);
+    expect(fn(dr, "payment-gateway-dev").environment.variables.TRANSACTIONS_TABLE).toBe("payment-transactions-dev");
+    expect(fn(dr, "payment-gateway-dev").environment.variables.TRANSACTION_QUEUE_URL).toMatch(/^\$\{aws_sqs_queue\.transaction-queue_[A-F0-9]{8}\.url\}$/);
   });
 
   test("configuration reaches the functions", () => {
     const custom = synthStacks({ lambdaMemoryMb: 1024, lambdaReservedConcurrency: 20, maxPaymentAmountMinor: 5000000, riskLimitMinor: 100000, corsAllowOrigin: "https://shop.example.com" });
-    const gateway = fn(custom.primary, "payment-payment-gateway-dev");
+    const gateway = fn(custom.primary, "payment-gateway-dev");
     expect(gateway).toMatchObject({ memory_size: 1024, reserved_concurrent_executions: 20 });
     expect(gateway.environment.variables).toMatchObject({ MAX_AMOUNT_MINOR: "5000000", CORS_ALLOW_ORIGIN: "https://shop.example.com" });
     expect(fn(custom.primary, "payment-transaction-processor-dev").environment.variables.RISK_LIMIT_MINOR).toBe("100000");

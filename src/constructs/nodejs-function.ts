@@ -46,7 +46,9 @@ export class NodejsFunction extends Construct implements IGrantable {
   constructor(scope: Construct, id: string, props: NodejsFunctionProps) {
     super(scope, id);
     const { naming, region } = props;
-    this.functionName = naming.name(`payment-${props.handler}`, "lambda");
+    // Every name starts with "payment-"; "payment-gateway" already does.
+    const baseName = props.handler.startsWith("payment-") ? props.handler : `payment-${props.handler}`;
+    this.functionName = naming.name(baseName, "lambda");
 
     const bundle = bundleHandler(props.handler);
     this.asset = new TerraformAsset(this, "code", { path: bundle.zipFile, type: AssetType.FILE, assetHash: bundle.zipSha256.replace(/[^A-Za-z0-9]/g, "").slice(0, 32) });
@@ -59,7 +61,7 @@ export class NodejsFunction extends Construct implements IGrantable {
 
     this.role = new IamRole(this, "role", {
       // IAM is global: the region keeps primary's and dr's roles apart.
-      name: naming.regional(`payment-${props.handler}`, region, "iamRole"),
+      name: naming.regional(baseName, region, "iamRole"),
       assumeRolePolicy: assumeRolePolicy("lambda.amazonaws.com"),
     });
     this.addToPolicy({ Sid: "WriteOwnLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: `${this.logGroup.arn}:*` });
