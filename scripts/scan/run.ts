@@ -3,7 +3,7 @@
  * stack, and fails on any failed check that checkov-accepted.json does not accept, or on an
  * accepted entry that no longer matches anything (stale: remove it).
  *
- * Two synth profiles are scanned, so that optional features are checked too:
+ * Two synth profiles are scanned (./profiles.ts), so that optional features are checked too:
  *   default  `npm run synth` as is (cdktf.out/stacks)
  *   full     every optional feature on (DNS failover, HTTPS listeners, alarm e-mail, CORS), with
  *            placeholder ids (cdktf.out/scan-full/stacks)
@@ -15,32 +15,14 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { AcceptedException, loadAccepted, patternMatches } from "./accepted";
+import { SCAN_PROFILES, ScanProfile } from "./profiles";
 
 const ROOT = path.join(__dirname, "..", "..");
 const CHECKOV = path.join(ROOT, ".venv-scan", "bin", "checkov");
 const REPORT_DIR = path.join(ROOT, "cdktf.out", "scan");
 
-interface Profile {
-  readonly name: string;
-  readonly outdir: string;
-  readonly env: Record<string, string>;
-}
-
-const PROFILES: Profile[] = [
-  { name: "default", outdir: "cdktf.out", env: {} },
-  {
-    name: "full",
-    outdir: path.join("cdktf.out", "scan-full"),
-    env: {
-      DOMAIN_NAME: "api.example.com",
-      HOSTED_ZONE_ID: "Z0123456789ABCDEFGHIJ",
-      PRIMARY_CERTIFICATE_ARN: "arn:aws:acm:ap-southeast-1:123456789012:certificate/00000000-0000-4000-8000-000000000001",
-      DR_CERTIFICATE_ARN: "arn:aws:acm:ap-southeast-2:123456789012:certificate/00000000-0000-4000-8000-000000000002",
-      ALARM_EMAIL: "payments-oncall@example.com",
-      CORS_ALLOW_ORIGIN: "https://shop.example.com",
-    },
-  },
-];
+type Profile = ScanProfile;
+const PROFILES = SCAN_PROFILES;
 
 interface CheckovCheck {
   check_id: string;
@@ -112,7 +94,7 @@ function runCheckov(profile: Profile): CheckovReport {
   const stacksDir = path.join(ROOT, profile.outdir, "stacks");
   const result = spawnSync(
     CHECKOV,
-    ["-d", stacksDir, "--framework", "terraform_json", "--output", "json", "--quiet", "--compact", "--soft-fail", "--skip-download"],
+    ["-d", stacksDir, "--framework", "terraform_json", "--output", "json", "--compact", "--soft-fail", "--skip-download"],
     {
       cwd: ROOT,
       encoding: "utf8",
@@ -226,6 +208,7 @@ function main(): void {
     for (const [check, list] of [...byCheck.entries()].sort(([a], [b]) => a.localeCompare(b))) {
       log(`  ${check}`);
       const seen = new Set<string>();
+      list.sort((a, b) => a.stack.localeCompare(b.stack) || a.address.localeCompare(b.address) || a.profile.localeCompare(b.profile));
       for (const f of list) {
         const where = `${f.stack}/${f.address}`;
         const profilesOf = list.filter((g) => `${g.stack}/${g.address}` === where).map((g) => g.profile);
