@@ -41,6 +41,7 @@ export interface DeploymentConfig {
   readonly apiThrottleRateLimit: number;
   readonly apiThrottleBurstLimit: number;
   readonly replicationLagThresholdSeconds: number;
+  readonly wafRateLimitPer5Minutes: number;
 }
 
 export class ConfigError extends Error {
@@ -121,6 +122,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: "corsAllowOrigin", env: "CORS_ALLOW_ORIGIN", description: "Origin allowed by CORS (optional)", form: "an https origin such as https://shop.example.com", parse: pattern(/^https:\/\/[a-z0-9.-]+(:\d{1,5})?$/) },
   { key: "apiThrottleRateLimit", env: "API_THROTTLE_RATE_LIMIT", description: "HTTP API default steady-state requests per second", fallback: () => 500, form: "an integer from 1 to 10000", parse: intIn(1, 10000) },
   { key: "apiThrottleBurstLimit", env: "API_THROTTLE_BURST_LIMIT", description: "HTTP API default burst", fallback: () => 1000, form: "an integer from 1 to 5000", parse: intIn(1, 5000) },
+  { key: "wafRateLimitPer5Minutes", env: "WAF_RATE_LIMIT_PER_5_MINUTES", description: "Requests one IP may send to the ALB in 5 minutes before WAF blocks it", fallback: () => 2000, form: "an integer from 10 to 2000000000", parse: intIn(10, 2_000_000_000) },
   { key: "replicationLagThresholdSeconds", env: "REPLICATION_LAG_THRESHOLD_SECONDS", description: "Aurora global replication lag alarm threshold", fallback: () => 5, form: "an integer from 1 to 3600", parse: intIn(1, 3600) },
 ];
 
@@ -177,6 +179,11 @@ function checkRelations(c: DeploymentConfig): void {
       c.domainName
         ? `Invalid domainName: "${c.domainName}" is set without hostedZoneId. Expected both or neither.`
         : `Invalid hostedZoneId: "${c.hostedZoneId}" is set without domainName. Expected both or neither.`,
+    );
+  }
+  if (c.domainName && !(c.primaryCertificateArn && c.drCertificateArn)) {
+    throw new ConfigError(
+      `Invalid domainName: "${c.domainName}" needs primaryCertificateArn and drCertificateArn. Expected both certificates, so that payment traffic behind the failover record is HTTPS only.`,
     );
   }
   for (const [key, arn, region] of [

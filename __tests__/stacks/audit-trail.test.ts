@@ -21,6 +21,7 @@ const props: AuditTrailProps = {
   accountId: "111122223333",
   partition: "aws",
   logRetentionDays: 365,
+  accessLogsBucketName: "payment-access-logs-ap-southeast-1-test",
 };
 const TRAIL_ARN = "arn:aws:cloudtrail:ap-southeast-1:111122223333:trail/payment-audit-trail-test";
 

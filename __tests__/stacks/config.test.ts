@@ -53,6 +53,7 @@ describe("loadConfig", () => {
     ["certificate in the wrong region", { DR_CERTIFICATE_ARN: "arn:aws:acm:ap-southeast-1:123456789012:certificate/12345678-1234-1234-1234-123456789012" }, /Invalid drCertificateArn: .* is not in ap-southeast-2/],
     ["malformed secret ARN", { DB_SECRET_ID: "arn:aws:secretsmanager:ap-southeast-1:12:secret:x" }, /Invalid dbSecretId .*Expected a secret name .* or a Secrets Manager secret ARN/],
     ["domain without hosted zone", { DOMAIN_NAME: "api.example.com" }, /Invalid domainName: "api\.example\.com" is set without hostedZoneId/],
+    ["domain and zone without certificates", { DOMAIN_NAME: "api.example.com", HOSTED_ZONE_ID: "Z123ABC" }, /Invalid domainName: "api\.example\.com" needs primaryCertificateArn and drCertificateArn/],
     ["hosted zone without domain", { HOSTED_ZONE_ID: "Z123ABC" }, /Invalid hostedZoneId: "Z123ABC" is set without domainName/],
     ["malformed e-mail", { ALARM_EMAIL: "ops-at-example.com" }, /Invalid alarmEmail .*"ops-at-example\.com"\. Expected an e-mail address/],
     ["non-numeric memory", { LAMBDA_MEMORY_MB: "lots" }, /Invalid lambdaMemoryMb .*"lots"\. Expected an integer from 128 to 10240/],
@@ -78,6 +79,7 @@ describe("loadConfig", () => {
       DOMAIN_NAME: "api.pay.example.com",
       HOSTED_ZONE_ID: "Z0123456789ABCDEFGHIJ",
       PRIMARY_CERTIFICATE_ARN: "arn:aws:acm:ap-southeast-1:123456789012:certificate/12345678-1234-1234-1234-123456789012",
+      DR_CERTIFICATE_ARN: "arn:aws:acm:ap-southeast-2:123456789012:certificate/12345678-1234-1234-1234-123456789012",
       DB_SECRET_ID: "arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:payments/aurora-AbCdEf",
       ALARM_EMAIL: "oncall@example.com",
     });

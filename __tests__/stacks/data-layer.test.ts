@@ -253,7 +253,7 @@ describe("cross-stack wiring on the synthesized app", () => {
   });
 
   test("dr's replication reads primary's bucket (through its versioning) and key", () => {
-    const replication = first(app.dr, "aws_s3_bucket_replication_configuration");
+    const replication = (Object.values(app.dr.resource.aws_s3_bucket_replication_configuration) as any[]).find((r) => r.rule[0].id === "transaction-logs-to-dr");
     expect(replication.bucket).toMatch(REMOTE);
     const bucketOutput = /outputs\.([^}]+)\}/.exec(replication.bucket)![1];
     expect(app.primary.output[bucketOutput].value).toMatch(/^\$\{aws_s3_bucket_versioning\.transaction-logs_versioning_\w+\.bucket\}$/);

@@ -16,6 +16,8 @@ export interface AuditTrailProps {
   readonly accountId: string;
   readonly partition: string;
   readonly logRetentionDays: number;
+  /** Bucket receiving the audit bucket's S3 server access logs. */
+  readonly accessLogsBucketName: string;
 }
 
 /** The trail's name; the region's KMS key policy names it before the trail exists. */
@@ -26,6 +28,44 @@ export function auditTrailName(naming: Naming): string {
 /** Days audit log objects (current and noncurrent versions) are kept (PCI DSS 10.5.1: one year). */
 export const AUDIT_LOG_RETENTION_DAYS = 365;
 
+export interface AuditLogBucketProps {
+  readonly naming: Naming;
+  readonly region: string;
+  readonly kmsKeyArn: string;
+  readonly accessLogsBucketName: string;
+  readonly policyStatements?: (bucketArn: string) => PolicyStatement[];
+}
+
+/**
+ * `payment-audit-logs-{region}-{suffix}`: CloudTrail's bucket in the primary region, and its
+ * replica in the DR region. Kept one year (PCI DSS 10.5.1), KMS-encrypted, private, TLS-only.
+ */
+export class AuditLogBucket extends SecureBucket {
+  readonly bucketKmsKeyArn: string;
+
+  constructor(scope: Construct, id: string, props: AuditLogBucketProps) {
+    super(scope, id, {
+      bucketName: props.naming.regional("payment-audit-logs", props.region, "s3Bucket"),
+      region: props.region,
+      kmsKeyArn: props.kmsKeyArn,
+      forceDestroy: true,
+      accessLogs: { bucketName: props.accessLogsBucketName, prefix: `s3/${props.naming.regional("payment-audit-logs", props.region)}/` },
+      lifecycleRules: [
+        {
+          id: "expire-after-retention",
+          status: "Enabled",
+          filter: [{ prefix: "" }],
+          expiration: [{ days: AUDIT_LOG_RETENTION_DAYS }],
+          noncurrentVersionExpiration: [{ noncurrentDays: AUDIT_LOG_RETENTION_DAYS }],
+          abortIncompleteMultipartUpload: [{ daysAfterInitiation: 7 }],
+        },
+      ],
+      policyStatements: props.policyStatements,
+    });
+    this.bucketKmsKeyArn = props.kmsKeyArn;
+  }
+}
+
 /**
  * The deployment's one CloudTrail trail: every region, global service events, log file
  * validation, KMS-encrypted, delivered to a dedicated audit bucket and to CloudWatch Logs.
@@ -34,7 +74,7 @@ export class AuditTrail extends Construct {
   readonly trail: Cloudtrail;
   readonly trailArn: string;
   readonly trailName: string;
-  readonly bucket: SecureBucket;
+  readonly bucket: AuditLogBucket;
   readonly bucketName: string;
   readonly logGroup: EncryptedLogGroup;
   readonly logGroupName: string;
@@ -46,21 +86,11 @@ export class AuditTrail extends Construct {
     // Built as a string: the bucket policy names the trail, and the trail depends on the policy.
     const trailArn = `arn:${partition}:cloudtrail:${region}:${accountId}:trail/${this.trailName}`;
 
-    this.bucket = new SecureBucket(this, "bucket", {
-      bucketName: naming.regional("payment-audit-logs", region, "s3Bucket"),
+    this.bucket = new AuditLogBucket(this, "bucket", {
+      naming,
       region,
       kmsKeyArn: props.kmsKeyArn,
-      forceDestroy: true,
-      lifecycleRules: [
-        {
-          id: "expire-after-retention",
-          status: "Enabled",
-          filter: [{ prefix: "" }],
-          expiration: [{ days: AUDIT_LOG_RETENTION_DAYS }],
-          noncurrentVersionExpiration: [{ noncurrentDays: AUDIT_LOG_RETENTION_DAYS }],
-          abortIncompleteMultipartUpload: [{ daysAfterInitiation: 7 }],
-        },
-      ],
+      accessLogsBucketName: props.accessLogsBucketName,
       policyStatements: (bucketArn): PolicyStatement[] => [
         {
           Sid: "CloudTrailChecksBucketAcl",

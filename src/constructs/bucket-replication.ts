@@ -15,6 +15,8 @@ export interface ReplicatedBucket {
 
 export interface BucketReplicationProps {
   readonly naming: Naming;
+  /** What is replicated, e.g. "transaction-logs": names the role, its policy and the rule. */
+  readonly name: string;
   readonly source: ReplicatedBucket;
   /**
    * The source bucket's versioning resource id (the bucket name). Using it, rather than the
@@ -31,22 +33,21 @@ export interface BucketReplicationProps {
  * SSE-KMS objects re-encrypted with the destination region's key. Owned by the dr stack; the
  * configuration itself lives in the source region (provider v6 per-resource `region`).
  */
-export const REPLICATION_RULE_ID = "transaction-logs-to-dr";
-
 export class BucketReplication extends Construct {
   readonly role: IamRole;
-  readonly ruleId = REPLICATION_RULE_ID;
+  readonly ruleId: string;
 
   constructor(scope: Construct, id: string, props: BucketReplicationProps) {
     super(scope, id);
     const { source, destination } = props;
+    this.ruleId = `${props.name}-to-dr`;
     this.role = new IamRole(this, "role", {
-      name: props.naming.name("payment-s3-replication", "iamRole"),
+      name: props.naming.name(`payment-${props.name}-replication`, "iamRole"),
       assumeRolePolicy: assumeRolePolicy("s3.amazonaws.com"),
     });
     new IamRolePolicy(this, "policy", {
       role: this.role.id,
-      name: "replicate-transaction-logs",
+      name: `replicate-${props.name}`,
       policy: policyDocument([
         { Sid: "ReadReplicationConfiguration", Effect: "Allow", Action: ["s3:GetReplicationConfiguration", "s3:ListBucket"], Resource: source.arn },
         {
@@ -79,7 +80,7 @@ export class BucketReplication extends Construct {
       role: this.role.arn,
       rule: [
         {
-          id: REPLICATION_RULE_ID,
+          id: this.ruleId,
           status: "Enabled",
           priority: 1,
           filter: { prefix: "" },

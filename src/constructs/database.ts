@@ -1,11 +1,14 @@
 import { Construct } from "constructs";
 import { TerraformStack } from "cdktf";
 import { DbSubnetGroup } from "@cdktf/provider-aws/lib/db-subnet-group";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import { RdsCluster } from "@cdktf/provider-aws/lib/rds-cluster";
 import { RdsClusterInstance } from "@cdktf/provider-aws/lib/rds-cluster-instance";
 import { RdsClusterParameterGroup } from "@cdktf/provider-aws/lib/rds-cluster-parameter-group";
 import { RdsGlobalCluster } from "@cdktf/provider-aws/lib/rds-global-cluster";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
+import { assumeRolePolicy } from "../iam";
 import { Naming } from "../naming";
 import { EncryptedLogGroup } from "./log-group";
 
@@ -32,6 +35,13 @@ interface CommonProps {
   readonly instanceClass: string;
   readonly instanceCount: number;
   readonly logRetentionDays: number;
+  readonly region: string;
+  readonly partition: string;
+}
+
+/** Burstable classes below medium have no Performance Insights. */
+export function supportsPerformanceInsights(instanceClass: string): boolean {
+  return !/^db\.(t2|t3)\.|^db\.t4g\.(micro|small)$/.test(instanceClass);
 }
 
 export type AuroraGlobalDatabaseProps = CommonProps &
@@ -157,6 +167,19 @@ export class AuroraGlobalDatabase extends Construct {
       });
     }
 
+    // Enhanced monitoring (OS metrics every 60 s) through the AWS-managed RDS monitoring policy.
+    const monitoringRole = new IamRole(this, "monitoring-role", {
+      name: naming.regional("payment-rds-monitoring", props.region, "iamRole"),
+      assumeRolePolicy: assumeRolePolicy("monitoring.rds.amazonaws.com"),
+    });
+    const monitoringPolicy = new IamRolePolicyAttachment(this, "monitoring-policy", {
+      role: monitoringRole.name,
+      policyArn: `arn:${props.partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole`,
+    });
+    const insights = supportsPerformanceInsights(props.instanceClass)
+      ? { performanceInsightsEnabled: true, performanceInsightsKmsKeyId: props.kmsKeyArn, performanceInsightsRetentionPeriod: 7 }
+      : {};
+
     this.instances = Array.from(
       { length: props.instanceCount },
       (_, i) =>
@@ -171,6 +194,10 @@ export class AuroraGlobalDatabase extends Construct {
           autoMinorVersionUpgrade: true,
           copyTagsToSnapshot: true,
           promotionTier: i,
+          monitoringInterval: 60,
+          monitoringRoleArn: monitoringRole.arn,
+          ...insights,
+          dependsOn: [monitoringPolicy],
         }),
     );
 

@@ -89,7 +89,9 @@ export class PaymentHttpApi extends Construct {
     this.endpoint = this.stage.invokeUrl;
 
     const integrations = new Map<NodejsFunction, Apigatewayv2Integration>();
-    props.routes.forEach((route, i) => {
+    for (const route of props.routes) {
+      // Construct ids from the route, so that adding or reordering routes moves no resource.
+      const routeId = route.routeKey.toLowerCase().replace(/[{}]/g, "").replace(/[^a-z0-9]+/g, "-").replace(/-$/, "");
       let integration = integrations.get(route.target);
       if (!integration) {
         integration = new Apigatewayv2Integration(this, `integration-${route.target.node.id}`, {
@@ -102,14 +104,14 @@ export class PaymentHttpApi extends Construct {
         });
         integrations.set(route.target, integration);
       }
-      new Apigatewayv2Route(this, `route-${i}`, {
+      new Apigatewayv2Route(this, `route-${routeId}`, {
         apiId: this.api.id,
         routeKey: route.routeKey,
         target: `integrations/${integration.id}`,
       });
       const [method, path] = route.routeKey.split(" ");
-      new LambdaPermission(this, `invoke-${i}`, {
-        statementId: `AllowHttpApi${i}`,
+      new LambdaPermission(this, `invoke-${routeId}`, {
+        statementId: `AllowHttpApi-${routeId}`,
         action: "lambda:InvokeFunction",
         functionName: route.target.functionName,
         principal: "apigateway.amazonaws.com",
@@ -117,6 +119,6 @@ export class PaymentHttpApi extends Construct {
         sourceArn: `${this.api.executionArn}/${API_STAGE}/${method}${path.replace(/\{[^}]+\}/g, "*")}`,
         dependsOn: [route.target.function],
       });
-    });
+    }
   }
 }

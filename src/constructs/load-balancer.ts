@@ -1,4 +1,5 @@
 import { Construct } from "constructs";
+import { ITerraformDependable } from "cdktf";
 import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
 import { Lb } from "@cdktf/provider-aws/lib/lb";
 import { LbListener } from "@cdktf/provider-aws/lib/lb-listener";
@@ -19,6 +20,8 @@ export interface PaymentLoadBalancerProps {
   readonly healthTarget: NodejsFunction;
   /** ACM certificate: HTTPS on 443 and HTTP redirected to it; without one, plain HTTP only. */
   readonly certificateArn?: string;
+  /** Access logs: the bucket (SSE-S3, with a policy for ELB log delivery) and what to wait for. */
+  readonly accessLogs: { readonly bucketName: string; readonly prefix: string; readonly ready: ITerraformDependable };
 }
 
 export const HEALTH_PATH = "/health";
@@ -63,6 +66,9 @@ export class PaymentLoadBalancer extends Construct {
       dropInvalidHeaderFields: true,
       desyncMitigationMode: "strictest",
       enableDeletionProtection: false,
+      accessLogs: { bucket: props.accessLogs.bucketName, prefix: props.accessLogs.prefix, enabled: true },
+      // The ALB checks that it may write its logs when it is created.
+      dependsOn: [props.accessLogs.ready],
     });
     this.arn = this.lb.arn;
     this.arnSuffix = this.lb.arnSuffix;

@@ -4,6 +4,7 @@ import {
   S3BucketLifecycleConfiguration,
   S3BucketLifecycleConfigurationRule,
 } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
+import { S3BucketLoggingA } from "@cdktf/provider-aws/lib/s3-bucket-logging";
 import { S3BucketOwnershipControls } from "@cdktf/provider-aws/lib/s3-bucket-ownership-controls";
 import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
 import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
@@ -17,6 +18,13 @@ export interface SecureBucketProps {
   readonly region: string;
   /** CMK for SSE-KMS; the AWS-managed S3 key is used when absent. */
   readonly kmsKeyArn?: string;
+  /**
+   * "s3-managed" (SSE-S3) only for buckets that AWS log delivery writes to: ALB access logs and S3
+   * server access logs cannot be delivered to SSE-KMS buckets. Default "kms".
+   */
+  readonly encryption?: "kms" | "s3-managed";
+  /** Where S3 server access logs of this bucket go. */
+  readonly accessLogs?: { readonly bucketName: string; readonly prefix: string };
   /** Empty the bucket on destroy (environments are destroyable); false for Terraform state. */
   readonly forceDestroy: boolean;
   readonly lifecycleRules?: S3BucketLifecycleConfigurationRule[];
@@ -53,10 +61,9 @@ export class SecureBucket extends Construct {
     new S3BucketServerSideEncryptionConfigurationA(this, "encryption", {
       bucket: this.bucket.id,
       rule: [
-        {
-          applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: props.kmsKeyArn },
-          bucketKeyEnabled: true,
-        },
+        props.encryption === "s3-managed"
+          ? { applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }
+          : { applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: props.kmsKeyArn }, bucketKeyEnabled: true },
       ],
     });
     const publicAccess = new S3BucketPublicAccessBlock(this, "public-access", {
@@ -70,6 +77,13 @@ export class SecureBucket extends Construct {
       bucket: this.bucket.id,
       rule: { objectOwnership: "BucketOwnerEnforced" },
     });
+    if (props.accessLogs) {
+      new S3BucketLoggingA(this, "access-logging", {
+        bucket: this.bucket.id,
+        targetBucket: props.accessLogs.bucketName,
+        targetPrefix: props.accessLogs.prefix,
+      });
+    }
     if (props.lifecycleRules?.length) {
       new S3BucketLifecycleConfiguration(this, "lifecycle", {
         bucket: this.bucket.id,

@@ -6,6 +6,8 @@ export interface TransactionLogBucketProps {
   readonly naming: Naming;
   readonly region: string;
   readonly kmsKeyArn: string;
+  /** Bucket receiving this bucket's S3 server access logs. */
+  readonly accessLogsBucketName: string;
 }
 
 /**
@@ -21,6 +23,7 @@ export class TransactionLogBucket extends SecureBucket {
       region: props.region,
       kmsKeyArn: props.kmsKeyArn,
       forceDestroy: true,
+      accessLogs: { bucketName: props.accessLogsBucketName, prefix: `s3/${props.naming.regional("payment-transaction-logs", props.region)}/` },
       lifecycleRules: [
         {
           id: "tier-and-expire-old-versions",

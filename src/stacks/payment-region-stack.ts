@@ -20,6 +20,9 @@ import { AlertTopic } from "../constructs/alert-topic";
 import { AuditTrail, auditTrailName } from "../constructs/audit-trail";
 import { Monitoring } from "../constructs/monitoring";
 import { DnsFailover } from "../constructs/dns-failover";
+import { AccessLogBucket, ACCESS_LOG_PREFIX } from "../constructs/access-log-bucket";
+import { AuditLogBucket } from "../constructs/audit-trail";
+import { PaymentWebAcl } from "../constructs/web-acl";
 import { API_STAGE } from "../constructs/http-api";
 
 export interface PaymentRegionStackProps {
@@ -52,6 +55,10 @@ export class PaymentRegionStack extends TerraformStack {
   readonly functions: PaymentFunctions;
   readonly api: PaymentHttpApi;
   readonly loadBalancer: PaymentLoadBalancer;
+  readonly webAcl: PaymentWebAcl;
+  readonly accessLogs: AccessLogBucket;
+  /** DR copy of the CloudTrail bucket and its replication (dr stack only). */
+  readonly auditLogReplica?: AuditLogBucket;
   readonly alerts: AlertTopic;
   readonly monitoring: Monitoring;
   /** The one CloudTrail trail (primary stack only). */
@@ -100,6 +107,15 @@ export class PaymentRegionStack extends TerraformStack {
       accountId: this.accountId,
     });
 
+    this.accessLogs = new AccessLogBucket(this, "access-logs", {
+      naming,
+      region,
+      accountId: this.accountId,
+      loadBalancerLogs: true,
+      retentionDays: config.logRetentionDays,
+    });
+    const accessLogsBucketName = this.accessLogs.bucketName;
+
     // --- data layer
     this.database = this.buildDatabase(config, primary);
     this.tables = new PaymentTables(this, "tables", {
@@ -108,11 +124,12 @@ export class PaymentRegionStack extends TerraformStack {
       kmsKeyArn,
       ...(primary ? { role: "dr" as const, primaryTableArns: primaryTableArns(primary) } : { role: "primary" as const }),
     });
-    this.transactionLogs = new TransactionLogBucket(this, "transaction-logs", { naming, region, kmsKeyArn });
+    this.transactionLogs = new TransactionLogBucket(this, "transaction-logs", { naming, region, kmsKeyArn, accessLogsBucketName });
     if (primary) {
       const source = primary.transactionLogs;
       this.logReplication = new BucketReplication(this, "transaction-log-replication", {
         naming,
+        name: "transaction-logs",
         source: { bucketName: source.bucketName, arn: source.arn, kmsKeyArn: source.bucketKmsKeyArn, region: primary.region },
         sourceVersionedBucket: source.versioning.bucket,
         destination: { bucketName: this.transactionLogs.bucketName, arn: this.transactionLogs.arn, kmsKeyArn, region },
@@ -183,6 +200,14 @@ export class PaymentRegionStack extends TerraformStack {
       defaultTarget: gateway,
       healthTarget: health,
       certificateArn,
+      accessLogs: { bucketName: accessLogsBucketName, prefix: ACCESS_LOG_PREFIX.alb, ready: this.accessLogs.policy },
+    });
+    this.webAcl = new PaymentWebAcl(this, "waf", {
+      naming,
+      loadBalancerArn: this.loadBalancer.arn,
+      rateLimitPer5Minutes: config.wafRateLimitPer5Minutes,
+      kmsKeyArn,
+      logRetentionDays: config.logRetentionDays,
     });
 
     // --- observability, audit, failover
@@ -226,6 +251,20 @@ export class PaymentRegionStack extends TerraformStack {
         accountId: this.accountId,
         partition: this.partition,
         logRetentionDays: config.logRetentionDays,
+        accessLogsBucketName,
+      });
+    }
+    if (primary?.auditTrail) {
+      // PCI DSS 10.5: a copy of the audit trail outside the region it describes.
+      const source = primary.auditTrail.bucket;
+      this.auditLogReplica = new AuditLogBucket(this, "audit-log-replica", { naming, region, kmsKeyArn, accessLogsBucketName });
+      new BucketReplication(this, "audit-log-replication", {
+        naming,
+        name: "audit-logs",
+        source: { bucketName: source.bucketName, arn: source.arn, kmsKeyArn: source.bucketKmsKeyArn, region: primary.region },
+        sourceVersionedBucket: source.versioning.bucket,
+        destination: { bucketName: this.auditLogReplica.bucketName, arn: this.auditLogReplica.arn, kmsKeyArn, region },
+        destinationVersioning: this.auditLogReplica.versioning,
       });
     }
     if (primary && config.domainName && config.hostedZoneId) {
@@ -254,6 +293,8 @@ export class PaymentRegionStack extends TerraformStack {
       engineVersion: config.auroraEngineVersion,
       instanceClass: config.dbInstanceClass,
       logRetentionDays: config.logRetentionDays,
+      region: this.region,
+      partition: this.partition,
     };
     return primary
       ? new AuroraGlobalDatabase(this, "database", {

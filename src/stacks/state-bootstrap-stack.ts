@@ -4,6 +4,9 @@ import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { DeploymentConfig } from "../config";
 import { defaultTags } from "../naming";
 import { SecureBucket } from "../constructs/secure-bucket";
+import { AccessLogBucket, ACCESS_LOG_PREFIX } from "../constructs/access-log-bucket";
+import { Naming } from "../naming";
+import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
 
 /**
  * Creates the remote-state bucket on local state (`cdktf deploy state`, once per environment).
@@ -14,7 +17,16 @@ export class StateBootstrapStack extends TerraformStack {
     super(scope, id);
     new LocalBackend(this, { path: `terraform.${id}.tfstate` });
     new AwsProvider(this, "aws", { region: config.stateBucketRegion, defaultTags: [{ tags: defaultTags(config, "state") }] });
+    const accessLogs = new AccessLogBucket(this, "access-logs", {
+      naming: new Naming(config.environmentSuffix),
+      region: config.stateBucketRegion,
+      accountId: new DataAwsCallerIdentity(this, "account", {}).accountId,
+      baseName: "payment-state-access-logs",
+      loadBalancerLogs: false,
+      retentionDays: config.logRetentionDays,
+    });
     const state = new SecureBucket(this, "state-bucket", {
+      accessLogs: { bucketName: accessLogs.bucketName, prefix: `${ACCESS_LOG_PREFIX.s3}${config.stateBucket}/` },
       bucketName: config.stateBucket,
       region: config.stateBucketRegion,
       // Never emptied by a destroy: state outlives the stacks it describes.
