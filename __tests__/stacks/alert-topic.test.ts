@@ -5,7 +5,7 @@ import { SnsTopicPolicy } from "@cdktf/provider-aws/lib/sns-topic-policy";
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
 import { AlertTopic, AlertTopicProps } from "../../src/constructs/alert-topic";
 import { Naming } from "../../src/naming";
-import { onlyResource, resourcesOf, policiesIn } from "./support";
+import { onlyResource, resourcesOf, wildcardAllows } from "./support";
 
 const base: AlertTopicProps = {
   naming: new Naming("test"),
@@ -81,11 +81,8 @@ describe("AlertTopic", () => {
   });
 
   test("no policy allows a wildcard action", () => {
-    const statements = policiesIn(synth({ email: "oncall@example.com" })).flatMap((p) => p.Statement);
-    expect(statements.length).toBeGreaterThan(0);
-    const wildcardAllows = statements.filter(
-      (s: any) => s.Effect === "Allow" && ([] as string[]).concat(s.Action).some((a) => a.includes("*")),
-    );
-    expect(wildcardAllows).toEqual([]);
+    const { statements, wildcards } = wildcardAllows(synth({ email: "oncall@example.com" }));
+    expect(statements).toBeGreaterThan(0);
+    expect(wildcards).toEqual([]);
   });
 });

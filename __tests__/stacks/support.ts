@@ -60,3 +60,10 @@ export function policiesIn(stack: string | Synth): any[] {
   walk(typeof stack === "string" ? JSON.parse(stack) : stack);
   return found;
 }
+
+/** Allow statements of a synthesized stack that name a wildcard action (should be none), and how many statements there are. */
+export function wildcardAllows(stack: string | Synth): { statements: number; wildcards: any[] } {
+  const statements = policiesIn(stack).flatMap((p) => p.Statement);
+  const wildcards = statements.filter((s: any) => s.Effect === "Allow" && ([] as string[]).concat(s.Action).some((a) => a.includes("*")));
+  return { statements: statements.length, wildcards };
+}

@@ -41,8 +41,6 @@ export interface AuditLogBucketProps {
  * replica in the DR region. Kept one year (PCI DSS 10.5.1), KMS-encrypted, private, TLS-only.
  */
 export class AuditLogBucket extends SecureBucket {
-  readonly bucketKmsKeyArn: string;
-
   constructor(scope: Construct, id: string, props: AuditLogBucketProps) {
     super(scope, id, {
       bucketName: props.naming.regional("payment-audit-logs", props.region, "s3Bucket"),
@@ -62,7 +60,6 @@ export class AuditLogBucket extends SecureBucket {
       ],
       policyStatements: props.policyStatements,
     });
-    this.bucketKmsKeyArn = props.kmsKeyArn;
   }
 }
 

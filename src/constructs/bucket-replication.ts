@@ -1,31 +1,19 @@
 import { Construct } from "constructs";
-import { ITerraformDependable } from "cdktf";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { S3BucketReplicationConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-replication-configuration";
 import { assumeRolePolicy, policyDocument } from "../iam";
 import { Naming } from "../naming";
-
-export interface ReplicatedBucket {
-  readonly bucketName: string;
-  readonly arn: string;
-  readonly kmsKeyArn: string;
-  readonly region: string;
-}
+import { SecureBucket } from "./secure-bucket";
 
 export interface BucketReplicationProps {
   readonly naming: Naming;
   /** What is replicated, e.g. "transaction-logs": names the role, its policy and the rule. */
   readonly name: string;
-  readonly source: ReplicatedBucket;
-  /**
-   * The source bucket's versioning resource id (the bucket name). Using it, rather than the
-   * bucket, makes the configuration wait for versioning, which replication requires.
-   */
-  readonly sourceVersionedBucket: string;
-  readonly destination: ReplicatedBucket;
-  /** The destination's versioning resource, in this stack. */
-  readonly destinationVersioning: ITerraformDependable;
+  /** Versioned, KMS-encrypted source bucket (in the other stack: read through remote state). */
+  readonly source: SecureBucket;
+  /** Versioned, KMS-encrypted destination bucket in this stack. */
+  readonly destination: SecureBucket;
 }
 
 /**
@@ -40,6 +28,7 @@ export class BucketReplication extends Construct {
   constructor(scope: Construct, id: string, props: BucketReplicationProps) {
     super(scope, id);
     const { source, destination } = props;
+    if (!source.kmsKeyArn || !destination.kmsKeyArn) throw new Error(`Replication ${props.name} needs KMS-encrypted buckets on both sides.`);
     this.ruleId = `${props.name}-to-dr`;
     this.role = new IamRole(this, "role", {
       name: props.naming.name(`payment-${props.name}-replication`, "iamRole"),
@@ -76,7 +65,8 @@ export class BucketReplication extends Construct {
 
     new S3BucketReplicationConfigurationA(this, "configuration", {
       region: source.region,
-      bucket: props.sourceVersionedBucket,
+      // Through the versioning resource: replication needs versioning on first.
+      bucket: source.versioning.bucket,
       role: this.role.arn,
       rule: [
         {
@@ -96,7 +86,7 @@ export class BucketReplication extends Construct {
           },
         },
       ],
-      dependsOn: [props.destinationVersioning],
+      dependsOn: [destination.versioning],
     });
   }
 }

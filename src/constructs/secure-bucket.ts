@@ -43,12 +43,13 @@ export class SecureBucket extends Construct {
   /** Replication needs versioning in place first. */
   readonly versioning: S3BucketVersioningA;
   readonly policy: S3BucketPolicy;
-  private readonly kmsKeyArn?: string;
-  private readonly region: string;
+  /** The CMK objects are encrypted with (undefined: AWS-managed key or SSE-S3). */
+  readonly kmsKeyArn?: string;
+  readonly region: string;
 
   constructor(scope: Construct, id: string, props: SecureBucketProps) {
     super(scope, id);
-    this.kmsKeyArn = props.kmsKeyArn;
+    this.kmsKeyArn = props.encryption === "s3-managed" ? undefined : props.kmsKeyArn;
     this.region = props.region;
     this.bucket = new S3Bucket(this, "bucket", { bucket: props.bucketName, forceDestroy: props.forceDestroy });
     this.bucketName = this.bucket.bucket;

@@ -15,8 +15,6 @@ export interface TransactionLogBucketProps {
  * versioned, SSE-KMS with the region key, TLS-only, tiered to IA at 30 days and Glacier at 90.
  */
 export class TransactionLogBucket extends SecureBucket {
-  readonly bucketKmsKeyArn: string;
-
   constructor(scope: Construct, id: string, props: TransactionLogBucketProps) {
     super(scope, id, {
       bucketName: props.naming.regional("payment-transaction-logs", props.region, "s3Bucket"),
@@ -38,6 +36,5 @@ export class TransactionLogBucket extends SecureBucket {
         },
       ],
     });
-    this.bucketKmsKeyArn = props.kmsKeyArn;
   }
 }

@@ -126,14 +126,11 @@ export class PaymentRegionStack extends TerraformStack {
     });
     this.transactionLogs = new TransactionLogBucket(this, "transaction-logs", { naming, region, kmsKeyArn, accessLogsBucketName });
     if (primary) {
-      const source = primary.transactionLogs;
       this.logReplication = new BucketReplication(this, "transaction-log-replication", {
         naming,
         name: "transaction-logs",
-        source: { bucketName: source.bucketName, arn: source.arn, kmsKeyArn: source.bucketKmsKeyArn, region: primary.region },
-        sourceVersionedBucket: source.versioning.bucket,
-        destination: { bucketName: this.transactionLogs.bucketName, arn: this.transactionLogs.arn, kmsKeyArn, region },
-        destinationVersioning: this.transactionLogs.versioning,
+        source: primary.transactionLogs,
+        destination: this.transactionLogs,
       });
     }
 
@@ -256,16 +253,8 @@ export class PaymentRegionStack extends TerraformStack {
     }
     if (primary?.auditTrail) {
       // PCI DSS 10.5: a copy of the audit trail outside the region it describes.
-      const source = primary.auditTrail.bucket;
       this.auditLogReplica = new AuditLogBucket(this, "audit-log-replica", { naming, region, kmsKeyArn, accessLogsBucketName });
-      new BucketReplication(this, "audit-log-replication", {
-        naming,
-        name: "audit-logs",
-        source: { bucketName: source.bucketName, arn: source.arn, kmsKeyArn: source.bucketKmsKeyArn, region: primary.region },
-        sourceVersionedBucket: source.versioning.bucket,
-        destination: { bucketName: this.auditLogReplica.bucketName, arn: this.auditLogReplica.arn, kmsKeyArn, region },
-        destinationVersioning: this.auditLogReplica.versioning,
-      });
+      new BucketReplication(this, "audit-log-replication", { naming, name: "audit-logs", source: primary.auditTrail.bucket, destination: this.auditLogReplica });
     }
     if (primary && config.domainName && config.hostedZoneId) {
       this.dnsFailover = new DnsFailover(this, "dns-failover", {
