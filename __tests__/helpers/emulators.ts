@@ -21,6 +21,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { TABLES, TableId, attributeNames } from "../../src/table-definitions";
 
 // Local runs are on Node 20; Lambda runs Node 22. Silence the SDK's Node-version notice.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -137,30 +138,25 @@ export async function startFauxqs(region: string = TEST_REGION): Promise<Fauxqs>
   };
 }
 
-/** The table schemas the infrastructure creates (src/constructs tables). */
-export const TRANSACTIONS_TABLE_SCHEMA = (name: string): CreateTableCommandInput => ({
-  TableName: name,
-  BillingMode: "PAY_PER_REQUEST",
-  AttributeDefinitions: [
-    { AttributeName: "transaction_id", AttributeType: "S" },
-    { AttributeName: "idempotency_key", AttributeType: "S" },
-  ],
-  KeySchema: [{ AttributeName: "transaction_id", KeyType: "HASH" }],
-  GlobalSecondaryIndexes: [
-    {
-      IndexName: "idempotency_key-index",
-      KeySchema: [{ AttributeName: "idempotency_key", KeyType: "HASH" }],
-      Projection: { ProjectionType: "ALL" },
-    },
-  ],
-});
-
-export const IDEMPOTENCY_TABLE_SCHEMA = (name: string): CreateTableCommandInput => ({
-  TableName: name,
-  BillingMode: "PAY_PER_REQUEST",
-  AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
-  KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
-});
+/** CreateTable input for one of the tables the stacks define (src/table-definitions.ts). */
+export function tableSchema(id: TableId, name: string): CreateTableCommandInput {
+  const def = TABLES[id];
+  return {
+    TableName: name,
+    BillingMode: "PAY_PER_REQUEST",
+    AttributeDefinitions: attributeNames(def).map((a) => ({ AttributeName: a, AttributeType: "S" })),
+    KeySchema: [{ AttributeName: def.hashKey, KeyType: "HASH" }],
+    ...(def.indexes.length
+      ? {
+          GlobalSecondaryIndexes: def.indexes.map((i) => ({
+            IndexName: i.name,
+            KeySchema: [{ AttributeName: i.hashKey, KeyType: "HASH" }],
+            Projection: { ProjectionType: "ALL" },
+          })),
+        }
+      : {}),
+  };
+}
 
 export interface Resources {
   transactionsTable: string;
@@ -227,8 +223,8 @@ export async function startEmulators(options: StartOptions = {}): Promise<Emulat
   const maxReceiveCount = String(options.maxReceiveCount ?? 3);
 
   await Promise.all([
-    clients.dynamodb.send(new CreateTableCommand(TRANSACTIONS_TABLE_SCHEMA(transactionsTable))),
-    clients.dynamodb.send(new CreateTableCommand(IDEMPOTENCY_TABLE_SCHEMA(idempotencyTable))),
+    clients.dynamodb.send(new CreateTableCommand(tableSchema("transactions", transactionsTable))),
+    clients.dynamodb.send(new CreateTableCommand(tableSchema("idempotency", idempotencyTable))),
   ]);
 
   const createQueue = async (name: string, attributes: Record<string, string> = {}) => {

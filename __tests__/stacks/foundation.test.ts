@@ -161,7 +161,7 @@ describe("providers, state and tags", () => {
   });
 
   test("the state bootstrap stack keeps its own state locally and creates a private, versioned, encrypted bucket", () => {
-    expect(JSON.parse(state).terraform.backend.local).toEqual({ path: "terraform.state.tfstate" });
+    expect(JSON.parse(state).terraform.backend.local).toEqual({ path: "../../../terraform.state.tfstate" });
     expect(state).toHaveResourceWithProperties(S3Bucket, { bucket: "payment-processing-tfstate-dev", force_destroy: false });
     expect(state).toHaveResourceWithProperties(S3BucketVersioningA, { versioning_configuration: { status: "Enabled" } });
     expect(state).toHaveResourceWithProperties(S3BucketPublicAccessBlock, {

@@ -17,7 +17,8 @@ export function summarize(name: string, unit: string, values: number[], target?:
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  const round = (n: number) => Math.round(n * 10) / 10;
+  // Ratios and small figures keep two decimals, the rest one.
+  const round = (n: number) => (Math.abs(n) < 10 ? Math.round(n * 100) / 100 : Math.round(n * 10) / 10);
   return { name, unit, median: round(median), min: round(sorted[0]), max: round(sorted[sorted.length - 1]), runs: values.length, target };
 }
 

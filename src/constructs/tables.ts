@@ -2,27 +2,11 @@ import { Construct } from "constructs";
 import { DynamodbTable } from "@cdktf/provider-aws/lib/dynamodb-table";
 import { DynamodbTableReplicaA } from "@cdktf/provider-aws/lib/dynamodb-table-replica";
 import { IGrantable, keyUseStatement } from "../iam";
+import { TABLES, TABLE_IDS, TableId, attributeNames } from "../table-definitions";
 import { Naming } from "../naming";
 
-export type TableId = "sessions" | "transactions" | "idempotency";
-
-interface TableDefinition {
-  readonly baseName: string;
-  readonly hashKey: string;
-  readonly indexes: ReadonlyArray<{ readonly name: string; readonly hashKey: string }>;
-  /** TTL attribute, when items expire. */
-  readonly ttlAttribute?: string;
-}
-
-/** The tables' shape: one definition drives the primary tables and the handler tests' fixtures. */
-export const TABLES: Readonly<Record<TableId, TableDefinition>> = {
-  sessions: { baseName: "payment-sessions", hashKey: "session_id", indexes: [{ name: "user_id-index", hashKey: "user_id" }], ttlAttribute: "expires_at" },
-  transactions: { baseName: "payment-transactions", hashKey: "transaction_id", indexes: [{ name: "idempotency_key-index", hashKey: "idempotency_key" }] },
-  // Powertools idempotency persistence: partition key `id`, expiry attribute `expiration` (its defaults).
-  idempotency: { baseName: "payment-idempotency", hashKey: "id", indexes: [], ttlAttribute: "expiration" },
-};
-
-export const TABLE_IDS = Object.keys(TABLES) as TableId[];
+export { TABLES, TABLE_IDS, attributeNames } from "../table-definitions";
+export type { TableDefinition, TableId } from "../table-definitions";
 
 /** What the rest of the stack needs of one table in this region. */
 export interface TableRef {
@@ -64,12 +48,11 @@ export class PaymentTables extends Construct {
       const def = TABLES[tableId];
       const name = props.naming.name(def.baseName, "dynamodbTable");
       if (props.role === "primary") {
-        const attributes = [def.hashKey, ...def.indexes.map((i) => i.hashKey)];
         const table = new DynamodbTable(this, tableId, {
           name,
           billingMode: "PAY_PER_REQUEST",
           hashKey: def.hashKey,
-          attribute: [...new Set(attributes)].map((a) => ({ name: a, type: "S" })),
+          attribute: attributeNames(def).map((a) => ({ name: a, type: "S" })),
           globalSecondaryIndex: def.indexes.map((i) => ({ name: i.name, hashKey: i.hashKey, projectionType: "ALL" })),
           ttl: def.ttlAttribute ? { attributeName: def.ttlAttribute, enabled: true } : undefined,
           // Global tables replicate from the stream.

@@ -15,7 +15,8 @@ import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-i
 export class StateBootstrapStack extends TerraformStack {
   constructor(scope: Construct, id: string, config: DeploymentConfig) {
     super(scope, id);
-    new LocalBackend(this, { path: `terraform.${id}.tfstate` });
+    // Terraform runs in cdktf.out/stacks/<id>, which synth rewrites: keep the state file in the project root.
+    new LocalBackend(this, { path: `../../../terraform.${id}.tfstate` });
     new AwsProvider(this, "aws", { region: config.stateBucketRegion, defaultTags: [{ tags: defaultTags(config, "state") }] });
     const accessLogs = new AccessLogBucket(this, "access-logs", {
       naming: new Naming(config.environmentSuffix),
