@@ -524,14 +524,17 @@ export async function switchover(ctx: DrContext, options: SwitchoverOptions): Pr
       return { exitCode: 1, lines, error: "switchover not performed: add --yes to run it", showUsage: true };
     }
     const out = await ctx.clients.rds[to].send(new SwitchoverGlobalClusterCommand(input));
-    lines.push(
-      `Started: global cluster ${out.GlobalCluster?.Status ?? "status unknown"}${out.GlobalCluster?.FailoverState?.Status ? `, ${out.GlobalCluster.FailoverState.Status}` : ""}.`,
-      `Next: npx tsx scripts/dr/cli.ts wait --to ${to}`,
-    );
+    lines.push(...startedLines(out.GlobalCluster, `wait --to ${to}`));
     return { exitCode: 0, lines };
   } catch (err) {
     return failure(lines, "switchover", err);
   }
+}
+
+/** What to print once a switchover or failover was accepted, and the command to follow it with. */
+function startedLines(global: { Status?: string; FailoverState?: { Status?: string } } | undefined, next: string): string[] {
+  const state = global?.FailoverState?.Status ? `, ${global.FailoverState.Status}` : "";
+  return [`Started: global cluster ${global?.Status ?? "status unknown"}${state}.`, `Next: npx tsx scripts/dr/cli.ts ${next}`];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -583,10 +586,7 @@ export async function failover(ctx: DrContext, options: FailoverOptions): Promis
       return { exitCode: 1, lines, error: `failover not performed: it needs --yes and --allow-data-loss (missing ${missing})`, showUsage: true };
     }
     const out = await ctx.clients.rds[to].send(new FailoverGlobalClusterCommand(input));
-    lines.push(
-      `Started: global cluster ${out.GlobalCluster?.Status ?? "status unknown"}${out.GlobalCluster?.FailoverState?.Status ? `, ${out.GlobalCluster.FailoverState.Status}` : ""}.`,
-      `Next: npx tsx scripts/dr/cli.ts wait --to ${to} --writer-only`,
-    );
+    lines.push(...startedLines(out.GlobalCluster, `wait --to ${to} --writer-only`));
     return { exitCode: 0, lines };
   } catch (err) {
     return failure(lines, "failover", err);
