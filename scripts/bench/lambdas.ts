@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { randomUUID } from "node:crypto";
 import { build } from "esbuild";
-import { PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { PutItemCommand, UpdateItemCommand, type UpdateItemCommandInput } from "@aws-sdk/client-dynamodb";
 import { SendMessageBatchCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
@@ -340,36 +340,19 @@ export async function benchProcessor(): Promise<BenchRow[]> {
     const sqs = new SQSClient({ region: emu.region, endpoint: emu.fauxqs.endpoint, credentials: { accessKeyId: "x", secretAccessKey: "x" } });
     const { dynamodb, s3 } = emu.clients;
     const table = emu.resources.transactionsTable;
+    const updateEach = (ids: string[], update: Omit<UpdateItemCommandInput, "TableName" | "Key">) =>
+      Promise.all(ids.map((id) => dynamodb.send(new UpdateItemCommand({ TableName: table, Key: { transaction_id: { S: id } }, ...update }))));
     const ownCalls = async (b: SQSEvent) => {
       const ids = b.Records.map((r) => (JSON.parse(r.body) as { transaction_id: string }).transaction_id);
-      await Promise.all(
-        ids.map((id) =>
-          dynamodb.send(
-            new UpdateItemCommand({
-              TableName: table,
-              Key: { transaction_id: { S: id } },
-              UpdateExpression: "SET #s = :p",
-              ConditionExpression: "#s = :r",
-              ExpressionAttributeNames: { "#s": "status" },
-              ExpressionAttributeValues: { ":p": { S: "PROCESSED" }, ":r": { S: "RECEIVED" } },
-            }),
-          ),
-        ),
-      );
+      await updateEach(ids, {
+        UpdateExpression: "SET #s = :p",
+        ConditionExpression: "#s = :r",
+        ExpressionAttributeNames: { "#s": "status" },
+        ExpressionAttributeValues: { ":p": { S: "PROCESSED" }, ":r": { S: "RECEIVED" } },
+      });
       await sqs.send(new SendMessageBatchCommand({ QueueUrl: emu.resources.notificationQueueUrl, Entries: ids.map((id, n) => ({ Id: String(n), MessageBody: id })) }));
       await s3.send(new PutObjectCommand({ Bucket: emu.resources.logBucket, Key: `floor/${randomUUID()}.jsonl`, Body: ids.join("\n") }));
-      await Promise.all(
-        ids.map((id) =>
-          dynamodb.send(
-            new UpdateItemCommand({
-              TableName: table,
-              Key: { transaction_id: { S: id } },
-              UpdateExpression: "SET notified = :t, logged = :t",
-              ExpressionAttributeValues: { ":t": { BOOL: true } },
-            }),
-          ),
-        ),
-      );
+      await updateEach(ids, { UpdateExpression: "SET notified = :t, logged = :t", ExpressionAttributeValues: { ":t": { BOOL: true } } });
     };
     const floorRates: number[] = [];
     for (const part of slices(floorBatches)) floorRates.push(await drain(part, ownCalls));

@@ -495,15 +495,23 @@ function targetMember(ctx: DrContext, t: Topology, to: RegionRole): Member {
   return member;
 }
 
+/** The topology read from the target's region, and an "already done" result when the target already writes. */
+async function readTarget(ctx: DrContext, to: RegionRole) {
+  const t = await readTopology(ctx, to);
+  const target = targetMember(ctx, t, to);
+  const done: OperationResult | undefined =
+    target.isWriter && !t.operation
+      ? { exitCode: 0, lines: [`The ${to} cluster ${target.clusterId} (${target.region}) is already the writer: nothing to do.`] }
+      : undefined;
+  return { t, target, done };
+}
+
 export async function switchover(ctx: DrContext, options: SwitchoverOptions): Promise<OperationResult> {
   const { to } = options;
   const lines: string[] = [];
   try {
-    const t = await readTopology(ctx, to);
-    const target = targetMember(ctx, t, to);
-    if (target.isWriter && !t.operation) {
-      return { exitCode: 0, lines: [`The ${to} cluster ${target.clusterId} (${target.region}) is already the writer: nothing to do.`] };
-    }
+    const { t, target, done } = await readTarget(ctx, to);
+    if (done) return done;
     const blockers = await switchoverBlockers(ctx, t);
     if (blockers.length > 0) {
       return {
@@ -554,11 +562,8 @@ export async function failover(ctx: DrContext, options: FailoverOptions): Promis
   const lines: string[] = [];
   try {
     // Ask the surviving (target) region first: the other one is presumably gone.
-    const t = await readTopology(ctx, to);
-    const target = targetMember(ctx, t, to);
-    if (target.isWriter && !t.operation) {
-      return { exitCode: 0, lines: [`The ${to} cluster ${target.clusterId} (${target.region}) is already the writer: nothing to do.`] };
-    }
+    const { t, target, done } = await readTarget(ctx, to);
+    if (done) return done;
     if (t.operation) {
       return { exitCode: 1, lines, error: `failover refused: a ${t.operation.dataLossAllowed ? "failover" : "switchover"} is already ${t.operation.status}` };
     }
