@@ -500,8 +500,8 @@ export function withReadmeDiagram(readme: string, stacks: SynthesizedStacks): st
 /** Synthesizes the app in-process, into a temporary outdir, with DIAGRAM_CONTEXT. */
 export function synthForDiagram(): SynthesizedStacks {
   // Required lazily: rendering needs no cdktf, and tests may bring their own synth.
-  const { loadConfig } = require("../src/config") as typeof import("../src/config");
-  const { buildApp } = require("../src/app") as typeof import("../src/app");
+  const { loadConfig } = require("../src/contracts/config") as typeof import("../src/contracts/config");
+  const { buildApp } = require("../src/infra/app") as typeof import("../src/infra/app");
   const outdir = mkdtempSync(path.join(tmpdir(), "payment-diagram-"));
   try {
     const app = new App({ outdir });

@@ -5,8 +5,8 @@
  * lazily on first use.
  */
 import type { Context } from "aws-lambda";
-import { applyEnv } from "./emulators";
-import { fakeContext } from "./events";
+import { applyEnv } from "../../src/local/emulators";
+import { fakeContext } from "../../src/local/lambda-events";
 
 export type Invoke<E, R> = (event: E, context?: Context) => Promise<R>;
 

@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { applyEnv, startEmulators, type Emulators } from "../helpers/emulators";
-import { httpApiEvent, paymentBody } from "../helpers/events";
+import { applyEnv, startEmulators, type Emulators } from "../../src/local/emulators";
+import { httpApiEvent, paymentBody } from "../../src/local/lambda-events";
 import { loadHandler, parseBody } from "../helpers/load";
 import { deleteMessages, readLogObjects, receiveMessages, toSqsEvent } from "../helpers/observe";
 import type { HttpEvent, HttpResult } from "../../lambdas/shared/http";

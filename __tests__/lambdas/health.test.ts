@@ -2,8 +2,8 @@ import * as path from "node:path";
 import { createServer, type Server } from "node:net";
 import type { AddressInfo } from "node:net";
 import type { ALBResult, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { applyEnv, startEmulators, type Emulators } from "../helpers/emulators";
-import { albEvent, httpApiEvent } from "../helpers/events";
+import { applyEnv, startEmulators, type Emulators } from "../../src/local/emulators";
+import { albEvent, httpApiEvent } from "../../src/local/lambda-events";
 import { loadHandler, parseBody } from "../helpers/load";
 import type { HttpEvent, HttpResult } from "../../lambdas/shared/http";
 

@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { applyEnv, startEmulators, type Emulators } from "../helpers/emulators";
-import { sqsEvent, sqsRecord } from "../helpers/events";
+import { applyEnv, startEmulators, type Emulators } from "../../src/local/emulators";
+import { sqsEvent, sqsRecord } from "../../src/local/lambda-events";
 import { loadHandler, type Invoke } from "../helpers/load";
 import { receiveMessages } from "../helpers/observe";
 

@@ -2,8 +2,8 @@ import * as path from "node:path";
 import { GetItemCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import type { ALBResult, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { applyEnv, clearTable, startEmulators, type Emulators } from "../helpers/emulators";
-import { albEvent, httpApiEvent, paymentBody } from "../helpers/events";
+import { applyEnv, clearTable, startEmulators, type Emulators } from "../../src/local/emulators";
+import { albEvent, httpApiEvent, paymentBody } from "../../src/local/lambda-events";
 import { loadHandler, parseBody, type Invoke } from "../helpers/load";
 import type { HttpEvent, HttpResult } from "../../lambdas/shared/http";
 
@@ -337,7 +337,7 @@ describe("dependency failures", () => {
   });
 
   test("DynamoDB down: 503 and nothing queued", async () => {
-    const { startDynalite } = await import("../helpers/emulators");
+    const { startDynalite } = await import("../../src/local/emulators");
     const dead = await startDynalite();
     await dead.stop();
     const broken = loadHandler<HttpEvent, HttpResult>(GATEWAY, { AWS_ENDPOINT_URL_DYNAMODB: dead.endpoint });

@@ -1,12 +1,12 @@
 import * as path from "node:path";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { applyEnv, clearTable, startEmulators, type Emulators } from "../helpers/emulators";
-import { sqsEvent, sqsRecord } from "../helpers/events";
+import { applyEnv, clearTable, startEmulators, type Emulators } from "../../src/local/emulators";
+import { sqsEvent, sqsRecord } from "../../src/local/lambda-events";
 import { loadHandler, type Invoke } from "../helpers/load";
 import { deleteMessages, readLogObjects, receiveMessages, sleep, toSqsEvent } from "../helpers/observe";
-import { startRecordingProxy } from "../helpers/recording-proxy";
-import { getTransaction, seedTransactions } from "../helpers/seed";
+import { startRecordingProxy } from "../../src/local/recording-proxy";
+import { getTransaction, seedTransactions } from "../../src/local/seed";
 
 const PROCESSOR = path.resolve(__dirname, "../../lambdas/transaction-processor/index.ts");
 

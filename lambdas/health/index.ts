@@ -8,18 +8,19 @@ import { connect } from "node:net";
 import type { Context } from "aws-lambda";
 import { DescribeTableCommand } from "@aws-sdk/client-dynamodb";
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
+import { ENV } from "../../src/contracts/functions";
 import { dynamodb, sqs } from "../shared/clients";
 import { intEnv, once, optionalEnv, requireEnv } from "../shared/env";
 import { HttpError, methodNotAllowed, notFound } from "../shared/errors";
 import { errorResponse, jsonResponse, parseRequest, type HttpEvent, type HttpResult } from "../shared/http";
-import { logger } from "../shared/logger";
+import { instrumented, logger } from "../shared/runtime";
 
 const config = once(() => ({
-  transactionsTable: requireEnv("TRANSACTIONS_TABLE"),
-  queueUrl: requireEnv("TRANSACTION_QUEUE_URL"),
-  dbEndpoint: optionalEnv("DB_ENDPOINT"),
-  dbPort: intEnv("DB_PORT", 3306, 1, 65535),
-  timeoutMs: intEnv("HEALTH_CHECK_TIMEOUT_MS", 1000, 1, 30_000),
+  transactionsTable: requireEnv(ENV.transactionsTable),
+  queueUrl: requireEnv(ENV.transactionQueueUrl),
+  dbEndpoint: optionalEnv(ENV.dbEndpoint),
+  dbPort: intEnv(ENV.dbPort, 3306, 1, 65535),
+  timeoutMs: intEnv(ENV.healthCheckTimeoutMs, 1000, 1, 30_000),
   region: optionalEnv("AWS_REGION") ?? "unknown",
 }));
 
@@ -65,8 +66,7 @@ function tcpConnect(host: string, port: number, signal: AbortSignal): Promise<vo
   });
 }
 
-export const handler = async (event: HttpEvent, context: Context): Promise<HttpResult> => {
-  logger.addContext(context);
+export const handler = instrumented(async (event: HttpEvent, _context: Context): Promise<HttpResult> => {
   const req = parseRequest(event);
   try {
     if (req.path !== "/health" && req.path !== "/health/") throw notFound(`No route for ${req.method} ${req.path}`);
@@ -112,4 +112,4 @@ export const handler = async (event: HttpEvent, context: Context): Promise<HttpR
     logger.error("health handler error", { error: err as Error });
     return jsonResponse(req, 503, { status: "unhealthy", region: process.env.AWS_REGION ?? "unknown", error: describe(err) });
   }
-};
+});

@@ -6,12 +6,13 @@
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { PublishCommand } from "@aws-sdk/client-sns";
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
+import { ENV } from "../../src/contracts/functions";
 import { sns } from "../shared/clients";
 import { once, requireEnv } from "../shared/env";
-import { logger } from "../shared/logger";
+import { instrumented, logger } from "../shared/runtime";
 import { notificationMessageSchema, type NotificationMessage } from "../shared/schemas";
 
-const config = once(() => ({ topicArn: requireEnv("NOTIFICATION_TOPIC_ARN") }));
+const config = once(() => ({ topicArn: requireEnv(ENV.notificationTopicArn) }));
 
 function parse(record: SQSRecord): NotificationMessage {
   let raw: unknown;
@@ -57,7 +58,7 @@ async function publish(record: SQSRecord): Promise<void> {
 
 const processor = new BatchProcessor(EventType.SQS);
 
-export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-  logger.addContext(context);
-  return processPartialResponse(event, publish, processor, { context, throwOnFullBatchFailure: false });
-};
+export const handler = instrumented(
+  async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
+    processPartialResponse(event, publish, processor, { context, throwOnFullBatchFailure: false }),
+);

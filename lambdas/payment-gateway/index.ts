@@ -8,6 +8,8 @@
  * same (deterministic) transaction id.
  */
 import type { Context } from "aws-lambda";
+import { resolveRoute } from "../../src/contracts/api";
+import { ENV, FUNCTIONS } from "../../src/contracts/functions";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { DeleteCommand, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
@@ -32,7 +34,7 @@ import {
   type HttpResult,
 } from "../shared/http";
 import { requestHash, transactionIdFor } from "../shared/ids";
-import { logger } from "../shared/logger";
+import { countPayments, instrumented, logger } from "../shared/runtime";
 import {
   IDEMPOTENCY_KEY_PATTERN,
   TRANSACTION_ID_PATTERN,
@@ -43,14 +45,14 @@ import {
 } from "../shared/schemas";
 
 const config = once(() => ({
-  transactionsTable: requireEnv("TRANSACTIONS_TABLE"),
-  idempotencyTable: requireEnv("IDEMPOTENCY_TABLE"),
-  queueUrl: requireEnv("TRANSACTION_QUEUE_URL"),
-  maxAmountMinor: intEnv("MAX_AMOUNT_MINOR", 100_000_000),
-  maxBodyBytes: intEnv("MAX_BODY_BYTES", 16_384),
-  currencies: currenciesEnv("ALLOWED_CURRENCIES"),
-  corsAllowOrigin: optionalEnv("CORS_ALLOW_ORIGIN"),
-  idempotencyTtlSeconds: intEnv("IDEMPOTENCY_TTL_SECONDS", 86_400),
+  transactionsTable: requireEnv(ENV.transactionsTable),
+  idempotencyTable: requireEnv(ENV.idempotencyTable),
+  queueUrl: requireEnv(ENV.transactionQueueUrl),
+  maxAmountMinor: intEnv(ENV.maxAmountMinor, 100_000_000),
+  maxBodyBytes: intEnv(ENV.maxBodyBytes, 16_384),
+  currencies: currenciesEnv(ENV.allowedCurrencies),
+  corsAllowOrigin: optionalEnv(ENV.corsAllowOrigin),
+  idempotencyTtlSeconds: intEnv(ENV.idempotencyTtlSeconds, 86_400),
 }));
 
 const schema = once(() => paymentRequestSchema({ maxAmountMinor: config().maxAmountMinor, currencies: config().currencies }));
@@ -158,6 +160,7 @@ async function acceptPayment(input: AcceptInput): Promise<Accepted> {
     throw err;
   }
   logger.info("transaction accepted", { amount: request.amount, currency: request.currency });
+  countPayments("accepted");
   return { transaction_id: transactionId, status: "RECEIVED" };
 }
 
@@ -270,31 +273,25 @@ async function getTransaction(req: HttpRequest, id: string): Promise<HttpResult>
   return jsonResponse(req, 200, body, corsHeaders(cfg.corsAllowOrigin));
 }
 
-const COLLECTION = /^\/transactions\/?$/;
 /** The ALB target group's health check path: a liveness answer; the deep check is the health function's. */
 const LIVENESS = /^\/health\/?$/;
-const ITEM = /^\/transactions\/([^/]+)\/?$/;
 
 async function route(req: HttpRequest, event: HttpEvent, context: Context): Promise<HttpResult> {
   if (LIVENESS.test(req.path)) {
     if (req.method !== "GET") throw methodNotAllowed(["GET"]);
     return jsonResponse(req, 200, { status: "ok" }, {});
   }
-  if (COLLECTION.test(req.path)) {
-    if (req.method !== "POST") throw methodNotAllowed(["POST"]);
-    return postTransaction(req, context);
+  const resolved = resolveRoute(req.method, req.path, undefined, true);
+  if (resolved.kind === "method-not-allowed") throw methodNotAllowed(resolved.allow);
+  if (resolved.kind === "not-found" || resolved.route.handler !== FUNCTIONS.gateway.handler) {
+    throw notFound(`No route for ${req.method} ${req.path}`);
   }
-  const match = ITEM.exec(req.path);
-  if (match) {
-    if (req.method !== "GET") throw methodNotAllowed(["GET"]);
-    const fromParams = "pathParameters" in event ? event.pathParameters?.id : undefined;
-    return getTransaction(req, fromParams ?? decodeURIComponent(match[1]!));
-  }
-  throw notFound(`No route for ${req.method} ${req.path}`);
+  if (resolved.route.method === "POST") return postTransaction(req, context);
+  const fromParams = "pathParameters" in event ? event.pathParameters?.id : undefined;
+  return getTransaction(req, fromParams ?? resolved.params.id ?? "");
 }
 
-export const handler = async (event: HttpEvent, context: Context): Promise<HttpResult> => {
-  logger.addContext(context);
+export const handler = instrumented(async (event: HttpEvent, context: Context): Promise<HttpResult> => {
   logger.resetKeys();
   const req = parseRequest(event);
   let cors: Record<string, string> = {};
@@ -305,9 +302,10 @@ export const handler = async (event: HttpEvent, context: Context): Promise<HttpR
     if (err instanceof HttpError) {
       if (err.statusCode >= 500) logger.warn("request failed", { status: err.statusCode, code: err.code });
       else logger.info("request rejected", { status: err.statusCode, code: err.code, field: err.field });
+      if (req.method === "POST" && err.statusCode < 500) countPayments("refused");
       return errorResponse(req, err, cors);
     }
     logger.error("unhandled error", { error: err as Error });
     return errorResponse(req, new HttpError(500, "InternalError", "Internal error"), cors);
   }
-};
+});

@@ -35,17 +35,6 @@ export function intEnv(name: string, fallback: number, min = 1, max = Number.MAX
   return value;
 }
 
-export function listEnv(name: string, fallback: readonly string[]): string[] {
-  const raw = optionalEnv(name);
-  if (raw === undefined) return [...fallback];
-  const items = raw
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
-  if (items.length === 0) throw new ConfigError(`Invalid environment variable ${name}: empty list`);
-  return items;
-}
-
 /** Memoises a config loader: the environment is read on first use and then never again. */
 export function once<T>(load: () => T): () => T {
   let value: T | undefined;
@@ -59,15 +48,16 @@ export function once<T>(load: () => T): () => T {
   };
 }
 
-export const DEFAULT_CURRENCIES = [
-  "SGD", "AUD", "USD", "EUR", "GBP", "JPY", "NZD", "HKD", "CAD", "CHF", "CNY", "INR", "MYR", "THB", "IDR", "PHP", "KRW",
-] as const;
-
 /** ISO 4217 shape; the allow-list decides which codes are actually accepted. */
 const ISO_4217 = /^[A-Z]{3}$/;
 
-export function currenciesEnv(name = "ALLOWED_CURRENCIES"): string[] {
-  const list = listEnv(name, DEFAULT_CURRENCIES).map((c) => c.toUpperCase());
+/** The accepted currencies: required, since the deployment config is the one list of them. */
+export function currenciesEnv(name: string): string[] {
+  const list = requireEnv(name)
+    .split(",")
+    .map((c) => c.trim().toUpperCase())
+    .filter((c) => c.length > 0);
+  if (list.length === 0) throw new ConfigError(`Invalid environment variable ${name}: empty list`);
   for (const c of list) {
     if (!ISO_4217.test(c)) throw new ConfigError(`Invalid environment variable ${name}: "${c}" is not an ISO 4217 code`);
   }

@@ -26,9 +26,10 @@ import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
+import { ENV } from "../../src/contracts/functions";
 import { documentClient, s3, sqs } from "../shared/clients";
 import { intEnv, once, requireEnv } from "../shared/env";
-import { logger } from "../shared/logger";
+import { countPayments, instrumented, logger } from "../shared/runtime";
 import {
   transactionMessageSchema,
   type NotificationMessage,
@@ -37,12 +38,12 @@ import {
 import { publicView, type TransactionItem } from "../shared/transactions";
 
 const config = once(() => ({
-  transactionsTable: requireEnv("TRANSACTIONS_TABLE"),
-  notificationQueueUrl: requireEnv("NOTIFICATION_QUEUE_URL"),
-  logBucket: requireEnv("TRANSACTION_LOG_BUCKET"),
-  riskLimitMinor: intEnv("RISK_LIMIT_MINOR", 5_000_000),
+  transactionsTable: requireEnv(ENV.transactionsTable),
+  notificationQueueUrl: requireEnv(ENV.notificationQueueUrl),
+  logBucket: requireEnv(ENV.transactionLogBucket),
+  riskLimitMinor: intEnv(ENV.riskLimitMinor, 5_000_000),
   /** Must be >= the function timeout and <= the queue's visibility timeout. */
-  leaseSeconds: intEnv("SIDE_EFFECT_LEASE_SECONDS", 60),
+  leaseSeconds: intEnv(ENV.sideEffectLeaseSeconds, 60),
 }));
 
 export class PoisonMessageError extends Error {
@@ -172,6 +173,7 @@ async function processRecord(record: SQSRecord, batch: BatchState): Promise<void
     );
     item = out.Attributes as TransactionItem;
     logger.info("transaction transitioned", { transaction_id: id, status: item.status, failure_reason: item.failure_reason });
+    countPayments(item.status === "PROCESSED" ? "processed" : "failed");
   } catch (err) {
     if (!(err instanceof ConditionalCheckFailedException)) throw err;
     const existing = await documentClient().send(
@@ -282,8 +284,7 @@ async function completeSideEffects(batch: BatchState): Promise<string[]> {
 
 const processor = new BatchProcessor(EventType.SQS);
 
-export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-  logger.addContext(context);
+export const handler = instrumented(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
   const batch: BatchState = { token: randomUUID(), pending: [] };
   const response = await processPartialResponse(event, (record: SQSRecord) => processRecord(record, batch), processor, {
     context,
@@ -294,4 +295,4 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
   for (const id of logFailures) failed.add(id);
   if (failed.size > 0) logger.warn("batch items failed", { failed: [...failed] });
   return { batchItemFailures: [...failed].map((itemIdentifier) => ({ itemIdentifier })) };
-};
+});

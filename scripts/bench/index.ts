@@ -19,7 +19,7 @@ function benchTests(): BenchRow[] {
   return [summarize("npm test (whole suite): wall time", "s", times)];
 }
 
-/** Every benchmark figure in one table, also written to bench/results.json. */
+/** Every benchmark figure in one table, also written to scripts/bench/results.json. */
 async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY?.split(",");
   const want = (name: string) => !only || only.includes(name);
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   if (want("processor")) rows.push(...(await benchProcessor()));
   if (want("tests")) rows.push(...benchTests());
   printTable(rows);
-  const out = path.join(ROOT, "bench", "results.json");
+  const out = path.join(__dirname, "results.json");
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify({ measuredAt: new Date().toISOString(), node: process.version, cpus: require("node:os").cpus().length, rows }, null, 2)}\n`);
   console.log(`\nwritten to ${path.relative(ROOT, out)}`);

@@ -19,15 +19,16 @@ import { PutItemCommand, UpdateItemCommand, type UpdateItemCommandInput } from "
 import { SendMessageBatchCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { bundleHandler } from "../../src/bundling";
-import { applyEnv, startEmulators, type Emulators } from "../../__tests__/helpers/emulators";
-import { fakeContext, httpApiEvent, paymentBody, sqsEvent, sqsRecord } from "../../__tests__/helpers/events";
-import { startRecordingProxy } from "../../__tests__/helpers/recording-proxy";
-import { seedTransactions } from "../../__tests__/helpers/seed";
+import { ENV, FUNCTIONS } from "../../src/contracts/functions";
+import { bundleHandler } from "../../src/infra/compute/bundling";
+import { applyEnv, startEmulators, type Emulators } from "../../src/local/emulators";
+import { fakeContext, httpApiEvent, paymentBody, sqsEvent, sqsRecord } from "../../src/local/lambda-events";
+import { startRecordingProxy } from "../../src/local/recording-proxy";
+import { seedTransactions } from "../../src/local/seed";
 import type { HttpEvent, HttpResult } from "../../lambdas/shared/http";
 import { type BenchRow, ROOT, printTable, summarize } from "./stats";
 
-export const HANDLERS = ["payment-gateway", "transaction-processor", "notification-sender", "health"] as const;
+export const HANDLERS = Object.values(FUNCTIONS).map((fn) => fn.handler);
 const INIT_RUNS = Number(process.env.BENCH_INIT_RUNS ?? 5);
 const GATEWAY_REQUESTS = Number(process.env.BENCH_GATEWAY_REQUESTS ?? 2000);
 const PROCESSOR_CONCURRENCY = Number(process.env.BENCH_PROCESSOR_CONCURRENCY ?? 5);
@@ -39,14 +40,14 @@ const DUMMY_ENV: Record<string, string> = {
   AWS_REGION: "ap-southeast-1",
   AWS_ACCESS_KEY_ID: "x",
   AWS_SECRET_ACCESS_KEY: "x",
-  POWERTOOLS_LOG_LEVEL: "SILENT",
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-  TRANSACTIONS_TABLE: "t",
-  IDEMPOTENCY_TABLE: "i",
-  TRANSACTION_QUEUE_URL: "https://sqs.ap-southeast-1.amazonaws.com/000000000000/q",
-  NOTIFICATION_QUEUE_URL: "https://sqs.ap-southeast-1.amazonaws.com/000000000000/n",
-  NOTIFICATION_TOPIC_ARN: "arn:aws:sns:ap-southeast-1:000000000000:t",
-  TRANSACTION_LOG_BUCKET: "b",
+  [ENV.logLevel]: "SILENT",
+  [ENV.transactionsTable]: "t",
+  [ENV.idempotencyTable]: "i",
+  [ENV.transactionQueueUrl]: "https://sqs.ap-southeast-1.amazonaws.com/000000000000/q",
+  [ENV.notificationQueueUrl]: "https://sqs.ap-southeast-1.amazonaws.com/000000000000/n",
+  [ENV.notificationTopicArn]: "arn:aws:sns:ap-southeast-1:000000000000:t",
+  [ENV.transactionLogBucket]: "b",
 };
 
 /** Zips the given folders (relative to ROOT) in-process, skipping nested node_modules; returns bytes. */
@@ -170,7 +171,7 @@ async function load(op: (i: number) => Promise<void>, concurrency: number, total
 
 async function withEmulators<T>(fn: (emu: Emulators) => Promise<T>): Promise<T> {
   const emu = await startEmulators({ prefix: `bench${Date.now().toString(36)}` });
-  const restore = applyEnv({ ...emu.baseEnv, POWERTOOLS_LOG_LEVEL: "SILENT", RISK_LIMIT_MINOR: "5000000" });
+  const restore = applyEnv(emu.baseEnv);
   try {
     return await fn(emu);
   } finally {

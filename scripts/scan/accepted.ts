@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 
 /**
- * Accepted checkov exceptions (checkov-accepted.json at the repository root): each names the
+ * Accepted checkov exceptions (accepted.json beside this file): each names the
  * check, the resources it covers and why the finding is accepted instead of fixed.
  */
 export interface AcceptedException {
@@ -17,7 +17,7 @@ export interface AcceptedException {
   readonly reason: string;
 }
 
-export const ACCEPTED_FILE = path.join(__dirname, "..", "..", "checkov-accepted.json");
+export const ACCEPTED_FILE = path.join(__dirname, "accepted.json");
 
 export const CHECK_ID = /^CKV2?_AWS_\d+$/;
 export const MIN_REASON_LENGTH = 40;

@@ -1,6 +1,6 @@
 /**
  * npm run scan — synthesizes the app, runs the pinned checkov (terraform_json framework) on every
- * stack, and fails on any failed check that checkov-accepted.json does not accept, or on an
+ * stack, and fails on any failed check that scripts/scan/accepted.json does not accept, or on an
  * accepted entry that no longer matches anything (stale: remove it).
  *
  * Two synth profiles are scanned (./profiles.ts), so that optional features are checked too:
@@ -196,13 +196,13 @@ function main(): void {
   const rows = [["profile", "stack", "passed", "failed", "accepted"]];
   for (const f of figures) rows.push([f.profile, f.stack, String(f.passed), String(f.failed), String(f.accepted)]);
   for (const p of profiles) rows.push([p.name, "(total)", String(total("passed", p.name)), String(total("failed", p.name)), String(total("accepted", p.name))]);
-  log(`\ncheckov ${version} (terraform_json) — failed = not accepted in checkov-accepted.json\n`);
+  log(`\ncheckov ${version} (terraform_json) — failed = not accepted in scripts/scan/accepted.json\n`);
   log(table(rows));
 
   const unaccepted = findings.filter((f) => f.acceptedBy === undefined);
   const stale = only ? [] : stalePatterns(findings, accepted);
   if (unaccepted.length) {
-    log(`\nUnaccepted failures (${unaccepted.length}): fix them, or accept one with a reason in checkov-accepted.json`);
+    log(`\nUnaccepted failures (${unaccepted.length}): fix them, or accept one with a reason in scripts/scan/accepted.json`);
     const byCheck = new Map<string, Finding[]>();
     for (const f of unaccepted) byCheck.set(`${f.checkId} ${f.checkName}`, [...(byCheck.get(`${f.checkId} ${f.checkName}`) ?? []), f]);
     for (const [check, list] of [...byCheck.entries()].sort(([a], [b]) => a.localeCompare(b))) {
@@ -218,7 +218,7 @@ function main(): void {
     }
   }
   if (stale.length) {
-    log(`\nStale exceptions (${stale.length}): these checkov-accepted.json patterns match no failure any more — remove them:`);
+    log(`\nStale exceptions (${stale.length}): these scripts/scan/accepted.json patterns match no failure any more — remove them:`);
     for (const s of stale) log(`  - ${s.id} ${s.pattern}`);
   }
 

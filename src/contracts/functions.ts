@@ -1,0 +1,167 @@
+/**
+ * The function contract: what each Lambda function is (its folder under lambdas/, timeout,
+ * event source), which environment variables it reads, and the queues between them. Declared
+ * once here and used by the stacks (environment, timeouts, event sources), the handlers' config
+ * readers, the local runtime and the benchmarks. No cdktf and no AWS SDK here.
+ */
+
+/** Every environment variable a handler of this project reads, each named once. */
+export const ENV = {
+  serviceName: "POWERTOOLS_SERVICE_NAME",
+  logLevel: "POWERTOOLS_LOG_LEVEL",
+  tracingEnabled: "POWERTOOLS_TRACE_ENABLED",
+  metricsDisabled: "POWERTOOLS_METRICS_DISABLED",
+  transactionsTable: "TRANSACTIONS_TABLE",
+  idempotencyTable: "IDEMPOTENCY_TABLE",
+  transactionQueueUrl: "TRANSACTION_QUEUE_URL",
+  notificationQueueUrl: "NOTIFICATION_QUEUE_URL",
+  notificationTopicArn: "NOTIFICATION_TOPIC_ARN",
+  transactionLogBucket: "TRANSACTION_LOG_BUCKET",
+  maxAmountMinor: "MAX_AMOUNT_MINOR",
+  maxBodyBytes: "MAX_BODY_BYTES",
+  allowedCurrencies: "ALLOWED_CURRENCIES",
+  corsAllowOrigin: "CORS_ALLOW_ORIGIN",
+  idempotencyTtlSeconds: "IDEMPOTENCY_TTL_SECONDS",
+  riskLimitMinor: "RISK_LIMIT_MINOR",
+  sideEffectLeaseSeconds: "SIDE_EFFECT_LEASE_SECONDS",
+  dbEndpoint: "DB_ENDPOINT",
+  dbPort: "DB_PORT",
+  healthCheckTimeoutMs: "HEALTH_CHECK_TIMEOUT_MS",
+  /** Local runs: S3 emulators need path-style URLs. */
+  s3ForcePathStyle: "S3_FORCE_PATH_STYLE",
+} as const;
+
+export type EnvKey = keyof typeof ENV;
+
+/** CloudWatch namespace of the payment metrics the handlers emit (embedded metric format). */
+export const METRICS_NAMESPACE = "PaymentProcessing";
+
+/** Names of the business metrics, as the handlers emit them and the dashboard reads them. */
+export const PAYMENT_METRICS = {
+  accepted: "PaymentsAccepted",
+  refused: "PaymentsRefused",
+  processed: "PaymentsProcessed",
+  failed: "PaymentsFailed",
+} as const;
+
+export type QueueId = "transaction" | "notification";
+
+export interface QueueContract {
+  /** `payment-transaction` gives `payment-transaction-queue-{suffix}` and `...-dlq-{suffix}`. */
+  readonly baseName: string;
+  readonly visibilityTimeoutSeconds: number;
+  readonly retentionSeconds: number;
+  /** Receives before a message moves to the dead-letter queue. */
+  readonly maxReceiveCount: number;
+  /** The oldest-message alarm fires above this age. */
+  readonly maxAgeSeconds: number;
+}
+
+const DAY_SECONDS = 86_400;
+
+export const QUEUES: Readonly<Record<QueueId, QueueContract>> = {
+  transaction: {
+    baseName: "payment-transaction",
+    visibilityTimeoutSeconds: 300,
+    retentionSeconds: 4 * DAY_SECONDS,
+    maxReceiveCount: 3,
+    maxAgeSeconds: 300,
+  },
+  notification: {
+    baseName: "payment-notification",
+    visibilityTimeoutSeconds: 60,
+    retentionSeconds: 4 * DAY_SECONDS,
+    maxReceiveCount: 5,
+    maxAgeSeconds: 300,
+  },
+};
+
+export const QUEUE_IDS = Object.keys(QUEUES) as QueueId[];
+
+/** How long dead-letter queues keep what failed. */
+export const DLQ_RETENTION_SECONDS = 14 * DAY_SECONDS;
+
+export interface EventSourceContract {
+  readonly queue: QueueId;
+  readonly batchSize: number;
+  readonly maximumBatchingWindowSeconds: number;
+}
+
+export interface FunctionContract<Required extends EnvKey = EnvKey, Optional extends EnvKey = EnvKey> {
+  /** Folder under lambdas/ holding index.ts. */
+  readonly handler: string;
+  /** Short, stable id: alarm names and dashboard labels. */
+  readonly key: string;
+  readonly description: string;
+  readonly timeoutSeconds: number;
+  /** Variables the stack must set. */
+  readonly required: readonly Required[];
+  /** Variables the stack may set: the feature is optional, or the handler has a default. */
+  readonly optional: readonly Optional[];
+  readonly eventSource?: EventSourceContract;
+}
+
+function defineFunction<R extends EnvKey, O extends EnvKey = never>(contract: FunctionContract<R, O>): FunctionContract<R, O> {
+  return contract;
+}
+
+export const FUNCTIONS = {
+  gateway: defineFunction({
+    handler: "payment-gateway",
+    key: "gateway",
+    description: "Accepts payments (POST /transactions) and reports their status",
+    timeoutSeconds: 10,
+    required: ["transactionsTable", "idempotencyTable", "transactionQueueUrl", "maxAmountMinor", "allowedCurrencies"],
+    optional: ["corsAllowOrigin", "maxBodyBytes", "idempotencyTtlSeconds"],
+  }),
+  processor: defineFunction({
+    handler: "transaction-processor",
+    key: "transaction-processor",
+    description: "Moves queued transactions to PROCESSED or FAILED exactly once",
+    timeoutSeconds: 30,
+    required: ["transactionsTable", "notificationQueueUrl", "transactionLogBucket", "riskLimitMinor", "sideEffectLeaseSeconds"],
+    optional: [],
+    eventSource: { queue: "transaction", batchSize: 10, maximumBatchingWindowSeconds: 1 },
+  }),
+  notifier: defineFunction({
+    handler: "notification-sender",
+    key: "notification-sender",
+    description: "Drains the notification queue to SNS",
+    timeoutSeconds: 10,
+    required: ["notificationTopicArn"],
+    optional: [],
+    eventSource: { queue: "notification", batchSize: 10, maximumBatchingWindowSeconds: 1 },
+  }),
+  health: defineFunction({
+    handler: "health",
+    key: "health",
+    description: "Deep health check of this region's dependencies (ALB and Route53 target)",
+    timeoutSeconds: 5,
+    required: ["transactionsTable", "transactionQueueUrl"],
+    optional: ["dbEndpoint", "dbPort", "healthCheckTimeoutMs"],
+  }),
+} as const;
+
+export type FunctionId = keyof typeof FUNCTIONS;
+export const FUNCTION_IDS = Object.keys(FUNCTIONS) as FunctionId[];
+
+/**
+ * A claim on a transaction's side effects outlives one processor invocation (30 s) and expires
+ * well before the message becomes visible again (300 s).
+ */
+export const SIDE_EFFECT_LEASE_SECONDS = 60;
+
+type Values<C> = C extends FunctionContract<infer R, infer O> ? Record<R, string> & Partial<Record<O, string>> : never;
+
+/** The environment of one function, keyed by the contract's names; optional values may be undefined. */
+export function environmentOf<C extends FunctionContract<EnvKey, EnvKey>>(contract: C, values: Values<C>): Record<string, string> {
+  const env: Record<string, string> = {};
+  const given = values as Partial<Record<EnvKey, string>>;
+  for (const key of [...contract.required, ...contract.optional]) {
+    const value = given[key];
+    if (value !== undefined) env[ENV[key]] = value;
+  }
+  const missing = contract.required.filter((key) => given[key] === undefined);
+  if (missing.length > 0) throw new Error(`${contract.handler}: no value for ${missing.map((k) => ENV[k]).join(", ")}`);
+  return env;
+}

@@ -1,0 +1,361 @@
+/**
+ * Real local emulators for the local runtime, the Lambda tests and the benchmarks: dynalite
+ * (DynamoDB, in-process) and fauxqs (SQS/SNS/S3, in a child process because it is ESM-only).
+ * Both listen on free ports. Resources get the deployed names (src/contracts/names.ts) with the
+ * prefix as the environment suffix. This module must not import jest.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import type { AddressInfo, Server } from "node:net";
+import * as path from "node:path";
+import {
+  CreateTableCommand,
+  DeleteItemCommand,
+  DynamoDBClient,
+  ScanCommand,
+  type AttributeValue,
+  type CreateTableCommandInput,
+} from "@aws-sdk/client-dynamodb";
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
+import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
+import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { type DeploymentConfig, loadConfig } from "../contracts/config";
+import { ENV, FUNCTIONS, QUEUES, type QueueId, SIDE_EFFECT_LEASE_SECONDS, environmentOf } from "../contracts/functions";
+import { Naming } from "../contracts/names";
+import { TABLES, type TableId, attributeNames } from "../contracts/tables";
+
+// Local runs are on Node 20; Lambda runs Node 22. Silence the SDK's Node-version notice.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
+export const TEST_REGION = "ap-southeast-1";
+const CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" };
+
+interface DynaliteServer extends Server {
+  close(callback?: (err?: Error) => void): this;
+}
+type DynaliteFactory = (options: {
+  createTableMs: number;
+  deleteTableMs: number;
+  updateTableMs: number;
+}) => DynaliteServer;
+
+export interface Dynamo {
+  readonly endpoint: string;
+  stop(): Promise<void>;
+}
+
+/** Starts dynalite in this process on a free port. */
+export async function startDynalite(): Promise<Dynamo> {
+  // dynalite ships no types.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const dynalite = require("dynalite") as DynaliteFactory;
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  let stopped = false;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (stopped) return resolve();
+        stopped = true;
+        // Drop keep-alive sockets too, so clients see the emulator as really down.
+        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export interface QueueCounts {
+  ready: number;
+  delayed: number;
+  inflight: number;
+}
+
+export interface Fauxqs {
+  readonly endpoint: string;
+  /** Message counts of a queue without receiving (null if the queue does not exist). */
+  inspectQueue(name: string): Promise<QueueCounts | null>;
+  deleteQueue(name: string): Promise<void>;
+  /** Clears all messages and objects, keeps queues, topics and buckets. */
+  reset(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts fauxqs in a child process on a free port. */
+export async function startFauxqs(region: string = TEST_REGION): Promise<Fauxqs> {
+  const script = path.join(__dirname, "fauxqs-child.mjs");
+  const child: ChildProcess = fork(script, [JSON.stringify({ region })], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    execArgv: [],
+  });
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  let nextId = 1;
+  const ready = new Promise<{ port: number }>((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`fauxqs exited early (${code})`));
+    child.once("exit", onExit);
+    child.on("message", (raw) => {
+      const msg = raw as { type?: string; port?: number; id?: number; ok?: boolean; result?: unknown; error?: string };
+      if (msg.type === "ready" && typeof msg.port === "number") {
+        child.off("exit", onExit);
+        resolve({ port: msg.port });
+        return;
+      }
+      if (typeof msg.id === "number") {
+        const p = pending.get(msg.id);
+        pending.delete(msg.id);
+        if (!p) return;
+        if (msg.ok) p.resolve(msg.result);
+        else p.reject(new Error(msg.error ?? "fauxqs op failed"));
+      }
+    });
+  });
+  const { port } = await ready;
+  let stopped = false;
+  const call = <T>(op: string, args: Record<string, unknown> = {}): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      if (stopped) return reject(new Error("fauxqs is stopped"));
+      const id = nextId++;
+      pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      child.send({ id, op, args });
+    });
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    inspectQueue: (name) => call<QueueCounts | null>("inspectQueue", { name }),
+    deleteQueue: (name) => call<void>("deleteQueue", { name }),
+    reset: () => call<void>("reset"),
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      await new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      });
+    },
+  };
+}
+
+/** CreateTable input for one of the tables the stacks define (src/table-definitions.ts). */
+export function tableSchema(id: TableId, name: string): CreateTableCommandInput {
+  const def = TABLES[id];
+  return {
+    TableName: name,
+    BillingMode: "PAY_PER_REQUEST",
+    AttributeDefinitions: attributeNames(def).map((a) => ({ AttributeName: a, AttributeType: "S" })),
+    KeySchema: [{ AttributeName: def.hashKey, KeyType: "HASH" }],
+    ...(def.indexes.length
+      ? {
+          GlobalSecondaryIndexes: def.indexes.map((i) => ({
+            IndexName: i.name,
+            KeySchema: [{ AttributeName: i.hashKey, KeyType: "HASH" }],
+            Projection: { ProjectionType: "ALL" },
+          })),
+        }
+      : {}),
+  };
+}
+
+export interface Resources {
+  transactionsTable: string;
+  idempotencyTable: string;
+  transactionQueueUrl: string;
+  transactionDlqUrl: string;
+  notificationQueueUrl: string;
+  notificationDlqUrl: string;
+  notificationTopicArn: string;
+  /** Subscribed to the topic (raw delivery off: bodies are SNS envelopes). */
+  observerQueueUrl: string;
+  logBucket: string;
+  names: {
+    transactionQueue: string;
+    transactionDlq: string;
+    notificationQueue: string;
+    notificationDlq: string;
+    observerQueue: string;
+  };
+}
+
+export interface Emulators {
+  readonly region: string;
+  readonly dynamo: Dynamo;
+  readonly fauxqs: Fauxqs;
+  readonly resources: Resources;
+  /** SDK clients for test assertions (not the handlers' clients). */
+  readonly clients: { dynamodb: DynamoDBClient; sqs: SQSClient; sns: SNSClient; s3: S3Client };
+  /** The env vars every handler needs to talk to these emulators. */
+  readonly baseEnv: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  region?: string;
+  /** Visibility timeout of both queues, seconds (short for redrive tests); default 30. */
+  visibilityTimeoutSeconds?: number;
+  /** Receives before a message moves to its DLQ; default: each queue's own (src/contracts/functions.ts). */
+  maxReceiveCount?: number;
+  /** The environment suffix of the resource names; default "test". */
+  prefix?: string;
+  /** Deployment settings the handlers run with (limits, currencies); default: the defaults. */
+  config?: DeploymentConfig;
+}
+
+/** Starts both emulators and creates every resource with the production schemas. */
+export async function startEmulators(options: StartOptions = {}): Promise<Emulators> {
+  const region = options.region ?? TEST_REGION;
+  const prefix = options.prefix ?? "test";
+  const [dynamo, fauxqs] = await Promise.all([startDynalite(), startFauxqs(region)]);
+  const common = { region, credentials: CREDENTIALS };
+  const clients = {
+    dynamodb: new DynamoDBClient({ ...common, endpoint: dynamo.endpoint }),
+    sqs: new SQSClient({ ...common, endpoint: fauxqs.endpoint }),
+    sns: new SNSClient({ ...common, endpoint: fauxqs.endpoint }),
+    s3: new S3Client({ ...common, endpoint: fauxqs.endpoint, forcePathStyle: true }),
+  };
+  const naming = new Naming(prefix);
+  const names = {
+    transactionQueue: naming.queue("transaction"),
+    transactionDlq: naming.deadLetterQueue("transaction"),
+    notificationQueue: naming.queue("notification"),
+    notificationDlq: naming.deadLetterQueue("notification"),
+    // Local only: subscribed to the topic so that tests can read what was published.
+    observerQueue: naming.name("payment-notification-observer"),
+  };
+  const transactionsTable = naming.table("transactions");
+  const idempotencyTable = naming.table("idempotency");
+  const logBucket = naming.transactionLogBucket(region);
+
+  await Promise.all([
+    clients.dynamodb.send(new CreateTableCommand(tableSchema("transactions", transactionsTable))),
+    clients.dynamodb.send(new CreateTableCommand(tableSchema("idempotency", idempotencyTable))),
+  ]);
+
+  const createQueue = async (name: string, attributes: Record<string, string> = {}) => {
+    const out = await clients.sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
+    const url = out.QueueUrl!;
+    const attrs = await clients.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] }),
+    );
+    return { url, arn: attrs.Attributes!.QueueArn! };
+  };
+  const [transactionDlq, notificationDlq, observer] = await Promise.all([
+    createQueue(names.transactionDlq),
+    createQueue(names.notificationDlq),
+    createQueue(names.observerQueue),
+  ]);
+  const queueAttributes = (id: QueueId, dlqArn: string) => ({
+    VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 30),
+    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: String(options.maxReceiveCount ?? QUEUES[id].maxReceiveCount) }),
+  });
+  const [transactionQueue, notificationQueue] = await Promise.all([
+    createQueue(names.transactionQueue, queueAttributes("transaction", transactionDlq.arn)),
+    createQueue(names.notificationQueue, queueAttributes("notification", notificationDlq.arn)),
+  ]);
+  const topic = await clients.sns.send(new CreateTopicCommand({ Name: naming.name("payment-notifications") }));
+  await clients.sns.send(new SubscribeCommand({ TopicArn: topic.TopicArn!, Protocol: "sqs", Endpoint: observer.arn }));
+  await clients.s3.send(new CreateBucketCommand({ Bucket: logBucket }));
+
+  const resources: Resources = {
+    transactionsTable,
+    idempotencyTable,
+    transactionQueueUrl: transactionQueue.url,
+    transactionDlqUrl: transactionDlq.url,
+    notificationQueueUrl: notificationQueue.url,
+    notificationDlqUrl: notificationDlq.url,
+    notificationTopicArn: topic.TopicArn!,
+    observerQueueUrl: observer.url,
+    logBucket,
+    names,
+  };
+
+  const baseEnv: Record<string, string> = {
+    AWS_REGION: region,
+    AWS_DEFAULT_REGION: region,
+    AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_ENDPOINT_URL_SQS: fauxqs.endpoint,
+    AWS_ENDPOINT_URL_SNS: fauxqs.endpoint,
+    AWS_ENDPOINT_URL_S3: fauxqs.endpoint,
+    [ENV.s3ForcePathStyle]: "true",
+    [ENV.logLevel]: "SILENT",
+    [ENV.serviceName]: "payments-test",
+    // No X-Ray daemon and no CloudWatch here: tracer and metrics stay quiet.
+    [ENV.tracingEnabled]: "false",
+    [ENV.metricsDisabled]: "true",
+    ...functionEnvironment(resources, options.config ?? loadConfig({}, {}), options.visibilityTimeoutSeconds ?? 30),
+  };
+
+  return {
+    region,
+    dynamo,
+    fauxqs,
+    resources,
+    clients,
+    baseEnv,
+    stop: async () => {
+      for (const c of Object.values(clients)) c.destroy();
+      await Promise.all([dynamo.stop(), fauxqs.stop()]);
+    },
+  };
+}
+
+/**
+ * The environment of all four handlers against these resources, each part built from its
+ * function contract as the stacks build it. The handlers share one process here, so one map.
+ */
+function functionEnvironment(res: Resources, config: DeploymentConfig, visibilityTimeoutSeconds: number): Record<string, string> {
+  return {
+    ...environmentOf(FUNCTIONS.gateway, {
+      transactionsTable: res.transactionsTable,
+      idempotencyTable: res.idempotencyTable,
+      transactionQueueUrl: res.transactionQueueUrl,
+      maxAmountMinor: String(config.maxPaymentAmountMinor),
+      allowedCurrencies: config.allowedCurrencies.join(","),
+      corsAllowOrigin: config.corsAllowOrigin,
+    }),
+    ...environmentOf(FUNCTIONS.processor, {
+      transactionsTable: res.transactionsTable,
+      notificationQueueUrl: res.notificationQueueUrl,
+      transactionLogBucket: res.logBucket,
+      riskLimitMinor: String(config.riskLimitMinor),
+      // The side-effect lease must not outlive the queue's visibility timeout.
+      sideEffectLeaseSeconds: String(Math.min(SIDE_EFFECT_LEASE_SECONDS, visibilityTimeoutSeconds)),
+    }),
+    ...environmentOf(FUNCTIONS.notifier, { notificationTopicArn: res.notificationTopicArn }),
+    // No Aurora here: the health check skips its database probe.
+    ...environmentOf(FUNCTIONS.health, { transactionsTable: res.transactionsTable, transactionQueueUrl: res.transactionQueueUrl }),
+  };
+}
+
+/** Sets env vars (returns a function restoring the previous values). */
+export function applyEnv(env: Record<string, string | undefined>): () => void {
+  const previous: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(env)) {
+    previous[k] = process.env[k];
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  return () => {
+    for (const [k, v] of Object.entries(previous)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  };
+}
+
+/** Deletes every item of a table (small test tables only). */
+export async function clearTable(client: DynamoDBClient, table: string, keyAttr: string): Promise<void> {
+  let startKey: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await client.send(new ScanCommand({ TableName: table, ExclusiveStartKey: startKey, ProjectionExpression: keyAttr }));
+    await Promise.all((page.Items ?? []).map((Key) => client.send(new DeleteItemCommand({ TableName: table, Key }))));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+}

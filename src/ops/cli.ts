@@ -1,0 +1,43 @@
+/**
+ * The operator CLI, one entry point with a command group per concern:
+ *
+ *   npm run ops -- dr <status|switchover|failover|wait> [flags]     (or: npm run dr -- ...)
+ *
+ * Every command reads the deployment configuration as synth does (cdktf.json context, then the
+ * environment), works against either region, and changes nothing without `--yes`.
+ */
+import type { ExitCode } from "./dr/operations";
+import { runDr } from "./dr/cli";
+
+const GROUPS: Readonly<Record<string, (argv: readonly string[]) => Promise<ExitCode>>> = {
+  dr: (argv) => runDr(argv),
+};
+
+export const USAGE = `Usage: npm run ops -- <group> <command> [flags]
+
+Groups:
+  dr        Aurora writer and Route53 health checks: status, switchover, failover, wait
+            (npm run ops -- dr help)`;
+
+export async function main(argv: readonly string[], err: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<ExitCode> {
+  const [group, ...rest] = argv;
+  const run = group === undefined ? undefined : GROUPS[group];
+  if (!run) {
+    if (group !== undefined && group !== "help" && group !== "--help" && group !== "-h") err(`error: unknown command group "${group}"`);
+    err(USAGE);
+    return group === "help" || group === "--help" || group === "-h" ? 0 : 1;
+  }
+  return run(rest);
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

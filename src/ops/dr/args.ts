@@ -1,0 +1,115 @@
+/** Command line of the DR CLI: strict, so a typo never turns into a different operation. */
+import type { RegionRole } from "../../contracts/config";
+import { DEFAULT_POLL_SECONDS, DEFAULT_TIMEOUT_SECONDS } from "./operations";
+
+export type Command =
+  | { readonly command: "help" }
+  | { readonly command: "status" }
+  | { readonly command: "switchover"; readonly to: RegionRole; readonly yes: boolean }
+  | { readonly command: "failover"; readonly to: RegionRole; readonly yes: boolean; readonly allowDataLoss: boolean }
+  | { readonly command: "wait"; readonly to: RegionRole; readonly timeoutSeconds: number; readonly pollSeconds: number; readonly writerOnly: boolean };
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+export const USAGE = `Usage: npm run dr -- <command> [flags]   (npm run ops -- dr <command> [flags])
+
+Commands:
+  status                      Global cluster writer and members, both clusters, replication lag,
+                              Route53 health checks. Exit 0 healthy, 2 degraded.
+  switchover [--to dr|primary] [--yes]
+                              Planned switchover (RPO 0) of the Aurora writer to --to (default dr).
+                              Needs the global cluster and every member available. Without --yes:
+                              dry run, prints the exact API call, exit 1.
+  failover [--to dr|primary] --yes --allow-data-loss
+                              Unplanned failover (region lost) to --to (default dr), data loss
+                              allowed; prints the last known lag as the RPO estimate first.
+  wait [--to dr|primary] [--timeout-seconds N] [--poll-seconds N] [--writer-only]
+                              Polls until --to (default dr) is the writer and every member is
+                              available (--writer-only: only the writer). Default timeout ${DEFAULT_TIMEOUT_SECONDS} s,
+                              poll every ${DEFAULT_POLL_SECONDS} s. Exit 2 on timeout.
+  help                        This text.
+
+Configuration: cdktf.json "context" and environment variables, as for synth (src/contracts/config.ts).
+AWS credentials: the usual SDK chain (AWS_PROFILE, environment, SSO, instance role).`;
+
+interface FlagSpec {
+  readonly takesValue: boolean;
+}
+
+const FLAGS: Record<Exclude<Command["command"], "help">, Record<string, FlagSpec>> = {
+  status: {},
+  switchover: { "--to": { takesValue: true }, "--yes": { takesValue: false } },
+  failover: { "--to": { takesValue: true }, "--yes": { takesValue: false }, "--allow-data-loss": { takesValue: false } },
+  wait: {
+    "--to": { takesValue: true },
+    "--timeout-seconds": { takesValue: true },
+    "--poll-seconds": { takesValue: true },
+    "--writer-only": { takesValue: false },
+  },
+};
+
+function parseTo(value: string | undefined): RegionRole {
+  if (value === undefined) return "dr";
+  if (value === "dr" || value === "primary") return value;
+  throw new UsageError(`invalid --to "${value}": expected dr or primary`);
+}
+
+function parseSeconds(flag: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
+  if (!(n >= min && n <= max)) throw new UsageError(`invalid ${flag} "${value}": expected a number of seconds from ${min} to ${max}`);
+  return n;
+}
+
+export function parseArgs(argv: readonly string[]): Command {
+  const [command, ...rest] = argv;
+  if (command === undefined) throw new UsageError("missing command");
+  if (command === "help" || command === "--help" || command === "-h") {
+    if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}" after ${command}`);
+    return { command: "help" };
+  }
+  if (!Object.prototype.hasOwnProperty.call(FLAGS, command)) throw new UsageError(`unknown command "${command}"`);
+  const name = command as keyof typeof FLAGS;
+  const specs = FLAGS[name];
+
+  const values = new Map<string, string | undefined>();
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i];
+    if (!arg.startsWith("--")) throw new UsageError(`unexpected argument "${arg}" for ${name}`);
+    const eq = arg.indexOf("=");
+    const flag = eq === -1 ? arg : arg.slice(0, eq);
+    const spec = specs[flag];
+    if (!spec) throw new UsageError(`unknown flag "${flag}" for ${name}`);
+    if (values.has(flag)) throw new UsageError(`flag ${flag} given twice`);
+    if (spec.takesValue) {
+      const value = eq === -1 ? rest[++i] : arg.slice(eq + 1);
+      if (value === undefined || value === "" || (eq === -1 && value.startsWith("--"))) throw new UsageError(`flag ${flag} needs a value`);
+      values.set(flag, value);
+    } else {
+      if (eq !== -1) throw new UsageError(`flag ${flag} takes no value`);
+      values.set(flag, undefined);
+    }
+  }
+
+  switch (name) {
+    case "status":
+      return { command: "status" };
+    case "switchover":
+      return { command: "switchover", to: parseTo(values.get("--to")), yes: values.has("--yes") };
+    case "failover":
+      return { command: "failover", to: parseTo(values.get("--to")), yes: values.has("--yes"), allowDataLoss: values.has("--allow-data-loss") };
+    case "wait":
+      return {
+        command: "wait",
+        to: parseTo(values.get("--to")),
+        timeoutSeconds: parseSeconds("--timeout-seconds", values.get("--timeout-seconds"), DEFAULT_TIMEOUT_SECONDS, 1, 86_400),
+        pollSeconds: parseSeconds("--poll-seconds", values.get("--poll-seconds"), DEFAULT_POLL_SECONDS, 0.01, 3_600),
+        writerOnly: values.has("--writer-only"),
+      };
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * `dr` commands of the operator CLI, for failover rehearsals and real failovers:
+ * `npm run dr -- help`. Parses the command line, loads the deployment config, builds one AWS
+ * client per region and prints what `operations.ts` returns. Runbook: src/ops/README.md.
+ */
+import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
+import { RDSClient } from "@aws-sdk/client-rds";
+import { Route53Client } from "@aws-sdk/client-route-53";
+import { ConfigError, type DeploymentConfig, loadConfig } from "../../contracts/config";
+import { cdktfContext } from "../../contracts/context";
+import { ROUTE53_HOME_REGION } from "../../contracts/regions";
+import { USAGE, UsageError, parseArgs } from "./args";
+import { failover, status, switchover, waitForWriter, type DrClients, type DrContext, type ExitCode, type OperationResult } from "./operations";
+
+/** Short timeouts and few retries: a lost region must fail fast, not hang the operator. */
+const CLIENT_OPTIONS = { maxAttempts: 3, requestHandler: { connectionTimeout: 5_000, requestTimeout: 20_000 } };
+
+export function buildClients(config: DeploymentConfig): DrClients {
+  return {
+    rds: {
+      primary: new RDSClient({ region: config.primaryRegion, ...CLIENT_OPTIONS }),
+      dr: new RDSClient({ region: config.drRegion, ...CLIENT_OPTIONS }),
+    },
+    cloudwatch: {
+      primary: new CloudWatchClient({ region: config.primaryRegion, ...CLIENT_OPTIONS }),
+      dr: new CloudWatchClient({ region: config.drRegion, ...CLIENT_OPTIONS }),
+    },
+    // Route53's control plane is served from us-east-1.
+    route53: new Route53Client({ region: ROUTE53_HOME_REGION, ...CLIENT_OPTIONS }),
+  };
+}
+
+export interface CliIo {
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+  readonly env: NodeJS.ProcessEnv;
+  readonly context: () => Record<string, unknown>;
+  readonly clients: (config: DeploymentConfig) => DrClients;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly now?: () => number;
+}
+
+const defaultIo: CliIo = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+  env: process.env,
+  context: cdktfContext,
+  clients: buildClients,
+};
+
+/** Runs one `dr` command and returns its exit code. */
+export async function runDr(argv: readonly string[], io: CliIo = defaultIo): Promise<ExitCode> {
+  let command;
+  try {
+    command = parseArgs(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    io.err(`error: ${err.message}`);
+    io.err(USAGE);
+    return 1;
+  }
+  if (command.command === "help") {
+    io.out(USAGE);
+    return 0;
+  }
+
+  let config: DeploymentConfig;
+  try {
+    config = loadConfig(io.context(), io.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    io.err(`error: configuration: ${err.message}`);
+    return 1;
+  }
+  const ctx: DrContext = { config, clients: io.clients(config), progress: io.out, sleep: io.sleep, now: io.now };
+
+  let result: OperationResult;
+  switch (command.command) {
+    case "status":
+      result = await status(ctx);
+      break;
+    case "switchover":
+      result = await switchover(ctx, command);
+      break;
+    case "failover":
+      result = await failover(ctx, command);
+      break;
+    case "wait":
+      result = await waitForWriter(ctx, command);
+      break;
+  }
+  for (const line of result.lines) io.out(line);
+  if (result.error) io.err(`error: ${result.error}`);
+  if (result.showUsage) io.err(USAGE);
+  return result.exitCode;
+}
