@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { SETTINGS, loadConfig } from "../src/contracts/config";
+import { loadConfig, SETTINGS } from "../src/contracts/config";
 
 /**
  * Renders the README's configuration table from the settings themselves.

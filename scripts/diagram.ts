@@ -7,10 +7,11 @@
  * Nothing here names a resource: nodes come from resource types and their name attributes, and
  * edges from the `${type.name.attr}` references (cross-stack ones through terraform_remote_state).
  */
-import { App } from "cdktf";
+
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { App } from "cdktf";
 
 type Json = Record<string, any>;
 type StackName = "primary" | "dr";
@@ -85,7 +86,15 @@ const TYPES: Record<string, TypeSpec> = {
 };
 
 /** Attributes that carry a resource's name, most telling first. */
-const NAME_ATTRIBUTES = ["function_name", "bucket", "cluster_identifier", "global_cluster_identifier", "dashboard_name", "alarm_name", "name"];
+const NAME_ATTRIBUTES = [
+  "function_name",
+  "bucket",
+  "cluster_identifier",
+  "global_cluster_identifier",
+  "dashboard_name",
+  "alarm_name",
+  "name",
+];
 
 /** Types whose resources live outside any region. */
 const GLOBAL_TYPES = new Set(["aws_route53_record", "aws_route53_health_check", "aws_cloudfront_distribution"]);
@@ -121,7 +130,7 @@ const REMOTE_OUTPUT = /\$\{data\.terraform_remote_state\.[A-Za-z0-9_-]+\.outputs
 
 function strings(value: unknown, into: string[] = []): string[] {
   if (typeof value === "string") into.push(value);
-  else if (Array.isArray(value)) value.forEach((v) => strings(v, into));
+  else if (Array.isArray(value)) for (const v of value) strings(v, into);
   else if (value && typeof value === "object") for (const [k, v] of Object.entries(value)) if (k !== "//") strings(v, into);
   return into;
 }
@@ -146,7 +155,8 @@ class Model {
     this.regions = { primary: providerRegion(stacks.primary), dr: providerRegion(stacks.dr) };
     for (const stack of ["primary", "dr"] as const) {
       for (const [type, byName] of Object.entries<Json>(stacks[stack].resource ?? {})) {
-        for (const [name, body] of Object.entries<Json>(byName)) this.resources.set(`${stack}/${type}.${name}`, { stack, type, name, body });
+        for (const [name, body] of Object.entries<Json>(byName))
+          this.resources.set(`${stack}/${type}.${name}`, { stack, type, name, body });
       }
     }
   }
@@ -225,11 +235,13 @@ function nameOf(r: Resource): string {
 function buildNodes(model: Model): void {
   const deadLetterQueues = new Set<string>();
   for (const queue of model.ofType("aws_sqs_queue")) {
-    for (const target of model.refsOf(queue, queue.body.redrive_policy ?? "")) deadLetterQueues.add(`${target.stack}/${target.type}.${target.name}`);
+    for (const target of model.refsOf(queue, queue.body.redrive_policy ?? ""))
+      deadLetterQueues.add(`${target.stack}/${target.type}.${target.name}`);
   }
   const aliasOf = new Map<string, string>();
   for (const alias of model.ofType("aws_kms_alias")) {
-    for (const key of model.refsOf(alias)) if (key.type === "aws_kms_key") aliasOf.set(`${key.stack}/${key.type}.${key.name}`, String(alias.body.name));
+    for (const key of model.refsOf(alias))
+      if (key.type === "aws_kms_key") aliasOf.set(`${key.stack}/${key.type}.${key.name}`, String(alias.body.name));
   }
   const instances = new Map<string, number>();
   for (const instance of model.ofType("aws_rds_cluster_instance")) {
@@ -312,8 +324,10 @@ function buildEdges(model: Model): void {
   for (const listener of listeners) {
     const lb = first(listener, listener.body.load_balancer_arn, "aws_lb");
     if (!lb) continue;
-    const groups = [listener, ...model.ofType("aws_lb_listener_rule").filter((rule) => first(rule, rule.body.listener_arn, "aws_lb_listener") === listener)]
-      .flatMap((r) => model.refsOf(r).filter((t) => t.type === "aws_lb_target_group"));
+    const groups = [
+      listener,
+      ...model.ofType("aws_lb_listener_rule").filter((rule) => first(rule, rule.body.listener_arn, "aws_lb_listener") === listener),
+    ].flatMap((r) => model.refsOf(r).filter((t) => t.type === "aws_lb_target_group"));
     for (const group of groups) lbOfTargetGroup.set(`${group.stack}/${group.name}`, lb);
   }
   for (const attachment of model.ofType("aws_lb_target_group_attachment")) {
@@ -333,7 +347,8 @@ function buildEdges(model: Model): void {
   const byLabelName = new Map<string, string>();
   for (const n of model.nodes.values()) if (n.name) byLabelName.set(`${n.group}|${n.name}`, n.id);
   for (const fn of model.ofType("aws_lambda_function")) {
-    const env = fn.body.environment?.variables ?? (Array.isArray(fn.body.environment) ? fn.body.environment[0]?.variables : undefined) ?? {};
+    const env =
+      fn.body.environment?.variables ?? (Array.isArray(fn.body.environment) ? fn.body.environment[0]?.variables : undefined) ?? {};
     const targets = new Set<string | undefined>(model.refsOf(fn, env).map((t) => node(t)));
     for (const value of strings(env)) targets.add(byLabelName.get(`${model.groupOf(fn)}|${value}`));
     for (const target of targets) {
@@ -347,7 +362,9 @@ function buildEdges(model: Model): void {
     }
   }
   for (const trail of model.ofType("aws_cloudtrail")) {
-    const bucket = first(trail, trail.body.s3_bucket_name, "aws_s3_bucket") ?? model.ofType("aws_s3_bucket").find((b) => b.stack === trail.stack && nameOf(b) === trail.body.s3_bucket_name);
+    const bucket =
+      first(trail, trail.body.s3_bucket_name, "aws_s3_bucket") ??
+      model.ofType("aws_s3_bucket").find((b) => b.stack === trail.stack && nameOf(b) === trail.body.s3_bucket_name);
     model.addEdge(node(trail), node(bucket), "logs");
   }
   // Aurora: cluster membership in the global cluster (cross-region for the secondary).
@@ -379,13 +396,17 @@ function buildEdges(model: Model): void {
   }
   // Route 53: failover records -> load balancers, health checks -> what they probe.
   for (const record of model.ofType("aws_route53_record")) {
-    const policy = Array.isArray(record.body.failover_routing_policy) ? record.body.failover_routing_policy[0] : record.body.failover_routing_policy;
+    const policy = Array.isArray(record.body.failover_routing_policy)
+      ? record.body.failover_routing_policy[0]
+      : record.body.failover_routing_policy;
     const alias = Array.isArray(record.body.alias) ? record.body.alias[0] : record.body.alias;
-    for (const target of model.refsOf(record, alias?.name ?? "")) model.addEdge(node(record), node(target), policy?.type ? `failover ${policy.type}` : "alias", !!policy);
+    for (const target of model.refsOf(record, alias?.name ?? ""))
+      model.addEdge(node(record), node(target), policy?.type ? `failover ${policy.type}` : "alias", !!policy);
     for (const check of model.refsOf(record, record.body.health_check_id ?? "")) model.addEdge(node(record), node(check), "health-checked");
   }
   for (const check of model.ofType("aws_route53_health_check")) {
-    for (const target of model.refsOf(check, check.body.fqdn ?? "")) model.addEdge(node(check), node(target), `probes ${check.body.resource_path ?? ""}`.trim());
+    for (const target of model.refsOf(check, check.body.fqdn ?? ""))
+      model.addEdge(node(check), node(target), `probes ${check.body.resource_path ?? ""}`.trim());
   }
 }
 
@@ -426,7 +447,9 @@ export function renderMermaid(stacks: SynthesizedStacks): string {
     lines.push(`  subgraph ${gid}["${escapeLabel(groupTitle(model, group))}"]`);
     lines.push("    direction TB");
     for (const { tier, title } of TIERS) {
-      const members = [...model.nodes.values()].filter((n) => n.group === group && n.tier === tier).sort((a, b) => a.label.localeCompare(b.label) || a.id.localeCompare(b.id));
+      const members = [...model.nodes.values()]
+        .filter((n) => n.group === group && n.tier === tier)
+        .sort((a, b) => a.label.localeCompare(b.label) || a.id.localeCompare(b.id));
       if (!members.length) continue;
       if (group === GLOBAL_GROUP) {
         for (const n of members) lines.push(renderNode(n, "    "));

@@ -1,5 +1,5 @@
-import { NAME_LIMITS, Naming, defaultTags, resourceName } from "../../src/contracts/names";
 import { loadConfig } from "../../src/contracts/config";
+import { defaultTags, NAME_LIMITS, Naming, resourceName } from "../../src/contracts/names";
 import { KNOWN_REGIONS } from "../../src/contracts/regions";
 import { resourcesOf, synthStacks } from "../infra/support";
 
@@ -26,8 +26,12 @@ describe("naming", () => {
   test("every synthesized name at the longest suffix respects its AWS limit", () => {
     const { primary, dr } = synthStacks({ environmentSuffix: LONGEST_SUFFIX });
     const limits: Array<[string, string, number]> = [
-      ["aws_lb", "name", 32], ["aws_lb_target_group", "name", 32], ["aws_s3_bucket", "bucket", 63],
-      ["aws_iam_role", "name", 64], ["aws_lambda_function", "function_name", 64], ["aws_sqs_queue", "name", 80],
+      ["aws_lb", "name", 32],
+      ["aws_lb_target_group", "name", 32],
+      ["aws_s3_bucket", "bucket", 63],
+      ["aws_iam_role", "name", 64],
+      ["aws_lambda_function", "function_name", 64],
+      ["aws_sqs_queue", "name", 80],
       ["aws_rds_cluster", "cluster_identifier", 63],
     ];
     let checked = 0;
@@ -45,7 +49,9 @@ describe("naming", () => {
 
   test("default tags carry environment, project and cost center", () => {
     expect(defaultTags(loadConfig({}, { COST_CENTER: "cc-42" }), "primary")).toMatchObject({
-      Environment: "dev", Project: "payment-processing-dr", CostCenter: "cc-42",
+      Environment: "dev",
+      Project: "payment-processing-dr",
+      CostCenter: "cc-42",
     });
   });
 });

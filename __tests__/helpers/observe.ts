@@ -1,7 +1,8 @@
 /** Reads what the handlers produced: queue messages, S3 log lines. No jest import. */
-import type { SQSRecord, SQSEvent } from "aws-lambda";
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from "@aws-sdk/client-sqs";
+
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { SQSEvent, SQSRecord } from "aws-lambda";
 
 /** Receives up to `max` messages (several polls, no long polling). */
 export async function receiveMessages(sqs: SQSClient, queueUrl: string, max = 10, polls = 3): Promise<Message[]> {

@@ -1,8 +1,8 @@
-import { Testing } from "cdktf";
 import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
 import { SnsTopicPolicy } from "@cdktf/provider-aws/lib/sns-topic-policy";
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
-import { AlertTopic, AlertTopicProps } from "../../src/infra/observability/alert-topic";
+import { Testing } from "cdktf";
+import { AlertTopic, type AlertTopicProps } from "../../src/infra/observability/alert-topic";
 import { bareStack, onlyResource, resourcesOf, wildcardAllows } from "./support";
 
 const base = {

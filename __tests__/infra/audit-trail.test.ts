@@ -1,4 +1,3 @@
-import { Testing, TerraformOutput } from "cdktf";
 import { Cloudtrail } from "@cdktf/provider-aws/lib/cloudtrail";
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
@@ -8,8 +7,9 @@ import { S3BucketLifecycleConfiguration } from "@cdktf/provider-aws/lib/s3-bucke
 import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
 import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
 import { S3BucketVersioningA } from "@cdktf/provider-aws/lib/s3-bucket-versioning";
-import { AuditTrail, AuditTrailProps } from "../../src/infra/security/audit-trail";
-import { KEY_ARN_REF as KEY, bareStack, onlyResource, wildcardAllows } from "./support";
+import { TerraformOutput, Testing } from "cdktf";
+import { AuditTrail, type AuditTrailProps } from "../../src/infra/security/audit-trail";
+import { bareStack, KEY_ARN_REF as KEY, onlyResource, wildcardAllows } from "./support";
 
 const props: AuditTrailProps = { accessLogsBucketName: "payment-access-logs-ap-southeast-1-test" };
 const TRAIL_ARN = "arn:aws:cloudtrail:ap-southeast-1:111122223333:trail/payment-audit-trail-test";

@@ -98,7 +98,7 @@ describe("Aurora global database", () => {
   test("private subnets over 3 AZs, 3306 from the VPC CIDR only, TLS required", () => {
     const subnets = onlyResource(primary, DbSubnetGroup.tfResourceType).subnet_ids;
     expect(subnets).toHaveLength(3);
-    subnets.forEach((s: string) => expect(s).toMatch(/aws_subnet\.network_private-subnet/));
+    for (const s of subnets) expect(s).toMatch(/aws_subnet\.network_private-subnet/);
     expect(dr).toHaveResourceWithProperties(SecurityGroup, {
       name: "payment-aurora-sg-dev",
       ingress: [expect.objectContaining({ from_port: 3306, to_port: 3306, cidr_blocks: ["10.1.0.0/16"] })],
@@ -148,7 +148,10 @@ describe("DynamoDB global tables", () => {
   });
 
   test("the idempotency store expires records through the TTL attribute Powertools writes", () => {
-    expect(primary).toHaveResourceWithProperties(DynamodbTable, { name: "payment-idempotency-dev", ttl: { attribute_name: "expiration", enabled: true } });
+    expect(primary).toHaveResourceWithProperties(DynamodbTable, {
+      name: "payment-idempotency-dev",
+      ttl: { attribute_name: "expiration", enabled: true },
+    });
   });
 
   test("dr holds a replica of every table and no table of its own", () => {
@@ -178,20 +181,33 @@ describe("transaction-log buckets", () => {
       rule: [{ apply_server_side_encryption_by_default: { sse_algorithm: "aws:kms", kms_master_key_id: KEY }, bucket_key_enabled: true }],
     });
     expect(stack).toHaveResourceWithProperties(S3BucketPublicAccessBlock, {
-      block_public_acls: true, block_public_policy: true, ignore_public_acls: true, restrict_public_buckets: true,
+      block_public_acls: true,
+      block_public_policy: true,
+      ignore_public_acls: true,
+      restrict_public_buckets: true,
     });
     const logsPolicy = resourcesOf(stack, S3BucketPolicy.tfResourceType).find((p) => /transaction-logs_bucket/.test(p.bucket));
     const policy = JSON.parse(logsPolicy!.policy);
-    expect(policy.Statement).toContainEqual(expect.objectContaining({
-      Effect: "Deny", Principal: "*", Action: "s3:*", Condition: { Bool: { "aws:SecureTransport": false } },
-    }));
+    expect(policy.Statement).toContainEqual(
+      expect.objectContaining({
+        Effect: "Deny",
+        Principal: "*",
+        Action: "s3:*",
+        Condition: { Bool: { "aws:SecureTransport": false } },
+      }),
+    );
     expect(stack).toHaveResourceWithProperties(S3BucketLifecycleConfiguration, {
       bucket: expect.stringMatching(/aws_s3_bucket\.transaction-logs_bucket/),
-      rule: [expect.objectContaining({
-        status: "Enabled",
-        transition: [{ days: 30, storage_class: "STANDARD_IA" }, { days: 90, storage_class: "GLACIER" }],
-        noncurrent_version_expiration: [{ noncurrent_days: 90 }],
-      })],
+      rule: [
+        expect.objectContaining({
+          status: "Enabled",
+          transition: [
+            { days: 30, storage_class: "STANDARD_IA" },
+            { days: 90, storage_class: "GLACIER" },
+          ],
+          noncurrent_version_expiration: [{ noncurrent_days: 90 }],
+        }),
+      ],
     });
   });
 
@@ -199,28 +215,40 @@ describe("transaction-log buckets", () => {
     expect(resourcesOf(primary, S3BucketReplicationConfigurationA.tfResourceType)).toHaveLength(0);
     expect(dr).toHaveResourceWithProperties(S3BucketReplicationConfigurationA, {
       region: "ap-southeast-1",
-      rule: [expect.objectContaining({
-        status: "Enabled",
-        delete_marker_replication: { status: "Enabled" },
-        source_selection_criteria: { sse_kms_encrypted_objects: { status: "Enabled" } },
-        destination: expect.objectContaining({
-          bucket: expect.stringMatching(/aws_s3_bucket\.transaction-logs_bucket/),
-          encryption_configuration: { replica_kms_key_id: KEY },
-          replication_time: { status: "Enabled", time: { minutes: 15 } },
-          metrics: { status: "Enabled", event_threshold: { minutes: 15 } },
+      rule: [
+        expect.objectContaining({
+          status: "Enabled",
+          delete_marker_replication: { status: "Enabled" },
+          source_selection_criteria: { sse_kms_encrypted_objects: { status: "Enabled" } },
+          destination: expect.objectContaining({
+            bucket: expect.stringMatching(/aws_s3_bucket\.transaction-logs_bucket/),
+            encryption_configuration: { replica_kms_key_id: KEY },
+            replication_time: { status: "Enabled", time: { minutes: 15 } },
+            metrics: { status: "Enabled", event_threshold: { minutes: 15 } },
+          }),
         }),
-      })],
+      ],
       depends_on: [expect.stringMatching(/^aws_s3_bucket_versioning\.transaction-logs_versioning/)],
     });
   });
 
   test("the replication role holds only the S3 and KMS rights replication needs", () => {
     const policy = resourcesOf(dr, IamRolePolicy.tfResourceType).find((p) => p.name === "replicate-transaction-logs")!;
-    const actions = JSON.parse(policy.policy).Statement.flatMap((s: any) => s.Action).sort();
+    const actions = JSON.parse(policy.policy)
+      .Statement.flatMap((s: any) => s.Action)
+      .sort();
     expect(actions).toEqual([
-      "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey",
-      "s3:GetObjectVersionAcl", "s3:GetObjectVersionForReplication", "s3:GetObjectVersionTagging",
-      "s3:GetReplicationConfiguration", "s3:ListBucket", "s3:ReplicateDelete", "s3:ReplicateObject", "s3:ReplicateTags",
+      "kms:Decrypt",
+      "kms:Encrypt",
+      "kms:GenerateDataKey",
+      "s3:GetObjectVersionAcl",
+      "s3:GetObjectVersionForReplication",
+      "s3:GetObjectVersionTagging",
+      "s3:GetReplicationConfiguration",
+      "s3:ListBucket",
+      "s3:ReplicateDelete",
+      "s3:ReplicateObject",
+      "s3:ReplicateTags",
     ]);
   });
 });
@@ -231,7 +259,10 @@ describe("cross-stack wiring on the synthesized app", () => {
 
   test("dr reads primary's state from the same encrypted backend, and primary reads nothing from dr", () => {
     const remote = app.dr.data.terraform_remote_state["cross-stack-reference-input-primary"];
-    expect(remote).toMatchObject({ backend: "s3", config: { key: "payment-processing/dev/primary.tfstate", bucket: "payment-processing-tfstate-dev", encrypt: true } });
+    expect(remote).toMatchObject({
+      backend: "s3",
+      config: { key: "payment-processing/dev/primary.tfstate", bucket: "payment-processing-tfstate-dev", encrypt: true },
+    });
     expect(app.primary.data.terraform_remote_state).toBeUndefined();
   });
 
@@ -253,7 +284,9 @@ describe("cross-stack wiring on the synthesized app", () => {
   });
 
   test("dr's replication reads primary's bucket (through its versioning) and key", () => {
-    const replication = (Object.values(app.dr.resource.aws_s3_bucket_replication_configuration) as any[]).find((r) => r.rule[0].id === "transaction-logs-to-dr");
+    const replication = (Object.values(app.dr.resource.aws_s3_bucket_replication_configuration) as any[]).find(
+      (r) => r.rule[0].id === "transaction-logs-to-dr",
+    );
     expect(replication.bucket).toMatch(REMOTE);
     const bucketOutput = /outputs\.([^}]+)\}/.exec(replication.bucket)![1];
     expect(app.primary.output[bucketOutput].value).toMatch(/^\$\{aws_s3_bucket_versioning\.transaction-logs_versioning_\w+\.bucket\}$/);
@@ -265,7 +298,13 @@ describe("cross-stack wiring on the synthesized app", () => {
   });
 
   test("operators get the data-layer outputs", () => {
-    for (const name of ["aurora_writer_endpoint", "aurora_reader_endpoint", "transactions_table_name", "transactions_stream_arn", "transaction_log_bucket"]) {
+    for (const name of [
+      "aurora_writer_endpoint",
+      "aurora_reader_endpoint",
+      "transactions_table_name",
+      "transactions_stream_arn",
+      "transaction_log_bucket",
+    ]) {
       expect(app.primary.output[name]).toBeDefined();
     }
     expect(app.dr.output.aurora_global_cluster_identifier.value).toMatch(REMOTE);

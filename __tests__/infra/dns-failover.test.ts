@@ -1,4 +1,3 @@
-import { Testing, TerraformOutput } from "cdktf";
 import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
 import { KmsAlias } from "@cdktf/provider-aws/lib/kms-alias";
 import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
@@ -8,11 +7,8 @@ import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
 import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
 import { SnsTopicPolicy } from "@cdktf/provider-aws/lib/sns-topic-policy";
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
-import {
-  DEFAULT_HEALTH_CHECK_REGIONS,
-  DnsFailover,
-  DnsFailoverProps,
-} from "../../src/infra/api/dns-failover";
+import { TerraformOutput, Testing } from "cdktf";
+import { DEFAULT_HEALTH_CHECK_REGIONS, DnsFailover, type DnsFailoverProps } from "../../src/infra/api/dns-failover";
 import { ROOT_KEY_ACTIONS } from "../../src/infra/security/region-key";
 import { bareStack, onlyResource, resourcesOf, wildcardAllows } from "./support";
 
@@ -25,12 +21,21 @@ interface Options {
 /** A dr-like stack with two real ALBs, so the alias targets are aws_lb tokens as in the app. */
 function synth(options: Options = {}): string {
   const stack = bareStack("ap-southeast-2", "dr", { key: false });
-  const primaryAlb = new Lb(stack, "primary-alb", { name: "payment-alb-p-test", region: "ap-southeast-1", subnets: ["subnet-1", "subnet-2"] });
+  const primaryAlb = new Lb(stack, "primary-alb", {
+    name: "payment-alb-p-test",
+    region: "ap-southeast-1",
+    subnets: ["subnet-1", "subnet-2"],
+  });
   const drAlb = new Lb(stack, "dr-alb", { name: "payment-alb-d-test", subnets: ["subnet-3", "subnet-4"] });
   const failover = new DnsFailover(stack, "dns", {
     domainName: "api.example.com",
     hostedZoneId: "Z0123456789ABCDEFGHIJ",
-    primary: { region: "ap-southeast-1", albDnsName: primaryAlb.dnsName, albZoneId: primaryAlb.zoneId, https: options.primaryHttps ?? true },
+    primary: {
+      region: "ap-southeast-1",
+      albDnsName: primaryAlb.dnsName,
+      albZoneId: primaryAlb.zoneId,
+      https: options.primaryHttps ?? true,
+    },
     secondary: { region: "ap-southeast-2", albDnsName: drAlb.dnsName, albZoneId: drAlb.zoneId, https: options.secondaryHttps ?? false },
     ...options.extra,
   });
@@ -71,14 +76,23 @@ describe("DnsFailover", () => {
       });
       expect(check.regions.length).toBeGreaterThanOrEqual(3);
     }
-    expect(named(stack, Route53HealthCheck.tfResourceType, "primary").fqdn).toBe(`\${${refOf(stack, Lb.tfResourceType, "primary-alb")}.dns_name}`);
-    expect(named(stack, Route53HealthCheck.tfResourceType, "secondary").fqdn).toBe(`\${${refOf(stack, Lb.tfResourceType, "dr-alb")}.dns_name}`);
+    expect(named(stack, Route53HealthCheck.tfResourceType, "primary").fqdn).toBe(
+      `\${${refOf(stack, Lb.tfResourceType, "primary-alb")}.dns_name}`,
+    );
+    expect(named(stack, Route53HealthCheck.tfResourceType, "secondary").fqdn).toBe(
+      `\${${refOf(stack, Lb.tfResourceType, "dr-alb")}.dns_name}`,
+    );
   });
 
   test("an HTTPS endpoint gets an HTTPS check on 443 with SNI; an HTTP one an HTTP check on 80", () => {
     const primary = named(stack, Route53HealthCheck.tfResourceType, "primary");
     const secondary = named(stack, Route53HealthCheck.tfResourceType, "secondary");
-    expect(primary).toMatchObject({ type: "HTTPS", port: 443, enable_sni: true, tags: { Name: "payment-health-primary-ap-southeast-1-test" } });
+    expect(primary).toMatchObject({
+      type: "HTTPS",
+      port: 443,
+      enable_sni: true,
+      tags: { Name: "payment-health-primary-ap-southeast-1-test" },
+    });
     expect(secondary).toMatchObject({ type: "HTTP", port: 80, tags: { Name: "payment-health-secondary-ap-southeast-2-test" } });
     expect(secondary.enable_sni).toBeUndefined();
 
@@ -141,7 +155,11 @@ describe("DnsFailover", () => {
     const allow = topicPolicy.Statement.find((s: any) => s.Effect === "Allow");
     expect(allow.Principal).toEqual({ Service: "cloudwatch.amazonaws.com" });
     expect(allow.Condition.ArnLike["aws:SourceArn"]).toBe("arn:aws:cloudwatch:us-east-1:111122223333:alarm:*");
-    expect(stack).toHaveResourceWithProperties(SnsTopicSubscription, { region: "us-east-1", protocol: "email", endpoint: "oncall@example.com" });
+    expect(stack).toHaveResourceWithProperties(SnsTopicSubscription, {
+      region: "us-east-1",
+      protocol: "email",
+      endpoint: "oncall@example.com",
+    });
   });
 
   test("alert key is a rotating us-east-1 key usable by the account and by CloudWatch/SNS for this account only", () => {

@@ -1,5 +1,7 @@
+import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { DefaultSecurityGroup } from "@cdktf/provider-aws/lib/default-security-group";
 import { FlowLog } from "@cdktf/provider-aws/lib/flow-log";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { KmsAlias } from "@cdktf/provider-aws/lib/kms-alias";
 import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
@@ -12,8 +14,6 @@ import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
 import { VpcEndpoint } from "@cdktf/provider-aws/lib/vpc-endpoint";
-import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
-import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { INTERFACE_ENDPOINT_SERVICES } from "../../src/infra/network/network";
 import { resourcesOf, synthAppToDisk, synthStacks } from "./support";
 
@@ -30,14 +30,22 @@ describe("network", () => {
     const subnets = resourcesOf(primary, Subnet.tfResourceType);
     expect(subnets).toHaveLength(6);
     for (const tier of ["public", "private"]) {
-      const zones = subnets.filter((s) => s.tags.Tier === tier).map((s) => s.availability_zone_id).sort();
+      const zones = subnets
+        .filter((s) => s.tags.Tier === tier)
+        .map((s) => s.availability_zone_id)
+        .sort();
       expect(zones).toEqual(["apse1-az1", "apse1-az2", "apse1-az3"]);
     }
     // Zone names differ per account; only ids are used.
     expect(subnets.some((s) => "availability_zone" in s)).toBe(false);
-    expect(subnets.map((s) => s.cidr_block).sort()).toEqual(
-      ["10.0.0.0/20", "10.0.16.0/20", "10.0.32.0/20", "10.0.48.0/20", "10.0.64.0/20", "10.0.80.0/20"],
-    );
+    expect(subnets.map((s) => s.cidr_block).sort()).toEqual([
+      "10.0.0.0/20",
+      "10.0.16.0/20",
+      "10.0.32.0/20",
+      "10.0.48.0/20",
+      "10.0.64.0/20",
+      "10.0.80.0/20",
+    ]);
     expect(subnets.every((s) => s.map_public_ip_on_launch === false)).toBe(true);
     const drZones = resourcesOf(dr, Subnet.tfResourceType).map((s) => s.availability_zone_id);
     expect(new Set(drZones)).toEqual(new Set(["apse2-az1", "apse2-az2", "apse2-az3"]));
@@ -125,17 +133,26 @@ describe("encryption", () => {
     expect(principals).not.toContain("*");
     expect(principals[0].AWS).toMatch(/^arn:\$\{data\.aws_partition\..*\}:iam::\$\{data\.aws_caller_identity\..*\.account_id\}:root$/);
     const services = policy.Statement.map((s: any) => s.Principal.Service).filter(Boolean);
-    expect(services).toEqual(expect.arrayContaining([
-      "logs.ap-southeast-1.amazonaws.com", "sns.amazonaws.com", "sqs.amazonaws.com", "s3.amazonaws.com",
-      "dynamodb.amazonaws.com", "rds.amazonaws.com", "cloudtrail.amazonaws.com",
-    ]));
+    expect(services).toEqual(
+      expect.arrayContaining([
+        "logs.ap-southeast-1.amazonaws.com",
+        "sns.amazonaws.com",
+        "sqs.amazonaws.com",
+        "s3.amazonaws.com",
+        "dynamodb.amazonaws.com",
+        "rds.amazonaws.com",
+        "cloudtrail.amazonaws.com",
+      ]),
+    );
     for (const s of policy.Statement) {
       for (const action of [].concat(s.Action)) expect(action).not.toContain("*");
     }
   });
 
   test("only the primary key lets CloudTrail in (the trail lives in primary)", () => {
-    const drServices = keyPolicy(dr).Statement.map((s: any) => s.Principal.Service).filter(Boolean);
+    const drServices = keyPolicy(dr)
+      .Statement.map((s: any) => s.Principal.Service)
+      .filter(Boolean);
     expect(drServices).not.toContain("cloudtrail.amazonaws.com");
     expect(drServices).toContain("logs.ap-southeast-2.amazonaws.com");
   });
@@ -145,7 +162,9 @@ describe("providers, state and tags", () => {
   test("each stack's provider targets its region and tags every resource", () => {
     expect(primary).toHaveProviderWithProperties(AwsProvider, {
       region: "ap-southeast-1",
-      default_tags: [{ tags: expect.objectContaining({ Environment: "dev", Project: "payment-processing-dr", CostCenter: "payments-platform" }) }],
+      default_tags: [
+        { tags: expect.objectContaining({ Environment: "dev", Project: "payment-processing-dr", CostCenter: "payments-platform" }) },
+      ],
     });
     expect(dr).toHaveProviderWithProperties(AwsProvider, { region: "ap-southeast-2" });
   });
@@ -165,7 +184,11 @@ describe("providers, state and tags", () => {
 
   test("state settings follow configuration", () => {
     const custom = synthStacks({ stateBucket: "acme-tfstate", stateBucketRegion: "ap-northeast-1", stateKeyPrefix: "pay/prod" });
-    expect(JSON.parse(custom.dr).terraform.backend.s3).toMatchObject({ bucket: "acme-tfstate", region: "ap-northeast-1", key: "pay/prod/dr.tfstate" });
+    expect(JSON.parse(custom.dr).terraform.backend.s3).toMatchObject({
+      bucket: "acme-tfstate",
+      region: "ap-northeast-1",
+      key: "pay/prod/dr.tfstate",
+    });
   });
 
   test("the state bootstrap stack keeps its own state locally and creates a private, versioned, encrypted bucket", () => {
@@ -173,7 +196,10 @@ describe("providers, state and tags", () => {
     expect(state).toHaveResourceWithProperties(S3Bucket, { bucket: "payment-processing-tfstate-dev", force_destroy: false });
     expect(state).toHaveResourceWithProperties(S3BucketVersioningA, { versioning_configuration: { status: "Enabled" } });
     expect(state).toHaveResourceWithProperties(S3BucketPublicAccessBlock, {
-      block_public_acls: true, block_public_policy: true, ignore_public_acls: true, restrict_public_buckets: true,
+      block_public_acls: true,
+      block_public_policy: true,
+      ignore_public_acls: true,
+      restrict_public_buckets: true,
     });
     expect(state).toHaveProviderWithProperties(AwsProvider, { region: "ap-southeast-2" });
   });
@@ -189,4 +215,3 @@ describe("synthesized app", () => {
     expect(JSON.stringify(out.primary)).not.toMatch(/terraform_remote_state/);
   });
 });
-

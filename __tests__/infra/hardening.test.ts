@@ -12,7 +12,7 @@ import { Wafv2WebAcl } from "@cdktf/provider-aws/lib/wafv2-web-acl";
 import { Wafv2WebAclAssociation } from "@cdktf/provider-aws/lib/wafv2-web-acl-association";
 import { Wafv2WebAclLoggingConfiguration } from "@cdktf/provider-aws/lib/wafv2-web-acl-logging-configuration";
 import { supportsPerformanceInsights } from "../../src/infra/data/database";
-import { Synth, resourcesOf, synthAppToDisk, synthStacks } from "./support";
+import { resourcesOf, type Synth, synthAppToDisk, synthStacks } from "./support";
 
 const { primary, dr, state } = synthStacks();
 const KEY = expect.stringMatching(/^\$\{aws_kms_key\.encryption_key_\w+\.arn\}$/);
@@ -23,7 +23,11 @@ describe("WAF on the public ALB", () => {
   const acl = () => resourcesOf(primary, Wafv2WebAcl.tfResourceType)[0];
 
   test("regional web ACL with the managed groups in order and a per-IP rate limit last", () => {
-    expect(primary).toHaveResourceWithProperties(Wafv2WebAcl, { name: "payment-waf-dev", scope: "REGIONAL", default_action: { allow: {} } });
+    expect(primary).toHaveResourceWithProperties(Wafv2WebAcl, {
+      name: "payment-waf-dev",
+      scope: "REGIONAL",
+      default_action: { allow: {} },
+    });
     const rules = acl().rule;
     expect(rules.map((r: Synth) => [r.priority, r.name])).toEqual([
       [0, "AWSManagedRulesAmazonIpReputationList"],
@@ -37,12 +41,17 @@ describe("WAF on the public ALB", () => {
       expect(rule.statement.managed_rule_group_statement).toMatchObject({ name: rule.name, vendor_name: "AWS" });
       expect(rule.override_action).toEqual({ none: {} });
     }
-    expect(rules[4]).toMatchObject({ action: { block: {} }, statement: { rate_based_statement: { limit: 2000, aggregate_key_type: "IP" } } });
+    expect(rules[4]).toMatchObject({
+      action: { block: {} },
+      statement: { rate_based_statement: { limit: 2000, aggregate_key_type: "IP" } },
+    });
   });
 
   test("hosting-provider IPs are only counted: merchants call from clouds", () => {
     const anonymous = acl().rule.find((r: Synth) => r.name === "AWSManagedRulesAnonymousIpList");
-    expect(anonymous.statement.managed_rule_group_statement.rule_action_override).toEqual([{ name: "HostingProviderIPList", action_to_use: { count: {} } }]);
+    expect(anonymous.statement.managed_rule_group_statement.rule_action_override).toEqual([
+      { name: "HostingProviderIPList", action_to_use: { count: {} } },
+    ]);
   });
 
   test("rate limit follows configuration", () => {
@@ -57,7 +66,11 @@ describe("WAF on the public ALB", () => {
         resource_arn: expect.stringMatching(/^\$\{aws_lb\.alb_\w+\.arn\}$/),
         web_acl_arn: expect.stringMatching(/aws_wafv2_web_acl\.waf_acl_\w+\.arn/),
       });
-      expect(stack).toHaveResourceWithProperties(CloudwatchLogGroup, { name: "aws-waf-logs-payment-waf-dev", kms_key_id: KEY, retention_in_days: 365 });
+      expect(stack).toHaveResourceWithProperties(CloudwatchLogGroup, {
+        name: "aws-waf-logs-payment-waf-dev",
+        kms_key_id: KEY,
+        retention_in_days: 365,
+      });
       expect(stack).toHaveResourceWithProperties(Wafv2WebAclLoggingConfiguration, {
         log_destination_configs: [expect.stringMatching(/aws_cloudwatch_log_group\.waf_logs_group_\w+\.arn/)],
         logging_filter: { default_behavior: "DROP", filter: [expect.objectContaining({ behavior: "KEEP", requirement: "MEETS_ANY" })] },
@@ -68,7 +81,10 @@ describe("WAF on the public ALB", () => {
 
 describe("access logs", () => {
   test("each region has an SSE-S3 access-log bucket (log delivery cannot use KMS), private and expiring", () => {
-    for (const [stack, region] of [[primary, "ap-southeast-1"], [dr, "ap-southeast-2"]] as const) {
+    for (const [stack, region] of [
+      [primary, "ap-southeast-1"],
+      [dr, "ap-southeast-2"],
+    ] as const) {
       const id = bucketIdOf(stack, `payment-access-logs-${region}-dev`);
       const sse = resourcesOf(stack, S3BucketServerSideEncryptionConfigurationA.tfResourceType).find((c) => c.bucket.includes(id))!;
       expect(sse.rule).toEqual([{ apply_server_side_encryption_by_default: { sse_algorithm: "AES256" } }]);
@@ -84,25 +100,40 @@ describe("access logs", () => {
       ["AlbAccessLogsFromElbAccount", "s3:PutObject"],
       ["AlbAccessLogsFromLogDelivery", "s3:PutObject"],
     ]);
-    expect(allows[0]).toMatchObject({ Principal: { Service: "logging.s3.amazonaws.com" }, Condition: { StringEquals: { "aws:SourceAccount": expect.stringMatching(/aws_caller_identity/) } } });
+    expect(allows[0]).toMatchObject({
+      Principal: { Service: "logging.s3.amazonaws.com" },
+      Condition: { StringEquals: { "aws:SourceAccount": expect.stringMatching(/aws_caller_identity/) } },
+    });
     expect(allows[0].Resource).toMatch(/\/s3\/\*$/);
     expect(allows[1].Principal.AWS).toMatch(/^\$\{data\.aws_elb_service_account\.\S+\.arn\}$/);
-    for (const s of allows.slice(1)) expect(s.Resource).toMatch(/\/alb\/AWSLogs\/\$\{data\.aws_caller_identity\.account\.account_id\}\/\*$/);
-    expect(policy.Statement).toContainEqual(expect.objectContaining({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": false } } }));
+    for (const s of allows.slice(1))
+      expect(s.Resource).toMatch(/\/alb\/AWSLogs\/\$\{data\.aws_caller_identity\.account\.account_id\}\/\*$/);
+    expect(policy.Statement).toContainEqual(
+      expect.objectContaining({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": false } } }),
+    );
   });
 
   test("the ALB writes access logs there, after the bucket policy exists", () => {
     const lb = resourcesOf(primary, Lb.tfResourceType)[0];
-    expect(lb.access_logs).toEqual({ bucket: expect.stringMatching(/aws_s3_bucket\.access-logs_bucket_\w+\.bucket/), prefix: "alb", enabled: true });
+    expect(lb.access_logs).toEqual({
+      bucket: expect.stringMatching(/aws_s3_bucket\.access-logs_bucket_\w+\.bucket/),
+      prefix: "alb",
+      enabled: true,
+    });
     expect(lb.depends_on).toEqual([expect.stringMatching(/^aws_s3_bucket_policy\.access-logs_policy/)]);
   });
 
   test("every data bucket sends S3 server access logs to the access-log bucket under its own prefix", () => {
     const logged = (stack: string) =>
-      Object.fromEntries(resourcesOf(stack, S3BucketLoggingA.tfResourceType).map((l) => [l.bucket.match(/aws_s3_bucket\.([\w-]+?)_bucket/)[1], l]));
+      Object.fromEntries(
+        resourcesOf(stack, S3BucketLoggingA.tfResourceType).map((l) => [l.bucket.match(/aws_s3_bucket\.([\w-]+?)_bucket/)[1], l]),
+      );
     const p = logged(primary);
     expect(Object.keys(p).sort()).toEqual(["audit-trail", "transaction-logs"]);
-    expect(p["transaction-logs"]).toMatchObject({ target_bucket: expect.stringMatching(/access-logs_bucket/), target_prefix: "s3/payment-transaction-logs-ap-southeast-1-dev/" });
+    expect(p["transaction-logs"]).toMatchObject({
+      target_bucket: expect.stringMatching(/access-logs_bucket/),
+      target_prefix: "s3/payment-transaction-logs-ap-southeast-1-dev/",
+    });
     expect(Object.keys(logged(dr)).sort()).toEqual(["audit-log-replica", "transaction-logs"]);
     // The state bucket logs into the state stack's own access-log bucket (it may share the DR region).
     expect(state).toHaveResourceWithProperties(S3Bucket, { bucket: "payment-state-access-logs-ap-southeast-2-dev" });
@@ -146,23 +177,29 @@ describe("Aurora monitoring", () => {
 describe("audit log copy in the DR region", () => {
   test("dr replicates primary's CloudTrail bucket into its own KMS-encrypted audit bucket", () => {
     const app = synthAppToDisk();
-    const replication = (Object.values(app.dr.resource[S3BucketReplicationConfigurationA.tfResourceType]) as Synth[]).find((r) => r.rule[0].id === "audit-logs-to-dr")!;
+    const replication = (Object.values(app.dr.resource[S3BucketReplicationConfigurationA.tfResourceType]) as Synth[]).find(
+      (r) => r.rule[0].id === "audit-logs-to-dr",
+    )!;
     expect(replication).toMatchObject({
       region: "ap-southeast-1",
-      rule: [expect.objectContaining({
-        status: "Enabled",
-        source_selection_criteria: { sse_kms_encrypted_objects: { status: "Enabled" } },
-        destination: expect.objectContaining({
-          bucket: expect.stringMatching(/^\$\{aws_s3_bucket\.audit-log-replica_bucket_\w+\.arn\}$/),
-          encryption_configuration: { replica_kms_key_id: expect.stringMatching(/^\$\{aws_kms_key\.encryption_key_\w+\.arn\}$/) },
+      rule: [
+        expect.objectContaining({
+          status: "Enabled",
+          source_selection_criteria: { sse_kms_encrypted_objects: { status: "Enabled" } },
+          destination: expect.objectContaining({
+            bucket: expect.stringMatching(/^\$\{aws_s3_bucket\.audit-log-replica_bucket_\w+\.arn\}$/),
+            encryption_configuration: { replica_kms_key_id: expect.stringMatching(/^\$\{aws_kms_key\.encryption_key_\w+\.arn\}$/) },
+          }),
         }),
-      })],
+      ],
     });
     const sourceOutput = /outputs\.([^}]+)\}/.exec(replication.bucket)![1];
     expect(app.primary.output[sourceOutput].value).toMatch(/^\$\{aws_s3_bucket_versioning\.audit-trail_bucket_versioning_\w+\.bucket\}$/);
     const replica = (Object.values(app.dr.resource.aws_s3_bucket) as Synth[]).map((b) => b.bucket);
     expect(replica).toContain("payment-audit-logs-ap-southeast-2-dev");
     const role = (Object.values(app.dr.resource[IamRolePolicy.tfResourceType]) as Synth[]).find((p) => p.name === "replicate-audit-logs")!;
-    expect(JSON.parse(role.policy).Statement.find((s: Synth) => s.Sid === "WriteReplicas").Resource).toMatch(/audit-log-replica_bucket_\w+\.arn\}\/\*$/);
+    expect(JSON.parse(role.policy).Statement.find((s: Synth) => s.Sid === "WriteReplicas").Resource).toMatch(
+      /audit-log-replica_bucket_\w+\.arn\}\/\*$/,
+    );
   });
 });

@@ -17,7 +17,7 @@ import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
 import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
 import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
-import { Synth, synthAppToDisk, synthStacks } from "./support";
+import { type Synth, synthAppToDisk, synthStacks } from "./support";
 
 type Role = "primary" | "dr";
 const ROLES: Role[] = ["primary", "dr"];
@@ -28,7 +28,12 @@ const REMOTE_INPUT = "cross-stack-reference-input-primary";
 const PRIMARY_CERT = "arn:aws:acm:ap-southeast-1:123456789012:certificate/11111111-2222-4333-8444-555555555555";
 const DR_CERT = "arn:aws:acm:ap-southeast-2:123456789012:certificate/66666666-7777-4888-9999-000000000000";
 /** A failover domain needs a certificate in each region (config refuses plain HTTP behind it). */
-const DNS = { domainName: "api.example.com", hostedZoneId: "Z0123456789ABCDEFGHIJ", primaryCertificateArn: PRIMARY_CERT, drCertificateArn: DR_CERT };
+const DNS = {
+  domainName: "api.example.com",
+  hostedZoneId: "Z0123456789ABCDEFGHIJ",
+  primaryCertificateArn: PRIMARY_CERT,
+  drCertificateArn: DR_CERT,
+};
 
 // ---------------------------------------------------------------- synthesis, once per configuration
 
@@ -73,13 +78,20 @@ function theId(stack: Synth, type: string, where: (r: Synth) => boolean = () => 
 
 const ref = (type: string, id: string, attr: string): string => `\${${type}.${id}.${attr}}`;
 
-interface Ref { readonly type: string; readonly id: string; readonly attr: string }
+interface Ref {
+  readonly type: string;
+  readonly id: string;
+  readonly attr: string;
+}
 function parseRef(value: unknown): Ref | undefined {
   const m = typeof value === "string" ? /^\$\{(aws_[a-z0-9_]+)\.([\w-]+)\.([a-z0-9_]+)\}$/.exec(value) : null;
   return m ? { type: m[1], id: m[2], attr: m[3] } : undefined;
 }
 
-interface RemoteRef { readonly input: string; readonly output: string }
+interface RemoteRef {
+  readonly input: string;
+  readonly output: string;
+}
 function parseRemote(value: unknown): RemoteRef | undefined {
   const m = typeof value === "string" ? /^\$\{data\.terraform_remote_state\.([\w-]+)\.outputs\.([\w-]+)\}$/.exec(value) : null;
   return m ? { input: m[1], output: m[2] } : undefined;
@@ -98,10 +110,19 @@ function throughRemoteState(app: { primary: Synth; dr: Synth }, value: unknown):
 
 const alarmsOf = (stack: Synth): Synth[] => entries(stack, CloudwatchMetricAlarm.tfResourceType).map(([, a]) => a);
 const monitoringAlarmsOf = (stack: Synth): Synth[] => alarmsOf(stack).filter((a) => !String(a.alarm_name).startsWith("payment-health-"));
-const alertTopicArn = (stack: Synth): string => ref("aws_sns_topic", theId(stack, SnsTopic.tfResourceType, (t) => t.name === ALERT_TOPIC), "arn");
+const alertTopicArn = (stack: Synth): string =>
+  ref(
+    "aws_sns_topic",
+    theId(stack, SnsTopic.tfResourceType, (t) => t.name === ALERT_TOPIC),
+    "arn",
+  );
 /** The region's data key (the dr stack may also hold the us-east-1 Route53 alert key). */
 const dataKeyArn = (stack: Synth): string =>
-  ref("aws_kms_key", theId(stack, KmsKey.tfResourceType, (k) => String(k.description).startsWith("Payment processing data key")), "arn");
+  ref(
+    "aws_kms_key",
+    theId(stack, KmsKey.tfResourceType, (k) => String(k.description).startsWith("Payment processing data key")),
+    "arn",
+  );
 const functionNames = (stack: Synth): string[] => entries(stack, LambdaFunction.tfResourceType).map(([, f]) => f.function_name);
 
 /** Names of the tables a stack holds: primary's own tables, or the tables dr's replicas join. */
@@ -141,7 +162,10 @@ describe("alarms: metric, statistic, threshold, actions", () => {
     const cluster = entries(stack, "aws_rds_cluster").map(([, c]) => c.cluster_identifier);
     expect(cluster).toEqual([`payment-aurora-${role}-dev`]);
     const writer = { DBClusterIdentifier: cluster[0], Role: "WRITER" };
-    for (const [name, metric] of [["payment-aurora-connections-dev", "DatabaseConnections"], ["payment-aurora-cpu-dev", "CPUUtilization"]]) {
+    for (const [name, metric] of [
+      ["payment-aurora-connections-dev", "DatabaseConnections"],
+      ["payment-aurora-cpu-dev", "CPUUtilization"],
+    ]) {
       expect(text).toHaveResourceWithProperties(CloudwatchMetricAlarm, {
         ...common,
         alarm_name: name,
@@ -199,7 +223,10 @@ describe("alarms: metric, statistic, threshold, actions", () => {
       comparison_operator: "GreaterThanThreshold",
       treat_missing_data: "notBreaching",
     });
-    for (const [name, metric] of [["payment-alb-5xx-dev", "HTTPCode_ELB_5XX_Count"], ["payment-alb-target-5xx-dev", "HTTPCode_Target_5XX_Count"]]) {
+    for (const [name, metric] of [
+      ["payment-alb-5xx-dev", "HTTPCode_ELB_5XX_Count"],
+      ["payment-alb-target-5xx-dev", "HTTPCode_Target_5XX_Count"],
+    ]) {
       expect(text).toHaveResourceWithProperties(CloudwatchMetricAlarm, {
         ...common,
         alarm_name: name,
@@ -335,9 +362,10 @@ describe("alarms: metric, statistic, threshold, actions", () => {
     const { text, json } = defaults();
     const stack = json[role];
     const topic = alertTopicArn(stack);
-    const tables = role === "primary"
-      ? entries(stack, DynamodbTable.tfResourceType).map(([id]) => ref("aws_dynamodb_table", id, "name"))
-      : ["payment-sessions-dev", "payment-transactions-dev", "payment-idempotency-dev"];
+    const tables =
+      role === "primary"
+        ? entries(stack, DynamodbTable.tfResourceType).map(([id]) => ref("aws_dynamodb_table", id, "name"))
+        : ["payment-sessions-dev", "payment-transactions-dev", "payment-idempotency-dev"];
     expect(tables).toHaveLength(3);
     for (const table of tables) {
       expect(text[role]).toHaveResourceWithProperties(CloudwatchMetricAlarm, {
@@ -362,28 +390,67 @@ describe("alarms: metric, statistic, threshold, actions", () => {
     const inRegion = alarmsOf(stack).filter((a) => a.region === undefined);
     expect(inRegion.length).toBeGreaterThanOrEqual(24);
     for (const alarm of inRegion) {
-      expect({ name: alarm.alarm_name, alarm: alarm.alarm_actions, ok: alarm.ok_actions }).toEqual({ name: alarm.alarm_name, alarm: [topic], ok: [topic] });
+      expect({ name: alarm.alarm_name, alarm: alarm.alarm_actions, ok: alarm.ok_actions }).toEqual({
+        name: alarm.alarm_name,
+        alarm: [topic],
+        ok: [topic],
+      });
     }
     // Only dr's S3 replication alarms live elsewhere (the source region).
-    expect(alarmsOf(stack).filter((a) => a.region !== undefined).map((a) => [a.alarm_name, a.region]).sort()).toEqual(
-      role === "dr" ? [["payment-s3-replication-failed-dev", "ap-southeast-1"], ["payment-s3-replication-latency-dev", "ap-southeast-1"]] : [],
+    expect(
+      alarmsOf(stack)
+        .filter((a) => a.region !== undefined)
+        .map((a) => [a.alarm_name, a.region])
+        .sort(),
+    ).toEqual(
+      role === "dr"
+        ? [
+            ["payment-s3-replication-failed-dev", "ap-southeast-1"],
+            ["payment-s3-replication-latency-dev", "ap-southeast-1"],
+          ]
+        : [],
     );
   });
 
   test("the alarm inventory of each stack", () => {
     const { json } = defaults();
     const common = [
-      "aurora-connections", "aurora-cpu", "alb-response-time", "alb-5xx", "alb-target-5xx", "alb-healthy-hosts-1", "alb-healthy-hosts-2",
-      "api-5xx", "api-latency", "transaction-dlq-depth", "transaction-queue-age", "notification-dlq-depth", "notification-queue-age",
-      "gateway-errors", "gateway-throttles", "transaction-processor-errors", "transaction-processor-throttles",
-      "notification-sender-errors", "notification-sender-throttles", "health-errors", "health-throttles",
-      "sessions-table-replication", "transactions-table-replication", "idempotency-table-replication",
+      "aurora-connections",
+      "aurora-cpu",
+      "alb-response-time",
+      "alb-5xx",
+      "alb-target-5xx",
+      "alb-healthy-hosts-1",
+      "alb-healthy-hosts-2",
+      "api-5xx",
+      "api-latency",
+      "transaction-dlq-depth",
+      "transaction-queue-age",
+      "notification-dlq-depth",
+      "notification-queue-age",
+      "gateway-errors",
+      "gateway-throttles",
+      "transaction-processor-errors",
+      "transaction-processor-throttles",
+      "notification-sender-errors",
+      "notification-sender-throttles",
+      "health-errors",
+      "health-throttles",
+      "sessions-table-replication",
+      "transactions-table-replication",
+      "idempotency-table-replication",
     ];
     const names = (ids: string[]) => ids.map((id) => `payment-${id}-dev`).sort();
-    expect(alarmsOf(json.primary).map((a) => a.alarm_name).sort()).toEqual(names(common));
-    expect(alarmsOf(json.dr).map((a) => a.alarm_name).sort()).toEqual(
-      names([...common, "aurora-replication-lag", "s3-replication-latency", "s3-replication-failed"]),
-    );
+    expect(
+      alarmsOf(json.primary)
+        .map((a) => a.alarm_name)
+        .sort(),
+    ).toEqual(names(common));
+    expect(
+      alarmsOf(json.dr)
+        .map((a) => a.alarm_name)
+        .sort(),
+    ).toEqual(names([...common, "aurora-replication-lag", "s3-replication-latency", "s3-replication-failed"]));
   });
 
   describe("S3 replication alarms (whole app on disk)", () => {
@@ -397,7 +464,9 @@ describe("alarms: metric, statistic, threshold, actions", () => {
 
       const primaryBucket = theId(app.primary, "aws_s3_bucket", (b) => b.bucket === "payment-transaction-logs-ap-southeast-1-dev");
       const drBucket = theId(app.dr, "aws_s3_bucket", (b) => b.bucket === "payment-transaction-logs-ap-southeast-2-dev");
-      const replication = entries(app.dr, "aws_s3_bucket_replication_configuration").map(([, r]) => r).find((r) => r.rule[0].id === "transaction-logs-to-dr")!;
+      const replication = entries(app.dr, "aws_s3_bucket_replication_configuration")
+        .map(([, r]) => r)
+        .find((r) => r.rule[0].id === "transaction-logs-to-dr")!;
       const ruleIds = replication.rule.map((r: Synth) => r.id);
       expect(ruleIds).toHaveLength(1);
 
@@ -409,7 +478,11 @@ describe("alarms: metric, statistic, threshold, actions", () => {
           comparison_operator: "GreaterThanThreshold",
           treat_missing_data: "notBreaching",
         });
-        expect(alarm.dimensions).toEqual({ SourceBucket: expect.any(String), DestinationBucket: ref("aws_s3_bucket", drBucket, "bucket"), RuleId: ruleIds[0] });
+        expect(alarm.dimensions).toEqual({
+          SourceBucket: expect.any(String),
+          DestinationBucket: ref("aws_s3_bucket", drBucket, "bucket"),
+          RuleId: ruleIds[0],
+        });
         expect(throughRemoteState(app, alarm.dimensions.SourceBucket)).toBe(ref("aws_s3_bucket", primaryBucket, "bucket"));
       }
       expect(alarms.find((a) => a.metric_name === "ReplicationLatency")).toMatchObject({ statistic: "Maximum", threshold: 900 });
@@ -441,7 +514,9 @@ describe("alarm coverage: nothing is added without alarms", () => {
     expect(names.length).toBeGreaterThan(0);
     for (const name of names) {
       for (const metric of ["Errors", "Throttles"]) {
-        const matching = alarmsOf(stack).filter((a) => a.namespace === "AWS/Lambda" && a.metric_name === metric && a.dimensions?.FunctionName === name);
+        const matching = alarmsOf(stack).filter(
+          (a) => a.namespace === "AWS/Lambda" && a.metric_name === metric && a.dimensions?.FunctionName === name,
+        );
         expect({ name, metric, alarms: matching.length }).toEqual({ name, metric, alarms: 1 });
       }
     }
@@ -453,8 +528,13 @@ describe("alarm coverage: nothing is added without alarms", () => {
     const stack = defaults().json[role];
     const queues = entries(stack, SqsQueue.tfResourceType);
     expect(queues).toHaveLength(4);
-    const watched = new Set(alarmsOf(stack).filter((a) => a.namespace === "AWS/SQS").map((a) => a.dimensions.QueueName));
-    for (const [id, queue] of queues) expect({ queue: queue.name, alarmed: watched.has(ref("aws_sqs_queue", id, "name")) }).toEqual({ queue: queue.name, alarmed: true });
+    const watched = new Set(
+      alarmsOf(stack)
+        .filter((a) => a.namespace === "AWS/SQS")
+        .map((a) => a.dimensions.QueueName),
+    );
+    for (const [id, queue] of queues)
+      expect({ queue: queue.name, alarmed: watched.has(ref("aws_sqs_queue", id, "name")) }).toEqual({ queue: queue.name, alarmed: true });
     for (const value of watched) expect(stack.resource.aws_sqs_queue[parseRef(value)!.id]).toBeDefined();
   });
 
@@ -462,9 +542,10 @@ describe("alarm coverage: nothing is added without alarms", () => {
     const app = onDisk();
     const stack = app[role];
     const latency = alarmsOf(stack).filter((a) => a.namespace === "AWS/DynamoDB" && a.metric_name === "ReplicationLatency");
-    const expected = role === "primary"
-      ? entries(stack, DynamodbTable.tfResourceType).map(([id]) => ref("aws_dynamodb_table", id, "name"))
-      : tableNames(stack, app.primary, app);
+    const expected =
+      role === "primary"
+        ? entries(stack, DynamodbTable.tfResourceType).map(([id]) => ref("aws_dynamodb_table", id, "name"))
+        : tableNames(stack, app.primary, app);
     expect(expected).toHaveLength(3);
     if (role === "dr") expect(expected.sort()).toEqual(["payment-idempotency-dev", "payment-sessions-dev", "payment-transactions-dev"]);
     for (const table of expected) {
@@ -474,14 +555,19 @@ describe("alarm coverage: nothing is added without alarms", () => {
     expect(latency).toHaveLength(expected.length);
   });
 
-  const everyConfig: Array<[string, () => Stacks]> = [["default", defaults], ["with Route53 failover", withDns]];
+  const everyConfig: Array<[string, () => Stacks]> = [
+    ["default", defaults],
+    ["with Route53 failover", withDns],
+  ];
   test.each(everyConfig)("%s: every alarm has a description and an explicit treat_missing_data", (_label, config) => {
     for (const role of ROLES) {
       const alarms = alarmsOf(config().json[role]);
       expect(alarms.length).toBeGreaterThan(0);
       for (const alarm of alarms) {
-        expect({ name: alarm.alarm_name, description: typeof alarm.alarm_description === "string" && alarm.alarm_description.trim().length > 10 })
-          .toEqual({ name: alarm.alarm_name, description: true });
+        expect({
+          name: alarm.alarm_name,
+          description: typeof alarm.alarm_description === "string" && alarm.alarm_description.trim().length > 10,
+        }).toEqual({ name: alarm.alarm_name, description: true });
         expect(["breaching", "notBreaching", "ignore", "missing"]).toContain(alarm.treat_missing_data);
       }
     }
@@ -490,7 +576,12 @@ describe("alarm coverage: nothing is added without alarms", () => {
 
 // ---------------------------------------------------------------- 4. dashboard
 
-interface WidgetMetric { readonly namespace: string; readonly name: string; readonly dimensions: Record<string, string>; readonly options: Synth }
+interface WidgetMetric {
+  readonly namespace: string;
+  readonly name: string;
+  readonly dimensions: Record<string, string>;
+  readonly options: Synth;
+}
 
 function dashboardOf(stack: Synth): { widgets: Synth[] } {
   const dashboards = entries(stack, CloudwatchDashboard.tfResourceType).map(([, d]) => d);
@@ -540,6 +631,8 @@ function resolves(key: string, value: string, role: Role, stack: Synth, primary:
     DBClusterIdentifier: () => entries(stack, "aws_rds_cluster").map(([, c]) => c.cluster_identifier),
     Stage: () => entries(stack, "aws_apigatewayv2_stage").map(([, s]) => s.name),
     Role: () => ["WRITER"],
+    // Powertools' service dimension: the POWERTOOLS_SERVICE_NAME of a function of this stack.
+    service: () => entries(stack, "aws_lambda_function").map(([, f]) => f.environment.variables.POWERTOOLS_SERVICE_NAME),
     ReceivingRegion: () => [OTHER_REGION[role]],
     RuleId: () => entries(stack, "aws_s3_bucket_replication_configuration").flatMap(([, r]) => r.rule.map((x: Synth) => x.id)),
   };
@@ -570,10 +663,16 @@ describe("dashboard", () => {
       const metrics = dashboardOf(stack).widgets.flatMap(widgetMetrics);
       expect(metrics.length).toBeGreaterThanOrEqual(20);
       for (const m of metrics) {
-        const alarmed = alarms.some((a) => a.namespace === m.namespace && a.metric_name === m.name && sameDimensions(a.dimensions, m.dimensions));
-        const unresolved = Object.entries(m.dimensions).filter(([k, v]) => !resolves(k, v, role, stack, loaded.primary, loaded.app)).map(([k]) => k);
-        expect({ metric: `${m.namespace} ${m.name} ${JSON.stringify(m.dimensions)}`, ok: alarmed || unresolved.length === 0 })
-          .toEqual({ metric: `${m.namespace} ${m.name} ${JSON.stringify(m.dimensions)}`, ok: true });
+        const alarmed = alarms.some(
+          (a) => a.namespace === m.namespace && a.metric_name === m.name && sameDimensions(a.dimensions, m.dimensions),
+        );
+        const unresolved = Object.entries(m.dimensions)
+          .filter(([k, v]) => !resolves(k, v, role, stack, loaded.primary, loaded.app))
+          .map(([k]) => k);
+        expect({ metric: `${m.namespace} ${m.name} ${JSON.stringify(m.dimensions)}`, ok: alarmed || unresolved.length === 0 }).toEqual({
+          metric: `${m.namespace} ${m.name} ${JSON.stringify(m.dimensions)}`,
+          ok: true,
+        });
       }
     });
 
@@ -581,23 +680,50 @@ describe("dashboard", () => {
       const stack = load()[role];
       const metrics = dashboardOf(stack).widgets.flatMap(widgetMetrics);
       for (const alarm of monitoringAlarmsOf(stack)) {
-        const shown = metrics.filter((m) => m.namespace === alarm.namespace && m.name === alarm.metric_name && sameDimensions(m.dimensions, alarm.dimensions)
-          && m.options.stat === alarm.statistic && m.options.period === alarm.period && m.options.region === alarm.region);
+        const shown = metrics.filter(
+          (m) =>
+            m.namespace === alarm.namespace &&
+            m.name === alarm.metric_name &&
+            sameDimensions(m.dimensions, alarm.dimensions) &&
+            m.options.stat === alarm.statistic &&
+            m.options.period === alarm.period &&
+            m.options.region === alarm.region,
+        );
         expect({ alarm: alarm.alarm_name, shown: shown.length }).toEqual({ alarm: alarm.alarm_name, shown: 1 });
       }
     });
   });
 
+  test.each(ROLES)(
+    "%s: a Payments widget counts accepted and refused payments of the gateway, processed and failed of the processor",
+    (role) => {
+      const payments = dashboardOf(defaults().json[role]).widgets.find((w) => w.properties.title === "Payments");
+      const shown = payments!.properties.metrics.map((m: any[]) => `${m[0]} ${m[1]} ${m[2]}=${m[3]} ${m[4].stat}`);
+      expect(shown).toEqual([
+        "PaymentProcessing PaymentsAccepted service=payment-gateway Sum",
+        "PaymentProcessing PaymentsRefused service=payment-gateway Sum",
+        "PaymentProcessing PaymentsProcessed service=transaction-processor Sum",
+        "PaymentProcessing PaymentsFailed service=transaction-processor Sum",
+      ]);
+    },
+  );
+
   test("on disk, dr's S3 replication widgets read primary's bucket through remote state", () => {
     const app = onDisk();
-    const s3 = dashboardOf(app.dr).widgets.flatMap(widgetMetrics).filter((m) => m.namespace === "AWS/S3");
+    const s3 = dashboardOf(app.dr)
+      .widgets.flatMap(widgetMetrics)
+      .filter((m) => m.namespace === "AWS/S3");
     expect(s3).toHaveLength(2);
     const primaryBucket = theId(app.primary, "aws_s3_bucket", (b) => b.bucket === "payment-transaction-logs-ap-southeast-1-dev");
     for (const m of s3) {
       expect(m.options.region).toBe("ap-southeast-1");
       expect(throughRemoteState(app, m.dimensions.SourceBucket)).toBe(ref("aws_s3_bucket", primaryBucket, "bucket"));
     }
-    expect(dashboardOf(app.primary).widgets.flatMap(widgetMetrics).filter((m) => m.namespace === "AWS/S3")).toEqual([]);
+    expect(
+      dashboardOf(app.primary)
+        .widgets.flatMap(widgetMetrics)
+        .filter((m) => m.namespace === "AWS/S3"),
+    ).toEqual([]);
   });
 });
 
@@ -622,7 +748,10 @@ describe("log groups", () => {
     expect(functions).toHaveLength(4);
     for (const [, fn] of functions) {
       const [id, group] = logGroups(stack).find(([, g]) => g.name === `/aws/lambda/${fn.function_name}`) ?? [];
-      expect({ fn: fn.function_name, group }).toEqual({ fn: fn.function_name, group: expect.objectContaining({ kms_key_id: key, retention_in_days: 365 }) });
+      expect({ fn: fn.function_name, group }).toEqual({
+        fn: fn.function_name,
+        group: expect.objectContaining({ kms_key_id: key, retention_in_days: 365 }),
+      });
       expect(fn.logging_config.log_group).toBe(ref("aws_cloudwatch_log_group", id!, "name"));
     }
   });
@@ -633,7 +762,8 @@ describe("log groups", () => {
       const groups = logGroups(json[role]).map(([, g]) => g);
       const app = groups.find((g) => g.name === "/aws/payment-processing/dev");
       expect(app?.retention_in_days).toBe(731);
-      for (const name of functionNames(json[role])) expect(groups.find((g) => g.name === `/aws/lambda/${name}`)?.retention_in_days).toBe(731);
+      for (const name of functionNames(json[role]))
+        expect(groups.find((g) => g.name === `/aws/lambda/${name}`)?.retention_in_days).toBe(731);
       expect(groups.filter((g) => g.retention_in_days !== 731).map((g) => g.name)).toEqual([]);
     }
   });
@@ -644,7 +774,11 @@ describe("log groups", () => {
 describe("alert topic", () => {
   test.each(ROLES)("%s: payment-alerts-dev in the stack's region, encrypted with the stack's key", (role) => {
     const { text, json } = defaults();
-    expect(text[role]).toHaveResourceWithProperties(SnsTopic, { name: ALERT_TOPIC, region: REGION[role], kms_master_key_id: dataKeyArn(json[role]) });
+    expect(text[role]).toHaveResourceWithProperties(SnsTopic, {
+      name: ALERT_TOPIC,
+      region: REGION[role],
+      kms_master_key_id: dataKeyArn(json[role]),
+    });
     expect(entries(json[role], SnsTopic.tfResourceType).filter(([, t]) => t.name === ALERT_TOPIC)).toHaveLength(1);
   });
 
@@ -656,7 +790,12 @@ describe("alert topic", () => {
     const { json } = withEmail();
     const subscriptions = entries(json[role], SnsTopicSubscription.tfResourceType).map(([, s]) => s);
     expect(subscriptions).toEqual([
-      expect.objectContaining({ protocol: "email", endpoint: "oncall@example.com", topic_arn: alertTopicArn(json[role]), region: REGION[role] }),
+      expect.objectContaining({
+        protocol: "email",
+        endpoint: "oncall@example.com",
+        topic_arn: alertTopicArn(json[role]),
+        region: REGION[role],
+      }),
     ]);
   });
 });
@@ -692,7 +831,11 @@ describe("CloudTrail and the key policy", () => {
     expect(statement.Effect).toBe("Allow");
     expect(statement.Action).toEqual(expect.arrayContaining(["kms:GenerateDataKey", "kms:Decrypt"]));
     const trailName = entries(json.primary, Cloudtrail.tfResourceType)[0][1].name;
-    expect(statement.Condition.StringEquals["aws:SourceArn"]).toMatch(new RegExp(`^arn:\\$\\{data\\.aws_partition\\.\\w+\\.partition\\}:cloudtrail:ap-southeast-1:\\$\\{data\\.aws_caller_identity\\.\\w+\\.account_id\\}:trail/${trailName}$`));
+    expect(statement.Condition.StringEquals["aws:SourceArn"]).toMatch(
+      new RegExp(
+        `^arn:\\$\\{data\\.aws_partition\\.\\w+\\.partition\\}:cloudtrail:ap-southeast-1:\\$\\{data\\.aws_caller_identity\\.\\w+\\.account_id\\}:trail/${trailName}$`,
+      ),
+    );
     expect(trailName).toBe("payment-audit-trail-dev");
   });
 
@@ -709,7 +852,9 @@ describe("CloudTrail and the key policy", () => {
 describe("Route53 failover", () => {
   const route53Types = (stack: Synth) => Object.keys(stack.resource ?? {}).filter((t) => t.startsWith("aws_route53_"));
   const recordOf = (stack: Synth, type: "PRIMARY" | "SECONDARY"): Synth => {
-    const found = entries(stack, Route53Record.tfResourceType).map(([, r]) => r).filter((r) => r.failover_routing_policy?.type === type);
+    const found = entries(stack, Route53Record.tfResourceType)
+      .map(([, r]) => r)
+      .filter((r) => r.failover_routing_policy?.type === type);
     expect(found).toHaveLength(1);
     return found[0];
   };
@@ -735,17 +880,45 @@ describe("Route53 failover", () => {
     const checks = entries(json.dr, Route53HealthCheck.tfResourceType).map(([, c]) => c);
     expect(checks).toHaveLength(2);
     for (const check of checks) {
-      expect(check).toMatchObject({ type: "HTTPS", port: 443, enable_sni: true, request_interval: 10, failure_threshold: 3, resource_path: "/health", measure_latency: true });
+      expect(check).toMatchObject({
+        type: "HTTPS",
+        port: 443,
+        enable_sni: true,
+        request_interval: 10,
+        failure_threshold: 3,
+        resource_path: "/health",
+        measure_latency: true,
+      });
     }
-    expect(text.dr).toHaveResourceWithProperties(Route53Record, { name: "api.example.com", zone_id: DNS.hostedZoneId, type: "A", failover_routing_policy: { type: "PRIMARY" } });
-    expect(text.dr).toHaveResourceWithProperties(Route53Record, { name: "api.example.com", zone_id: DNS.hostedZoneId, type: "A", failover_routing_policy: { type: "SECONDARY" } });
+    expect(text.dr).toHaveResourceWithProperties(Route53Record, {
+      name: "api.example.com",
+      zone_id: DNS.hostedZoneId,
+      type: "A",
+      failover_routing_policy: { type: "PRIMARY" },
+    });
+    expect(text.dr).toHaveResourceWithProperties(Route53Record, {
+      name: "api.example.com",
+      zone_id: DNS.hostedZoneId,
+      type: "A",
+      failover_routing_policy: { type: "SECONDARY" },
+    });
     // The certificates sit on the ALBs of their own regions.
-    expect(entries(json.primary, "aws_lb_listener").map(([, l]) => l.certificate_arn).filter(Boolean)).toEqual([PRIMARY_CERT]);
-    expect(entries(json.dr, "aws_lb_listener").map(([, l]) => l.certificate_arn).filter(Boolean)).toEqual([DR_CERT]);
+    expect(
+      entries(json.primary, "aws_lb_listener")
+        .map(([, l]) => l.certificate_arn)
+        .filter(Boolean),
+    ).toEqual([PRIMARY_CERT]);
+    expect(
+      entries(json.dr, "aws_lb_listener")
+        .map(([, l]) => l.certificate_arn)
+        .filter(Boolean),
+    ).toEqual([DR_CERT]);
   });
 
   test("a failover domain without both certificates is refused at synth", () => {
-    expect(() => synthStacks({ domainName: "api.example.com", hostedZoneId: "Z0123456789ABCDEFGHIJ", drCertificateArn: DR_CERT })).toThrow(/needs primaryCertificateArn and drCertificateArn/);
+    expect(() => synthStacks({ domainName: "api.example.com", hostedZoneId: "Z0123456789ABCDEFGHIJ", drCertificateArn: DR_CERT })).toThrow(
+      /needs primaryCertificateArn and drCertificateArn/,
+    );
   });
 
   test("PRIMARY aliases primary's ALB through remote state; SECONDARY aliases dr's ALB directly (aws_lb zone_id)", () => {
@@ -760,7 +933,11 @@ describe("Route53 failover", () => {
     expect(checkOf(app.dr, primary).fqdn).toBe(primary.alias.name);
 
     const secondary = recordOf(app.dr, "SECONDARY");
-    expect(secondary.alias).toEqual({ zone_id: ref("aws_lb", drLb, "zone_id"), name: ref("aws_lb", drLb, "dns_name"), evaluate_target_health: true });
+    expect(secondary.alias).toEqual({
+      zone_id: ref("aws_lb", drLb, "zone_id"),
+      name: ref("aws_lb", drLb, "dns_name"),
+      evaluate_target_health: true,
+    });
     expect(checkOf(app.dr, secondary).fqdn).toBe(ref("aws_lb", drLb, "dns_name"));
 
     for (const record of [primary, secondary]) expect(record).toMatchObject({ zone_id: DNS.hostedZoneId, name: DNS.domainName, type: "A" });

@@ -1,6 +1,5 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { unzipSync } from "fflate";
 import { Apigatewayv2Api } from "@cdktf/provider-aws/lib/apigatewayv2-api";
 import { Apigatewayv2Integration } from "@cdktf/provider-aws/lib/apigatewayv2-integration";
 import { Apigatewayv2Route } from "@cdktf/provider-aws/lib/apigatewayv2-route";
@@ -19,8 +18,9 @@ import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
 import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { SqsQueuePolicy } from "@cdktf/provider-aws/lib/sqs-queue-policy";
+import { unzipSync } from "fflate";
 import { bundleHandler } from "../../src/infra/compute/bundling";
-import { Synth, resourcesOf, synthAppToDisk, synthStacks, wildcardAllows } from "./support";
+import { resourcesOf, type Synth, synthAppToDisk, synthStacks, wildcardAllows } from "./support";
 
 const { primary, dr } = synthStacks();
 const KEY = expect.stringMatching(/^\$\{aws_kms_key\.encryption_key_\w+\.arn\}$/);
@@ -32,7 +32,10 @@ function statementsOf(stack: string, functionId: string): any[] {
   return JSON.parse(policy!.policy).Statement;
 }
 const actionsOn = (statements: any[], resourcePattern: RegExp) =>
-  statements.filter((s) => [].concat(s.Resource).some((r: string) => resourcePattern.test(r))).flatMap((s) => s.Action).sort();
+  statements
+    .filter((s) => [].concat(s.Resource).some((r: string) => resourcePattern.test(r)))
+    .flatMap((s) => s.Action)
+    .sort();
 
 describe("functions", () => {
   const names = ["payment-gateway-dev", "payment-transaction-processor-dev", "payment-notification-sender-dev", "payment-health-dev"];
@@ -47,7 +50,10 @@ describe("functions", () => {
       kms_key_arn: KEY,
       reserved_concurrent_executions: 50,
       memory_size: 512,
-      logging_config: { log_format: "JSON", log_group: expect.stringMatching(/^\$\{aws_cloudwatch_log_group\.functions_[\w-]+_logs_group_\w+\.name\}$/) },
+      logging_config: {
+        log_format: "JSON",
+        log_group: expect.stringMatching(/^\$\{aws_cloudwatch_log_group\.functions_[\w-]+_logs_group_\w+\.name\}$/),
+      },
       vpc_config: {
         subnet_ids: [0, 1, 2].map((i) => expect.stringMatching(new RegExp(`aws_subnet\\.network_private-subnet-${i}`))),
         security_group_ids: [expect.stringMatching(/aws_security_group\.functions_security-group/)],
@@ -61,10 +67,14 @@ describe("functions", () => {
   });
 
   test("each function has its own role in each region", () => {
-    const roles = resourcesOf(primary, IamRole.tfResourceType).map((r) => r.name).filter((n: string) => /^payment-(gateway|transaction-processor|notification-sender|health)-/.test(n));
+    const roles = resourcesOf(primary, IamRole.tfResourceType)
+      .map((r) => r.name)
+      .filter((n: string) => /^payment-(gateway|transaction-processor|notification-sender|health)-/.test(n));
     expect(roles.sort()).toEqual([
-      "payment-gateway-ap-southeast-1-dev", "payment-health-ap-southeast-1-dev",
-      "payment-notification-sender-ap-southeast-1-dev", "payment-transaction-processor-ap-southeast-1-dev",
+      "payment-gateway-ap-southeast-1-dev",
+      "payment-health-ap-southeast-1-dev",
+      "payment-notification-sender-ap-southeast-1-dev",
+      "payment-transaction-processor-ap-southeast-1-dev",
     ]);
     const drRoles = resourcesOf(dr, IamRole.tfResourceType).map((r) => r.name);
     expect(drRoles).toContain("payment-gateway-ap-southeast-2-dev");
@@ -86,7 +96,9 @@ describe("functions", () => {
       RISK_LIMIT_MINOR: "5000000",
       SIDE_EFFECT_LEASE_SECONDS: "60",
     });
-    expect(fn(primary, "payment-notification-sender-dev").environment.variables.NOTIFICATION_TOPIC_ARN).toMatch(/aws_sns_topic\.notification-topic_[A-F0-9]{8}\.arn/);
+    expect(fn(primary, "payment-notification-sender-dev").environment.variables.NOTIFICATION_TOPIC_ARN).toMatch(
+      /aws_sns_topic\.notification-topic_[A-F0-9]{8}\.arn/,
+    );
     expect(fn(primary, "payment-health-dev").environment.variables).toMatchObject({
       DB_ENDPOINT: expect.stringMatching(/aws_rds_cluster\.database_cluster_\w+\.endpoint/),
       DB_PORT: "3306",
@@ -95,11 +107,19 @@ describe("functions", () => {
 
   test("dr functions use dr's own table names (the replicas) and queues", () => {
     expect(fn(dr, "payment-gateway-dev").environment.variables.TRANSACTIONS_TABLE).toBe("payment-transactions-dev");
-    expect(fn(dr, "payment-gateway-dev").environment.variables.TRANSACTION_QUEUE_URL).toMatch(/^\$\{aws_sqs_queue\.transaction-queue_[A-F0-9]{8}\.url\}$/);
+    expect(fn(dr, "payment-gateway-dev").environment.variables.TRANSACTION_QUEUE_URL).toMatch(
+      /^\$\{aws_sqs_queue\.transaction-queue_[A-F0-9]{8}\.url\}$/,
+    );
   });
 
   test("configuration reaches the functions", () => {
-    const custom = synthStacks({ lambdaMemoryMb: 1024, lambdaReservedConcurrency: 20, maxPaymentAmountMinor: 5000000, riskLimitMinor: 100000, corsAllowOrigin: "https://shop.example.com" });
+    const custom = synthStacks({
+      lambdaMemoryMb: 1024,
+      lambdaReservedConcurrency: 20,
+      maxPaymentAmountMinor: 5000000,
+      riskLimitMinor: 100000,
+      corsAllowOrigin: "https://shop.example.com",
+    });
     const gateway = fn(custom.primary, "payment-gateway-dev");
     expect(gateway).toMatchObject({ memory_size: 1024, reserved_concurrent_executions: 20 });
     expect(gateway.environment.variables).toMatchObject({ MAX_AMOUNT_MINOR: "5000000", CORS_ALLOW_ORIGIN: "https://shop.example.com" });
@@ -112,7 +132,11 @@ describe("functions", () => {
       ingress: [],
       egress: [
         expect.objectContaining({ from_port: 443, to_port: 443, cidr_blocks: ["10.0.0.0/16"] }),
-        expect.objectContaining({ from_port: 443, to_port: 443, prefix_list_ids: [expect.stringMatching(/s3-gateway-endpoint/), expect.stringMatching(/dynamodb-gateway-endpoint/)] }),
+        expect.objectContaining({
+          from_port: 443,
+          to_port: 443,
+          prefix_list_ids: [expect.stringMatching(/s3-gateway-endpoint/), expect.stringMatching(/dynamodb-gateway-endpoint/)],
+        }),
         expect.objectContaining({ from_port: 3306, to_port: 3306, cidr_blocks: ["10.0.0.0/16"] }),
       ],
     });
@@ -140,7 +164,12 @@ describe("least-privilege IAM", () => {
 
   test("processor: consume the transaction queue, send notifications, put log objects under transactions/", () => {
     const s = statementsOf(primary, "transaction-processor");
-    expect(actionsOn(s, /transaction-queue_[A-F0-9]{8}\.arn/)).toEqual(["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]);
+    expect(actionsOn(s, /transaction-queue_[A-F0-9]{8}\.arn/)).toEqual([
+      "sqs:ChangeMessageVisibility",
+      "sqs:DeleteMessage",
+      "sqs:GetQueueAttributes",
+      "sqs:ReceiveMessage",
+    ]);
     expect(actionsOn(s, /notification-queue_[A-F0-9]{8}\.arn/)).toEqual(["sqs:SendMessage"]);
     const put = s.find((x) => [].concat(x.Action).includes("s3:PutObject" as never));
     expect(put.Resource).toMatch(/aws_s3_bucket\.transaction-logs_bucket_\w+\.arn\}\/transactions\/\*$/);
@@ -156,7 +185,10 @@ describe("least-privilege IAM", () => {
   test("KMS use is limited to the key and to the service using it", () => {
     const s = statementsOf(primary, "notification-sender");
     const kms = s.filter((x) => [].concat(x.Action).some((a: string) => a.startsWith("kms:")) && x.Condition);
-    expect(kms.map((x) => x.Condition.StringEquals["kms:ViaService"]).sort()).toEqual(["sns.ap-southeast-1.amazonaws.com", "sqs.ap-southeast-1.amazonaws.com"]);
+    expect(kms.map((x) => x.Condition.StringEquals["kms:ViaService"]).sort()).toEqual([
+      "sns.ap-southeast-1.amazonaws.com",
+      "sqs.ap-southeast-1.amazonaws.com",
+    ]);
     for (const x of kms) expect(x.Resource).toEqual(KEY);
   });
 });
@@ -171,8 +203,15 @@ describe("queues", () => {
       kms_master_key_id: KEY,
     });
     const queue = resourcesOf(primary, SqsQueue.tfResourceType).find((q) => q.name === "payment-transaction-queue-dev")!;
-    expect(JSON.parse(queue.redrive_policy)).toEqual({ deadLetterTargetArn: expect.stringMatching(/transaction-queue_dlq_\w+\.arn/), maxReceiveCount: 3 });
-    expect(primary).toHaveResourceWithProperties(SqsQueue, { name: "payment-transaction-dlq-dev", message_retention_seconds: 1209600, kms_master_key_id: KEY });
+    expect(JSON.parse(queue.redrive_policy)).toEqual({
+      deadLetterTargetArn: expect.stringMatching(/transaction-queue_dlq_\w+\.arn/),
+      maxReceiveCount: 3,
+    });
+    expect(primary).toHaveResourceWithProperties(SqsQueue, {
+      name: "payment-transaction-dlq-dev",
+      message_retention_seconds: 1209600,
+      kms_master_key_id: KEY,
+    });
   });
 
   test("notification queue: 60 s visibility, DLQ after 5", () => {
@@ -186,7 +225,9 @@ describe("queues", () => {
     const policies = resourcesOf(primary, SqsQueuePolicy.tfResourceType);
     expect(policies).toHaveLength(4);
     for (const p of policies) {
-      expect(JSON.parse(p.policy).Statement).toContainEqual(expect.objectContaining({ Effect: "Deny", Principal: "*", Condition: { Bool: { "aws:SecureTransport": false } } }));
+      expect(JSON.parse(p.policy).Statement).toContainEqual(
+        expect.objectContaining({ Effect: "Deny", Principal: "*", Condition: { Bool: { "aws:SecureTransport": false } } }),
+      );
     }
   });
 
@@ -196,7 +237,14 @@ describe("queues", () => {
     for (const m of mappings) {
       expect(m).toMatchObject({ batch_size: 10, function_response_types: ["ReportBatchItemFailures"] });
     }
-    expect(mappings.map((m) => [m.event_source_arn.match(/aws_sqs_queue\.([\w-]+?)_[A-F0-9]{8}\./)[1], m.function_name.match(/functions_([\w-]+?)_function/)[1]]).sort()).toEqual([
+    expect(
+      mappings
+        .map((m) => [
+          m.event_source_arn.match(/aws_sqs_queue\.([\w-]+?)_[A-F0-9]{8}\./)[1],
+          m.function_name.match(/functions_([\w-]+?)_function/)[1],
+        ])
+        .sort(),
+    ).toEqual([
       ["notification-queue", "notification-sender"],
       ["transaction-queue", "transaction-processor"],
     ]);
@@ -210,7 +258,11 @@ describe("queues", () => {
 describe("HTTP API", () => {
   test("payment-api with the three routes, all Lambda proxy integrations on payload 2.0", () => {
     expect(primary).toHaveResourceWithProperties(Apigatewayv2Api, { name: "payment-api-dev", protocol_type: "HTTP" });
-    expect(resourcesOf(primary, Apigatewayv2Route.tfResourceType).map((r) => r.route_key).sort()).toEqual(["GET /health", "GET /transactions/{id}", "POST /transactions"]);
+    expect(
+      resourcesOf(primary, Apigatewayv2Route.tfResourceType)
+        .map((r) => r.route_key)
+        .sort(),
+    ).toEqual(["GET /health", "GET /transactions/{id}", "POST /transactions"]);
     const integrations = resourcesOf(primary, Apigatewayv2Integration.tfResourceType);
     expect(integrations).toHaveLength(2);
     for (const i of integrations) expect(i).toMatchObject({ integration_type: "AWS_PROXY", payload_format_version: "2.0" });
@@ -220,24 +272,33 @@ describe("HTTP API", () => {
     expect(primary).toHaveResourceWithProperties(Apigatewayv2Stage, {
       name: "prod",
       auto_deploy: true,
-      access_log_settings: { destination_arn: expect.stringMatching(/aws_cloudwatch_log_group\.api_access-logs/), format: expect.stringContaining("$context.requestId") },
+      access_log_settings: {
+        destination_arn: expect.stringMatching(/aws_cloudwatch_log_group\.api_access-logs/),
+        format: expect.stringContaining("$context.requestId"),
+      },
       default_route_settings: { throttling_rate_limit: 500, throttling_burst_limit: 1000, detailed_metrics_enabled: true },
     });
     const custom = synthStacks({ apiThrottleRateLimit: 50, apiThrottleBurstLimit: 100 });
-    expect(custom.primary).toHaveResourceWithProperties(Apigatewayv2Stage, { default_route_settings: expect.objectContaining({ throttling_rate_limit: 50, throttling_burst_limit: 100 }) });
+    expect(custom.primary).toHaveResourceWithProperties(Apigatewayv2Stage, {
+      default_route_settings: expect.objectContaining({ throttling_rate_limit: 50, throttling_burst_limit: 100 }),
+    });
   });
 
   test("invoke permissions are scoped to each route of this API", () => {
     const fromApi = resourcesOf(primary, LambdaPermission.tfResourceType).filter((p) => p.principal === "apigateway.amazonaws.com");
     expect(fromApi.map((p) => p.source_arn.replace(/^\$\{aws_apigatewayv2_api\.api_[A-F0-9]{8}\.execution_arn\}/, "")).sort()).toEqual([
-      "/prod/GET/health", "/prod/GET/transactions/*", "/prod/POST/transactions",
+      "/prod/GET/health",
+      "/prod/GET/transactions/*",
+      "/prod/POST/transactions",
     ]);
   });
 
   test("CORS only when an origin is configured", () => {
     expect(resourcesOf(primary, Apigatewayv2Api.tfResourceType)[0].cors_configuration).toBeUndefined();
     const custom = synthStacks({ corsAllowOrigin: "https://shop.example.com" });
-    expect(custom.primary).toHaveResourceWithProperties(Apigatewayv2Api, { cors_configuration: expect.objectContaining({ allow_origins: ["https://shop.example.com"] }) });
+    expect(custom.primary).toHaveResourceWithProperties(Apigatewayv2Api, {
+      cors_configuration: expect.objectContaining({ allow_origins: ["https://shop.example.com"] }),
+    });
   });
 });
 
@@ -263,7 +324,11 @@ describe("ALB", () => {
   test("without a certificate: one plain HTTP listener forwarding to the gateway", () => {
     const listeners = resourcesOf(primary, LbListener.tfResourceType);
     expect(listeners).toHaveLength(1);
-    expect(listeners[0]).toMatchObject({ port: 80, protocol: "HTTP", default_action: [{ type: "forward", target_group_arn: expect.stringMatching(/gateway-targets/) }] });
+    expect(listeners[0]).toMatchObject({
+      port: 80,
+      protocol: "HTTP",
+      default_action: [{ type: "forward", target_group_arn: expect.stringMatching(/gateway-targets/) }],
+    });
   });
 
   test("with a certificate: HTTPS with a TLS 1.2+ policy, and HTTP redirecting to it", () => {
@@ -271,7 +336,12 @@ describe("ALB", () => {
     const custom = synthStacks({ drCertificateArn: cert });
     const listeners = resourcesOf(custom.dr, LbListener.tfResourceType);
     expect(listeners).toHaveLength(2);
-    expect(custom.dr).toHaveResourceWithProperties(LbListener, { port: 443, protocol: "HTTPS", certificate_arn: cert, ssl_policy: "ELBSecurityPolicy-TLS13-1-2-2021-06" });
+    expect(custom.dr).toHaveResourceWithProperties(LbListener, {
+      port: 443,
+      protocol: "HTTPS",
+      certificate_arn: cert,
+      ssl_policy: "ELBSecurityPolicy-TLS13-1-2-2021-06",
+    });
     expect(custom.dr).toHaveResourceWithProperties(LbListener, {
       port: 80,
       protocol: "HTTP",
@@ -285,7 +355,10 @@ describe("ALB", () => {
     const groups = resourcesOf(primary, LbTargetGroup.tfResourceType);
     expect(groups.map((g) => g.name).sort()).toEqual(["pay-gw-dev", "pay-health-dev"]);
     for (const g of groups) {
-      expect(g).toMatchObject({ target_type: "lambda", health_check: expect.objectContaining({ enabled: true, path: "/health", interval: 30, matcher: "200" }) });
+      expect(g).toMatchObject({
+        target_type: "lambda",
+        health_check: expect.objectContaining({ enabled: true, path: "/health", interval: 30, matcher: "200" }),
+      });
     }
     expect(primary).toHaveResourceWithProperties(LbListenerRule, {
       action: [{ type: "forward", target_group_arn: expect.stringMatching(/health-targets/) }],
@@ -294,7 +367,9 @@ describe("ALB", () => {
   });
 
   test("ALB invoke permissions are scoped to their target group and exist before the attachment", () => {
-    const permissions = resourcesOf(primary, LambdaPermission.tfResourceType).filter((p) => p.principal === "elasticloadbalancing.amazonaws.com");
+    const permissions = resourcesOf(primary, LambdaPermission.tfResourceType).filter(
+      (p) => p.principal === "elasticloadbalancing.amazonaws.com",
+    );
     expect(permissions).toHaveLength(2);
     for (const p of permissions) expect(p.source_arn).toMatch(/^\$\{aws_lb_target_group\.alb_\w+-targets_\w+\.arn\}$/);
     const attachments = resourcesOf(primary, LbTargetGroupAttachment.tfResourceType);
@@ -306,7 +381,9 @@ describe("ALB", () => {
 describe("deployment packages", () => {
   test("each function's zip exists in the synthesized stack and holds only the bundled index.js", () => {
     const outdir = synthAppToDisk().outdir;
-    const functions = Object.values(JSON.parse(readFileSync(path.join(outdir, "stacks", "primary", "cdk.tf.json"), "utf8")).resource.aws_lambda_function) as Synth[];
+    const functions = Object.values(
+      JSON.parse(readFileSync(path.join(outdir, "stacks", "primary", "cdk.tf.json"), "utf8")).resource.aws_lambda_function,
+    ) as Synth[];
     expect(functions).toHaveLength(4);
     for (const f of functions) {
       const zipPath = path.join(outdir, "stacks", "primary", f.filename);
@@ -324,7 +401,8 @@ describe("deployment packages", () => {
     try {
       const lambdas = path.join(work, "lambdas");
       mkdirSync(path.join(lambdas, "probe"), { recursive: true });
-      const write = (answer: string) => writeFileSync(path.join(lambdas, "probe", "index.ts"), `export const handler = async () => "${answer}";\n`);
+      const write = (answer: string) =>
+        writeFileSync(path.join(lambdas, "probe", "index.ts"), `export const handler = async () => "${answer}";\n`);
       write("one");
       const first = bundleHandler("probe", path.join(work, "out1"), lambdas);
       const again = bundleHandler("probe", path.join(work, "out2"), lambdas);

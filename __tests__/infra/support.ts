@@ -1,10 +1,10 @@
-import { App, Testing } from "cdktf";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { DeploymentConfig, loadConfig } from "../../src/contracts/config";
+import { App, Testing } from "cdktf";
+import { type DeploymentConfig, loadConfig } from "../../src/contracts/config";
 import { Naming } from "../../src/contracts/names";
-import { PaymentApp, buildApp } from "../../src/infra/app";
+import { buildApp, type PaymentApp } from "../../src/infra/app";
 import { AwsStack } from "../../src/infra/core/aws-stack";
 import { RegionKey } from "../../src/infra/security/region-key";
 

@@ -1,10 +1,10 @@
 import * as path from "node:path";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { applyEnv, startEmulators, type Emulators } from "../../src/local/emulators";
+import type { HttpEvent, HttpResult } from "../../lambdas/shared/http";
+import { applyEnv, type Emulators, startEmulators } from "../../src/local/emulators";
 import { httpApiEvent, paymentBody } from "../../src/local/lambda-events";
 import { loadHandler, parseBody } from "../helpers/load";
 import { deleteMessages, readLogObjects, receiveMessages, toSqsEvent } from "../helpers/observe";
-import type { HttpEvent, HttpResult } from "../../lambdas/shared/http";
 
 const root = path.resolve(__dirname, "../../lambdas");
 
@@ -27,7 +27,11 @@ async function drain(queueUrl: string, handler: (e: SQSEvent) => Promise<SQSBatc
   if (messages.length === 0) return 0;
   const res = await handler(toSqsEvent(messages));
   const failed = new Set(res.batchItemFailures.map((f) => f.itemIdentifier));
-  await deleteMessages(emu.clients.sqs, queueUrl, messages.filter((m) => !failed.has(m.MessageId!)));
+  await deleteMessages(
+    emu.clients.sqs,
+    queueUrl,
+    messages.filter((m) => !failed.has(m.MessageId!)),
+  );
   return messages.length - failed.size;
 }
 

@@ -1,11 +1,11 @@
-import * as path from "node:path";
-import { createServer, type Server } from "node:net";
 import type { AddressInfo } from "node:net";
+import { createServer, type Server } from "node:net";
+import * as path from "node:path";
 import type { ALBResult, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { applyEnv, startEmulators, type Emulators } from "../../src/local/emulators";
+import type { HttpEvent, HttpResult } from "../../lambdas/shared/http";
+import { applyEnv, type Emulators, startEmulators } from "../../src/local/emulators";
 import { albEvent, httpApiEvent } from "../../src/local/lambda-events";
 import { loadHandler, parseBody } from "../helpers/load";
-import type { HttpEvent, HttpResult } from "../../lambdas/shared/http";
 
 const HEALTH = path.resolve(__dirname, "../../lambdas/health/index.ts");
 type Result = APIGatewayProxyStructuredResultV2 & ALBResult;

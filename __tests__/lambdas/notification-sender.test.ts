@@ -1,8 +1,8 @@
 import * as path from "node:path";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { applyEnv, startEmulators, type Emulators } from "../../src/local/emulators";
+import { applyEnv, type Emulators, startEmulators } from "../../src/local/emulators";
 import { sqsEvent, sqsRecord } from "../../src/local/lambda-events";
-import { loadHandler, type Invoke } from "../helpers/load";
+import { type Invoke, loadHandler } from "../helpers/load";
 import { receiveMessages } from "../helpers/observe";
 
 const SENDER = path.resolve(__dirname, "../../lambdas/notification-sender/index.ts");
@@ -40,13 +40,20 @@ test("publishes each notification to the SNS topic with a subject and message at
   const res = await sender(
     sqsEvent([
       sqsRecord(JSON.stringify(notification())),
-      sqsRecord(JSON.stringify(notification({ transaction_id: "1f8fad5b-d9cb-869f-a165-70867728950e", status: "FAILED", failure_reason: "RISK_LIMIT_EXCEEDED" }))),
+      sqsRecord(
+        JSON.stringify(
+          notification({ transaction_id: "1f8fad5b-d9cb-869f-a165-70867728950e", status: "FAILED", failure_reason: "RISK_LIMIT_EXCEEDED" }),
+        ),
+      ),
     ]),
   );
   expect(res.batchItemFailures).toEqual([]);
   const received = await receiveMessages(emu.clients.sqs, emu.resources.observerQueueUrl, 10);
   expect(received).toHaveLength(2);
-  const envelopes = received.map((m) => JSON.parse(m.Body!) as { Type: string; Subject?: string; Message: string; MessageAttributes?: Record<string, { Value: string }> });
+  const envelopes = received.map(
+    (m) =>
+      JSON.parse(m.Body!) as { Type: string; Subject?: string; Message: string; MessageAttributes?: Record<string, { Value: string }> },
+  );
   const failed = envelopes.find((e) => JSON.parse(e.Message).status === "FAILED")!;
   expect(failed.Type).toBe("Notification");
   expect(failed.Subject).toBe("Payment 1f8fad5b-d9cb-869f-a165-70867728950e failed");

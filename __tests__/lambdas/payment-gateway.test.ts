@@ -2,10 +2,10 @@ import * as path from "node:path";
 import { GetItemCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import type { ALBResult, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { applyEnv, clearTable, startEmulators, type Emulators } from "../../src/local/emulators";
-import { albEvent, httpApiEvent, paymentBody } from "../../src/local/lambda-events";
-import { loadHandler, parseBody, type Invoke } from "../helpers/load";
 import type { HttpEvent, HttpResult } from "../../lambdas/shared/http";
+import { applyEnv, clearTable, type Emulators, startEmulators } from "../../src/local/emulators";
+import { albEvent, httpApiEvent, paymentBody } from "../../src/local/lambda-events";
+import { type Invoke, loadHandler, parseBody } from "../helpers/load";
 
 const GATEWAY = path.resolve(__dirname, "../../lambdas/payment-gateway/index.ts");
 type Result = APIGatewayProxyStructuredResultV2 & ALBResult;
@@ -173,13 +173,43 @@ describe("POST /transactions", () => {
     ["session_id as a number", { body: paymentBody({ session_id: 7 }) }, 400, "session_id", "ValidationError"],
     ["an extra field", { body: paymentBody({ card_number: "4111111111111111" }) }, 400, "card_number", "ValidationError"],
     ["non-string metadata value", { body: paymentBody({ metadata: { a: 1 } }) }, 400, "metadata.a", "ValidationError"],
-    ["metadata that is too big", { body: paymentBody({ metadata: Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`k${i}`, "v".repeat(300)])) }) }, 400, "metadata", "ValidationError"],
+    [
+      "metadata that is too big",
+      { body: paymentBody({ metadata: Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`k${i}`, "v".repeat(300)])) }) },
+      400,
+      "metadata",
+      "ValidationError",
+    ],
     ["oversized body", { raw: JSON.stringify(paymentBody({ metadata: { big: "x".repeat(5000) } })) }, 413, undefined, "PayloadTooLarge"],
-    ["text/plain content type", { body: paymentBody(), headers: { "content-type": "text/plain" } }, 415, "Content-Type", "UnsupportedMediaType"],
-    ["form content type", { body: paymentBody(), headers: { "content-type": "application/x-www-form-urlencoded" } }, 415, "Content-Type", "UnsupportedMediaType"],
+    [
+      "text/plain content type",
+      { body: paymentBody(), headers: { "content-type": "text/plain" } },
+      415,
+      "Content-Type",
+      "UnsupportedMediaType",
+    ],
+    [
+      "form content type",
+      { body: paymentBody(), headers: { "content-type": "application/x-www-form-urlencoded" } },
+      415,
+      "Content-Type",
+      "UnsupportedMediaType",
+    ],
     ["no Idempotency-Key", { body: paymentBody(), headers: { "idempotency-key": "" } }, 400, "Idempotency-Key", "MissingIdempotencyKey"],
-    ["a too-short Idempotency-Key", { body: paymentBody(), headers: { "idempotency-key": "abc" } }, 400, "Idempotency-Key", "InvalidIdempotencyKey"],
-    ["an Idempotency-Key with bad characters", { body: paymentBody(), headers: { "idempotency-key": "key with spaces!" } }, 400, "Idempotency-Key", "InvalidIdempotencyKey"],
+    [
+      "a too-short Idempotency-Key",
+      { body: paymentBody(), headers: { "idempotency-key": "abc" } },
+      400,
+      "Idempotency-Key",
+      "InvalidIdempotencyKey",
+    ],
+    [
+      "an Idempotency-Key with bad characters",
+      { body: paymentBody(), headers: { "idempotency-key": "key with spaces!" } },
+      400,
+      "Idempotency-Key",
+      "InvalidIdempotencyKey",
+    ],
   ];
 
   test.each(invalid)("refuses %s: status, error and field, nothing written or queued", async (_name, input, status, field, error) => {
@@ -197,7 +227,12 @@ describe("POST /transactions", () => {
 
   test("a missing content-type header is a 415", async () => {
     const res = (await gateway(
-      httpApiEvent({ method: "POST", path: "/transactions", headers: { "idempotency-key": newKey() }, body: JSON.stringify(paymentBody()) }),
+      httpApiEvent({
+        method: "POST",
+        path: "/transactions",
+        headers: { "idempotency-key": newKey() },
+        body: JSON.stringify(paymentBody()),
+      }),
     )) as Result;
     expect(res.statusCode).toBe(415);
     expect(await queuedCount()).toBe(0);
@@ -241,9 +276,7 @@ describe("GET /transactions/{id}", () => {
   });
 
   test("404 for an unknown id and 400 for a malformed id", async () => {
-    const missing = (await gateway(
-      httpApiEvent({ method: "GET", path: "/transactions/00000000-0000-8000-8000-000000000000" }),
-    )) as Result;
+    const missing = (await gateway(httpApiEvent({ method: "GET", path: "/transactions/00000000-0000-8000-8000-000000000000" }))) as Result;
     expect(missing.statusCode).toBe(404);
     const bad = (await gateway(httpApiEvent({ method: "GET", path: "/transactions/not-an-id" }))) as Result;
     expect(bad.statusCode).toBe(400);
@@ -352,5 +385,46 @@ describe("dependency failures", () => {
     expect(res.statusCode).toBe(503);
     expect(parseBody(res).error).toBe("ServiceUnavailable");
     expect(await queuedCount()).toBe(0);
+  });
+});
+
+describe("metrics", () => {
+  test("accepted and refused payments are counted as embedded metrics in the PaymentProcessing namespace", async () => {
+    const withMetrics = loadHandler<HttpEvent, HttpResult>(GATEWAY, { POWERTOOLS_METRICS_DISABLED: "false" });
+    const written: string[] = [];
+    const spy = jest.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    });
+    try {
+      const accepted = await withMetrics(
+        httpApiEvent({
+          method: "POST",
+          path: "/transactions",
+          headers: { "content-type": "application/json", "idempotency-key": newKey() },
+          body: JSON.stringify(paymentBody()),
+        }),
+      );
+      const refused = await withMetrics(
+        httpApiEvent({
+          method: "POST",
+          path: "/transactions",
+          headers: { "content-type": "application/json", "idempotency-key": newKey() },
+          body: JSON.stringify(paymentBody({ amount: -1 })),
+        }),
+      );
+      expect([accepted.statusCode, refused.statusCode]).toEqual([202, 400]);
+    } finally {
+      spy.mockRestore();
+    }
+    const emf = written
+      .flatMap((chunk) => chunk.split("\n"))
+      .filter((line) => line.includes('"_aws"'))
+      .map((line) => JSON.parse(line));
+    const counted = (name: string) => emf.filter((m) => m[name] !== undefined);
+    expect(counted("PaymentsAccepted").map((m) => [m.PaymentsAccepted, m.service, m._aws.CloudWatchMetrics[0].Namespace])).toEqual([
+      [1, "payments-test", "PaymentProcessing"],
+    ]);
+    expect(counted("PaymentsRefused").map((m) => m.PaymentsRefused)).toEqual([1]);
   });
 });

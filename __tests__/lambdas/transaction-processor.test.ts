@@ -1,12 +1,12 @@
 import * as path from "node:path";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { applyEnv, clearTable, startEmulators, type Emulators } from "../../src/local/emulators";
+import { applyEnv, clearTable, type Emulators, startEmulators } from "../../src/local/emulators";
 import { sqsEvent, sqsRecord } from "../../src/local/lambda-events";
-import { loadHandler, type Invoke } from "../helpers/load";
-import { deleteMessages, readLogObjects, receiveMessages, sleep, toSqsEvent } from "../helpers/observe";
 import { startRecordingProxy } from "../../src/local/recording-proxy";
 import { getTransaction, seedTransactions } from "../../src/local/seed";
+import { type Invoke, loadHandler } from "../helpers/load";
+import { deleteMessages, readLogObjects, receiveMessages, sleep, toSqsEvent } from "../helpers/observe";
 
 const PROCESSOR = path.resolve(__dirname, "../../lambdas/transaction-processor/index.ts");
 
@@ -186,7 +186,11 @@ test("a poison message lands in the DLQ after 3 receives (real receive loop, red
       const failed = new Set(res.batchItemFailures.map((f) => f.itemIdentifier));
       poisonAttempts += messages.filter((m) => m.Body === "this is not a transaction").length;
       // The event source mapping deletes what succeeded; failures become visible again.
-      await deleteMessages(sqs, transactionQueueUrl, messages.filter((m) => !failed.has(m.MessageId!)));
+      await deleteMessages(
+        sqs,
+        transactionQueueUrl,
+        messages.filter((m) => !failed.has(m.MessageId!)),
+      );
     } else {
       await sleep(200);
     }

@@ -9,11 +9,11 @@ import type { AddressInfo } from "node:net";
 import { connect } from "node:net";
 import * as path from "node:path";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
-import { receiveMessages, sleep } from "../helpers/observe";
-import { paymentBody } from "../../src/local/lambda-events";
 import { loadConfig } from "../../src/contracts/config";
-import { startLocalRegion, type LocalRegion } from "../../src/local/region";
 import { matchRoute, readBody, toHttpApiEvent } from "../../src/local/http-api";
+import { paymentBody } from "../../src/local/lambda-events";
+import { type LocalRegion, startLocalRegion } from "../../src/local/region";
+import { receiveMessages, sleep } from "../helpers/observe";
 
 const ROOT = path.resolve(__dirname, "../..");
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -188,11 +188,20 @@ test("a request becomes the HTTP API payload 2.0 event of its route", async () =
       pathParameters: { id },
       headers: { "x-trace-me": "Yes" },
       isBase64Encoded: false,
-      requestContext: { http: { method: "GET", path: `/transactions/${id}` }, routeKey: "GET /transactions/{id}", requestId: "req-1", stage: "$default" },
+      requestContext: {
+        http: { method: "GET", path: `/transactions/${id}` },
+        routeKey: "GET /transactions/{id}",
+        requestId: "req-1",
+        stage: "$default",
+      },
     });
     expect(get).not.toHaveProperty("body");
     const postEvent = await (
-      await fetch(`${base}/transactions`, { method: "POST", headers: { "Content-Type": "application/json", "Idempotency-Key": "k-12345678" }, body: '{"amount":1}' })
+      await fetch(`${base}/transactions`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "Idempotency-Key": "k-12345678" },
+        body: '{"amount":1}',
+      })
     ).json();
     expect(postEvent).toMatchObject({
       routeKey: "POST /transactions",

@@ -5,26 +5,26 @@
  */
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
+import { GetMetricStatisticsCommand } from "@aws-sdk/client-cloudwatch";
 import {
   DescribeDBClustersCommand,
   DescribeGlobalClustersCommand,
   FailoverGlobalClusterCommand,
-  SwitchoverGlobalClusterCommand,
   type GlobalCluster,
+  SwitchoverGlobalClusterCommand,
 } from "@aws-sdk/client-rds";
-import { GetMetricStatisticsCommand } from "@aws-sdk/client-cloudwatch";
 import {
   GetHealthCheckStatusCommand,
+  type HealthCheck,
   ListHealthChecksCommand,
   ListTagsForResourcesCommand,
-  type HealthCheck,
 } from "@aws-sdk/client-route-53";
 import { mockClient } from "aws-sdk-client-mock";
-import { loadConfig, type DeploymentConfig, type RegionRole } from "../../src/contracts/config";
+import { type DeploymentConfig, loadConfig, type RegionRole } from "../../src/contracts/config";
 import { parseArgs, UsageError } from "../../src/ops/dr/args";
-import { buildClients, runDr as main, type CliIo } from "../../src/ops/dr/cli";
+import { buildClients, type CliIo, runDr as main } from "../../src/ops/dr/cli";
+import { type DrContext, drNames, failover, getStatus, status, switchover, waitForWriter } from "../../src/ops/dr/operations";
 import { resourcesOf, synthAppToDisk } from "../infra/support";
-import { drNames, failover, getStatus, status, switchover, waitForWriter, type DrContext } from "../../src/ops/dr/operations";
 
 const ACCOUNT = "123456789012";
 const ENV = {
@@ -85,7 +85,14 @@ function globalCluster(w: World): GlobalCluster {
       SynchronizationStatus: w.sync[role] as "connected",
     })),
     ...(w.failoverStatus
-      ? { FailoverState: { Status: w.failoverStatus as "pending", FromDbClusterArn: ARN.primary, ToDbClusterArn: ARN.dr, IsDataLossAllowed: false } }
+      ? {
+          FailoverState: {
+            Status: w.failoverStatus as "pending",
+            FromDbClusterArn: ARN.primary,
+            ToDbClusterArn: ARN.dr,
+            IsDataLossAllowed: false,
+          },
+        }
       : {}),
   };
 }
@@ -118,7 +125,9 @@ function mockedWorld(world: World) {
         ],
       };
     });
-    rds[role].on(SwitchoverGlobalClusterCommand).resolves({ GlobalCluster: { GlobalClusterIdentifier: GLOBAL_ID, Status: "switching-over" } });
+    rds[role]
+      .on(SwitchoverGlobalClusterCommand)
+      .resolves({ GlobalCluster: { GlobalClusterIdentifier: GLOBAL_ID, Status: "switching-over" } });
     rds[role].on(FailoverGlobalClusterCommand).resolves({ GlobalCluster: { GlobalClusterIdentifier: GLOBAL_ID, Status: "failing-over" } });
     cloudwatch[role].on(GetMetricStatisticsCommand).callsFake(() => ({
       Datapoints:
@@ -147,9 +156,21 @@ function mockedWorld(world: World) {
   });
   route53.on(ListTagsForResourcesCommand).resolves({
     ResourceTagSets: [
-      { ResourceType: "healthcheck", ResourceId: "hc-unrelated", Tags: [{ Key: "Name", Value: "payment-health-primary-ap-southeast-1-prod" }] },
-      { ResourceType: "healthcheck", ResourceId: HEALTH_CHECK_ID.primary, Tags: [{ Key: "Name", Value: "payment-health-primary-ap-southeast-1-test" }] },
-      { ResourceType: "healthcheck", ResourceId: HEALTH_CHECK_ID.dr, Tags: [{ Key: "Name", Value: "payment-health-secondary-ap-southeast-2-test" }] },
+      {
+        ResourceType: "healthcheck",
+        ResourceId: "hc-unrelated",
+        Tags: [{ Key: "Name", Value: "payment-health-primary-ap-southeast-1-prod" }],
+      },
+      {
+        ResourceType: "healthcheck",
+        ResourceId: HEALTH_CHECK_ID.primary,
+        Tags: [{ Key: "Name", Value: "payment-health-primary-ap-southeast-1-test" }],
+      },
+      {
+        ResourceType: "healthcheck",
+        ResourceId: HEALTH_CHECK_ID.dr,
+        Tags: [{ Key: "Name", Value: "payment-health-secondary-ap-southeast-2-test" }],
+      },
     ],
   });
   for (const role of ["primary", "dr"] as const) {
@@ -158,7 +179,8 @@ function mockedWorld(world: World) {
         Region: checker as "ap-southeast-1",
         IPAddress: `15.177.0.${i}`,
         StatusReport: {
-          Status: i < world.checkersHealthy[role] ? "Success: HTTP Status Code 200, OK" : "Failure: HTTP Status Code 503, Service Unavailable",
+          Status:
+            i < world.checkersHealthy[role] ? "Success: HTTP Status Code 200, OK" : "Failure: HTTP Status Code 503, Service Unavailable",
           CheckedTime: new Date(T0),
         },
       })),
@@ -222,8 +244,12 @@ describe("status", () => {
     expect(out).toMatch(/^ok\s+global cluster\s+-\s+available\s+payment-aurora-global-test, writer: primary \(ap-southeast-1\)$/m);
     expect(out).toMatch(/^ok\s+primary cluster \(writer\)\s+ap-southeast-1\s+available\s+payment-aurora-primary-test, endpoint /m);
     expect(out).toMatch(/^ok\s+dr cluster \(reader\)\s+ap-southeast-2\s+available/m);
-    expect(out).toMatch(/^ok\s+replication lag \(dr\)\s+ap-southeast-2\s+850 ms\s+payment-aurora-dr-test, threshold 5 s, at 2026-03-01T11:59:00.000Z$/m);
-    expect(out).toMatch(/^ok\s+health check \(primary\)\s+ap-southeast-1\s+healthy\s+payment-health-primary-ap-southeast-1-test \(hc-primary-0001\), 3\/3/m);
+    expect(out).toMatch(
+      /^ok\s+replication lag \(dr\)\s+ap-southeast-2\s+850 ms\s+payment-aurora-dr-test, threshold 5 s, at 2026-03-01T11:59:00.000Z$/m,
+    );
+    expect(out).toMatch(
+      /^ok\s+health check \(primary\)\s+ap-southeast-1\s+healthy\s+payment-health-primary-ap-southeast-1-test \(hc-primary-0001\), 3\/3/m,
+    );
     expect(out).toMatch(/^ok\s+health check \(dr\)\s+ap-southeast-2\s+healthy/m);
     expect(out).not.toContain("FAIL");
     expect(result.lines.at(-1)).toBe("HEALTHY");
@@ -237,10 +263,12 @@ describe("status", () => {
     });
     // Both pages of health checks were listed; the unrelated suffix's check was not used.
     expect(route53.commandCalls(ListHealthChecksCommand)).toHaveLength(2);
-    expect(route53.commandCalls(GetHealthCheckStatusCommand).map((c) => c.args[0].input.HealthCheckId).sort()).toEqual([
-      HEALTH_CHECK_ID.dr,
-      HEALTH_CHECK_ID.primary,
-    ]);
+    expect(
+      route53
+        .commandCalls(GetHealthCheckStatusCommand)
+        .map((c) => c.args[0].input.HealthCheckId)
+        .sort(),
+    ).toEqual([HEALTH_CHECK_ID.dr, HEALTH_CHECK_ID.primary]);
   });
 
   test("degraded when a member cluster is not available: exit 2, names the cluster", async () => {
@@ -288,7 +316,9 @@ describe("status", () => {
     expect(result.exitCode).toBe(2);
     const out = text(result.lines);
     expect(out).toMatch(/^ok\s+global cluster\s+-\s+available/m);
-    expect(out).toMatch(/^FAIL\s+primary cluster \(writer\)\s+ap-southeast-1\s+error\s+payment-aurora-primary-test: TimeoutError: connect ETIMEDOUT/m);
+    expect(out).toMatch(
+      /^FAIL\s+primary cluster \(writer\)\s+ap-southeast-1\s+error\s+payment-aurora-primary-test: TimeoutError: connect ETIMEDOUT/m,
+    );
     expect(out).toMatch(/^ok\s+dr cluster \(reader\)/m);
   });
 
@@ -340,9 +370,21 @@ describe("switchover (planned)", () => {
   });
 
   test.each([
-    ["the global cluster is not available", (w: World) => (w.globalStatus = "modifying"), "global cluster payment-aurora-global-test is modifying, not available"],
-    ["a member cluster is not available", (w: World) => (w.clusterStatus.primary = "backing-up"), "member payment-aurora-primary-test (ap-southeast-1) is backing-up, not available"],
-    ["a member is not synchronized", (w: World) => (w.sync.dr = "pending-resync"), "member payment-aurora-dr-test synchronization is pending-resync"],
+    [
+      "the global cluster is not available",
+      (w: World) => (w.globalStatus = "modifying"),
+      "global cluster payment-aurora-global-test is modifying, not available",
+    ],
+    [
+      "a member cluster is not available",
+      (w: World) => (w.clusterStatus.primary = "backing-up"),
+      "member payment-aurora-primary-test (ap-southeast-1) is backing-up, not available",
+    ],
+    [
+      "a member is not synchronized",
+      (w: World) => (w.sync.dr = "pending-resync"),
+      "member payment-aurora-dr-test synchronization is pending-resync",
+    ],
     ["a switchover is already running", (w: World) => (w.failoverStatus = "switching-over"), "a switchover is already switching-over"],
   ])("refused with --yes when %s: exit 1 and no API call", async (_, change, reason) => {
     const world = healthyWorld();
@@ -397,7 +439,9 @@ describe("failover (unplanned)", () => {
     const result = await failover(m.ctx, { to: "dr", yes: true, allowDataLoss: true });
 
     expect(result.exitCode).toBe(0);
-    const rpoLine = result.lines.findIndex((l) => l.startsWith("RPO estimate: last known replication lag 850 ms at 2026-03-01T11:59:00.000Z"));
+    const rpoLine = result.lines.findIndex((l) =>
+      l.startsWith("RPO estimate: last known replication lag 850 ms at 2026-03-01T11:59:00.000Z"),
+    );
     expect(rpoLine).toBeGreaterThan(-1);
     const calls = m.rds.dr.commandCalls(FailoverGlobalClusterCommand);
     expect(calls).toHaveLength(1);
@@ -413,7 +457,9 @@ describe("failover (unplanned)", () => {
     const world = healthyWorld();
     world.lagMs = undefined;
     const result = await failover(mockedWorld(world).ctx, { to: "dr", yes: false, allowDataLoss: false });
-    expect(text(result.lines)).toContain("RPO estimate: unknown (replication lag of payment-aurora-dr-test: no datapoint in the last 180 minutes).");
+    expect(text(result.lines)).toContain(
+      "RPO estimate: unknown (replication lag of payment-aurora-dr-test: no datapoint in the last 180 minutes).",
+    );
   });
 });
 
@@ -426,7 +472,13 @@ describe("wait", () => {
     let polls = 0;
     m.rds.dr.on(DescribeGlobalClustersCommand).callsFake(() => {
       polls++;
-      if (polls === 3) Object.assign(world, { writer: "dr", globalStatus: "available", failoverStatus: undefined, clusterStatus: { primary: "modifying", dr: "available" } });
+      if (polls === 3)
+        Object.assign(world, {
+          writer: "dr",
+          globalStatus: "available",
+          failoverStatus: undefined,
+          clusterStatus: { primary: "modifying", dr: "available" },
+        });
       if (polls === 4) world.clusterStatus.primary = "available";
       return { GlobalClusters: [globalCluster(world)] };
     });
@@ -444,7 +496,9 @@ describe("wait", () => {
     const m = mockedWorld(healthyWorld());
     const result = await waitForWriter(m.ctx, { to: "dr", timeoutSeconds: 60, pollSeconds: 25, writerOnly: false });
     expect(result.exitCode).toBe(2);
-    expect(result.error).toMatch(/^timed out after 60 s \(4 poll\(s\)\) waiting until the dr cluster is the writer and all members are available: writer is primary, not dr$/);
+    expect(result.error).toMatch(
+      /^timed out after 60 s \(4 poll\(s\)\) waiting until the dr cluster is the writer and all members are available: writer is primary, not dr$/,
+    );
     // Polls at 0, 25, 50 and at the deadline (60), never beyond it.
     expect(m.sleeps).toEqual([25_000, 25_000, 10_000]);
     expect(m.rds.dr.commandCalls(DescribeGlobalClustersCommand)).toHaveLength(4);
@@ -465,7 +519,12 @@ describe("command line", () => {
     expect(parseArgs(["status"])).toEqual({ command: "status" });
     expect(parseArgs(["switchover"])).toEqual({ command: "switchover", to: "dr", yes: false });
     expect(parseArgs(["switchover", "--to", "primary", "--yes"])).toEqual({ command: "switchover", to: "primary", yes: true });
-    expect(parseArgs(["failover", "--yes", "--allow-data-loss"])).toEqual({ command: "failover", to: "dr", yes: true, allowDataLoss: true });
+    expect(parseArgs(["failover", "--yes", "--allow-data-loss"])).toEqual({
+      command: "failover",
+      to: "dr",
+      yes: true,
+      allowDataLoss: true,
+    });
     expect(parseArgs(["wait"])).toEqual({ command: "wait", to: "dr", timeoutSeconds: 900, pollSeconds: 15, writerOnly: false });
     expect(parseArgs(["wait", "--to=primary", "--timeout-seconds", "30", "--poll-seconds=0.5", "--writer-only"])).toEqual({
       command: "wait",
@@ -544,7 +603,11 @@ describe("command line", () => {
 
   test("the real entry point sets exit code 1 for an unknown command", () => {
     const root = path.join(__dirname, "..", "..");
-    const run = spawnSync(process.execPath, ["--import", "tsx", "src/ops/cli.ts", "dr", "frobnicate"], { cwd: root, encoding: "utf8", timeout: 20_000 });
+    const run = spawnSync(process.execPath, ["--import", "tsx", "src/ops/cli.ts", "dr", "frobnicate"], {
+      cwd: root,
+      encoding: "utf8",
+      timeout: 20_000,
+    });
     expect(run.status).toBe(1);
     expect(run.stderr.split("\n")[0]).toBe('error: unknown command "frobnicate"');
     expect(run.stdout).toBe("");

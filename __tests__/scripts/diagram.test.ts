@@ -1,5 +1,15 @@
 import { readFileSync } from "node:fs";
-import { ARCHITECTURE_FILE, README_END, README_FILE, README_START, SynthesizedStacks, renderArchitecture, renderMermaid, synthForDiagram, withReadmeDiagram } from "../../scripts/diagram";
+import {
+  ARCHITECTURE_FILE,
+  README_END,
+  README_FILE,
+  README_START,
+  renderArchitecture,
+  renderMermaid,
+  type SynthesizedStacks,
+  synthForDiagram,
+  withReadmeDiagram,
+} from "../../scripts/diagram";
 
 let stacks: SynthesizedStacks;
 let rendered: string;
@@ -21,7 +31,9 @@ describe("architecture diagram", () => {
   test("docs/architecture.md matches the synthesized app", () => {
     const committed = readFileSync(ARCHITECTURE_FILE, "utf8");
     if (committed !== rendered) {
-      throw new Error(`docs/architecture.md is stale: run \`npm run diagram\` and commit the result.\n${firstDifference(committed, rendered)}`);
+      throw new Error(
+        `docs/architecture.md is stale: run \`npm run diagram\` and commit the result.\n${firstDifference(committed, rendered)}`,
+      );
     }
   });
 
@@ -52,7 +64,14 @@ describe("architecture diagram", () => {
   test("ignores resource types it does not know and does not depend on key order", () => {
     const withUnknown = JSON.parse(JSON.stringify(stacks));
     withUnknown.dr.resource.aws_made_up_thing = { thing_1: { name: "x", target: "${aws_lb.nothing.arn}" } };
-    const reversed = (stack: any) => ({ ...stack, resource: Object.fromEntries(Object.entries<object>(stack.resource).reverse().map(([t, v]) => [t, Object.fromEntries(Object.entries(v).reverse())])) });
+    const reversed = (stack: any) => ({
+      ...stack,
+      resource: Object.fromEntries(
+        Object.entries<object>(stack.resource)
+          .reverse()
+          .map(([t, v]) => [t, Object.fromEntries(Object.entries(v).reverse())]),
+      ),
+    });
     expect(renderMermaid(withUnknown)).toBe(renderMermaid(stacks));
     expect(renderMermaid({ primary: reversed(stacks.primary), dr: reversed(stacks.dr) })).toBe(renderMermaid(stacks));
   });

@@ -1,7 +1,7 @@
-import { App } from "cdktf";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { App } from "cdktf";
 import { ACCEPTED_FILE, loadAccepted, patternMatches, validateAccepted } from "../../scripts/scan/accepted";
 import { SCAN_PROFILES } from "../../scripts/scan/profiles";
 import { classify, stalePatterns } from "../../scripts/scan/run";
@@ -60,9 +60,17 @@ describe("checkov-accepted.json", () => {
 });
 
 describe("scan classification", () => {
-  const accepted = [valid, { id: "CKV_AWS_144", resources: ["primary/aws_s3_bucket.logs_*"], reason: "Replicated by the dr stack, which checkov does not see." }];
+  const accepted = [
+    valid,
+    { id: "CKV_AWS_144", resources: ["primary/aws_s3_bucket.logs_*"], reason: "Replicated by the dr stack, which checkov does not see." },
+  ];
   const stackJson = () => ({ resource: { aws_rds_cluster: { database_cluster_AB12CD34: {} }, aws_s3_bucket: { logs_bucket_1: {} } } });
-  const check = (id: string, stack: string, resource: string) => ({ check_id: id, check_name: id, file_path: `/${stack}/cdk.tf.json`, resource });
+  const check = (id: string, stack: string, resource: string) => ({
+    check_id: id,
+    check_name: id,
+    file_path: `/${stack}/cdk.tf.json`,
+    resource,
+  });
   const report = (failed: ReturnType<typeof check>[]) => ({
     results: { passed_checks: [check("CKV_AWS_1", "primary", "aws_s3_bucket.logs_bucket_1")], failed_checks: failed },
     summary: { passed: 1, failed: failed.length, skipped: 0, parsing_errors: 0 },
@@ -93,7 +101,12 @@ describe("scan classification", () => {
   });
 
   test("an accepted pattern that matches no failure is reported as stale", () => {
-    const { findings } = classify("default", report([check("CKV_AWS_139", "primary", "resource.database_cluster_AB12CD34")]), stackJson, accepted);
+    const { findings } = classify(
+      "default",
+      report([check("CKV_AWS_139", "primary", "resource.database_cluster_AB12CD34")]),
+      stackJson,
+      accepted,
+    );
     expect(stalePatterns(findings, accepted)).toEqual([{ id: "CKV_AWS_144", pattern: "primary/aws_s3_bucket.logs_*" }]);
   });
 });

@@ -5,14 +5,15 @@
  * TCP connection. 200 {status:"ok"} or 503 {status:"unhealthy"} naming the failed check.
  */
 import { connect } from "node:net";
-import type { Context } from "aws-lambda";
 import { DescribeTableCommand } from "@aws-sdk/client-dynamodb";
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
+import type { Context } from "aws-lambda";
+import { HEALTH_PATH } from "../../src/contracts/api";
 import { ENV } from "../../src/contracts/functions";
 import { dynamodb, sqs } from "../shared/clients";
 import { intEnv, once, optionalEnv, requireEnv } from "../shared/env";
 import { HttpError, methodNotAllowed, notFound } from "../shared/errors";
-import { errorResponse, jsonResponse, parseRequest, type HttpEvent, type HttpResult } from "../shared/http";
+import { errorResponse, type HttpEvent, type HttpResult, jsonResponse, parseRequest } from "../shared/http";
 import { instrumented, logger } from "../shared/runtime";
 
 const config = once(() => ({
@@ -69,7 +70,7 @@ function tcpConnect(host: string, port: number, signal: AbortSignal): Promise<vo
 export const handler = instrumented(async (event: HttpEvent, _context: Context): Promise<HttpResult> => {
   const req = parseRequest(event);
   try {
-    if (req.path !== "/health" && req.path !== "/health/") throw notFound(`No route for ${req.method} ${req.path}`);
+    if (req.path !== HEALTH_PATH && req.path !== `${HEALTH_PATH}/`) throw notFound(`No route for ${req.method} ${req.path}`);
     if (req.method !== "GET" && req.method !== "HEAD") throw methodNotAllowed(["GET", "HEAD"]);
     const cfg = config();
     const checks: Array<[string, Promise<CheckResult>]> = [
@@ -90,10 +91,9 @@ export const handler = instrumented(async (event: HttpEvent, _context: Context):
         check(
           "sqs",
           async (abortSignal) => {
-            await sqs().send(
-              new GetQueueAttributesCommand({ QueueUrl: cfg.queueUrl, AttributeNames: ["ApproximateNumberOfMessages"] }),
-              { abortSignal },
-            );
+            await sqs().send(new GetQueueAttributesCommand({ QueueUrl: cfg.queueUrl, AttributeNames: ["ApproximateNumberOfMessages"] }), {
+              abortSignal,
+            });
           },
           cfg.timeoutMs,
         ),

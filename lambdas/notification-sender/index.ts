@@ -3,30 +3,20 @@
  * SNS topic. A message that is not a valid notification fails only its own record (and ends
  * up in the notification DLQ after the queue's maxReceiveCount).
  */
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { PublishCommand } from "@aws-sdk/client-sns";
+
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
+import { PublishCommand } from "@aws-sdk/client-sns";
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { ENV } from "../../src/contracts/functions";
 import { sns } from "../shared/clients";
 import { once, requireEnv } from "../shared/env";
 import { instrumented, logger } from "../shared/runtime";
-import { notificationMessageSchema, type NotificationMessage } from "../shared/schemas";
+import { type NotificationMessage, notificationMessageSchema, parseRecord } from "../shared/schemas";
 
 const config = once(() => ({ topicArn: requireEnv(ENV.notificationTopicArn) }));
 
 function parse(record: SQSRecord): NotificationMessage {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(record.body);
-  } catch {
-    throw new Error(`notification ${record.messageId} is not JSON`);
-  }
-  const parsed = notificationMessageSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new Error(`notification ${record.messageId} is invalid: ${issue?.path.join(".")} ${issue?.message}`);
-  }
-  return parsed.data;
+  return parseRecord(record, notificationMessageSchema, "notification", (message) => new Error(message));
 }
 
 export function subjectFor(n: NotificationMessage): string {

@@ -7,12 +7,7 @@
  * and the Powertools in-progress record is removed, so a retry with the same key completes the
  * same (deterministic) transaction id.
  */
-import type { Context } from "aws-lambda";
-import { resolveRoute } from "../../src/contracts/api";
-import { ENV, FUNCTIONS } from "../../src/contracts/functions";
-import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import { DeleteCommand, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { SendMessageCommand } from "@aws-sdk/client-sqs";
+
 import {
   IdempotencyAlreadyInProgressError,
   IdempotencyConfig,
@@ -20,27 +15,33 @@ import {
   makeIdempotent,
 } from "@aws-lambda-powertools/idempotency";
 import { DynamoDBPersistenceLayer } from "@aws-lambda-powertools/idempotency/dynamodb";
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
+import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import { DeleteCommand, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import type { Context } from "aws-lambda";
+import { resolveRoute } from "../../src/contracts/api";
+import { ENV, FUNCTIONS } from "../../src/contracts/functions";
 import { documentClient, dynamodb, sqs } from "../shared/clients";
 import { currenciesEnv, intEnv, once, optionalEnv, requireEnv } from "../shared/env";
-import { HttpError, badRequest, methodNotAllowed, notFound, serviceUnavailable } from "../shared/errors";
+import { badRequest, HttpError, methodNotAllowed, notFound, serviceUnavailable } from "../shared/errors";
 import {
   corsHeaders,
   errorResponse,
-  isJsonContentType,
-  jsonResponse,
-  parseRequest,
   type HttpEvent,
   type HttpRequest,
   type HttpResult,
+  isJsonContentType,
+  jsonResponse,
+  parseRequest,
 } from "../shared/http";
 import { requestHash, transactionIdFor } from "../shared/ids";
 import { countPayments, instrumented, logger } from "../shared/runtime";
 import {
-  IDEMPOTENCY_KEY_PATTERN,
-  TRANSACTION_ID_PATTERN,
   firstIssue,
-  paymentRequestSchema,
+  IDEMPOTENCY_KEY_PATTERN,
   type PaymentRequest,
+  paymentRequestSchema,
+  TRANSACTION_ID_PATTERN,
   type TransactionMessage,
 } from "../shared/schemas";
 
@@ -201,11 +202,7 @@ async function postTransaction(req: HttpRequest, context: Context): Promise<Http
     throw badRequest("MissingIdempotencyKey", "The Idempotency-Key header is required", "Idempotency-Key");
   }
   if (!IDEMPOTENCY_KEY_PATTERN.test(key)) {
-    throw badRequest(
-      "InvalidIdempotencyKey",
-      "Idempotency-Key must be 8-128 characters of letters, digits, _ and -",
-      "Idempotency-Key",
-    );
+    throw badRequest("InvalidIdempotencyKey", "Idempotency-Key must be 8-128 characters of letters, digits, _ and -", "Idempotency-Key");
   }
   let parsed: unknown;
   try {

@@ -4,14 +4,10 @@
  * target group), the response needs statusDescription, and multi-value mode needs
  * multiValueHeaders in the response.
  */
-import type {
-  ALBEvent,
-  ALBResult,
-  APIGatewayProxyEventV2,
-  APIGatewayProxyStructuredResultV2,
-} from "aws-lambda";
+
 import { STATUS_CODES } from "node:http";
-import { HttpError } from "./errors";
+import type { ALBEvent, ALBResult, APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import type { HttpError } from "./errors";
 
 export type HttpEvent = APIGatewayProxyEventV2 | ALBEvent;
 export type HttpResult = APIGatewayProxyStructuredResultV2 | ALBResult;
@@ -64,7 +60,15 @@ export function parseRequest(event: HttpEvent): HttpRequest {
   }
   const raw = event.body ?? "";
   const body = event.isBase64Encoded ? Buffer.from(raw, "base64") : Buffer.from(raw, "utf8");
-  return { source: isAlbEvent(event) ? "alb" : "http-api", method: method.toUpperCase(), path, headers, body, multiValueResponse, requestId };
+  return {
+    source: isAlbEvent(event) ? "alb" : "http-api",
+    method: method.toUpperCase(),
+    path,
+    headers,
+    body,
+    multiValueResponse,
+    requestId,
+  };
 }
 
 export function corsHeaders(allowOrigin: string | undefined): Record<string, string> {

@@ -5,7 +5,7 @@
  * format, in the namespace the dashboard reads).
  */
 import { Logger } from "@aws-lambda-powertools/logger";
-import { MetricUnit, Metrics } from "@aws-lambda-powertools/metrics";
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { Tracer } from "@aws-lambda-powertools/tracer";
 import type { Context } from "aws-lambda";
 import { METRICS_NAMESPACE, PAYMENT_METRICS } from "../../src/contracts/functions";
@@ -18,7 +18,7 @@ export type PaymentMetric = keyof typeof PAYMENT_METRICS;
 
 /** Counts payments by outcome (accepted, refused, processed, failed). */
 export function countPayments(metric: PaymentMetric, count = 1): void {
-  if (count > 0) metrics.addMetric(PAYMENT_METRICS[metric], MetricUnit.Count, count);
+  if (count > 0) metrics.addMetric(PAYMENT_METRICS[metric].name, MetricUnit.Count, count);
 }
 
 /**

@@ -1,4 +1,5 @@
 /** Request and message schemas (zod 4). Amounts are integers in minor units (cents). */
+import type { SQSRecord } from "aws-lambda";
 import { z } from "zod";
 
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
@@ -16,7 +17,11 @@ const identifier = (label: string) =>
 
 const metadata = z
   .record(
-    z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, { error: "metadata keys may contain only letters, digits and _ . -" }),
+    z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[A-Za-z0-9_.-]+$/, { error: "metadata keys may contain only letters, digits and _ . -" }),
     z.string({ error: "metadata values must be strings" }).max(512),
   )
   .refine((m) => Buffer.byteLength(JSON.stringify(m), "utf8") <= METADATA_MAX_BYTES, {
@@ -36,11 +41,9 @@ export function paymentRequestSchema(limits: PaymentLimits) {
       .int({ error: "amount must be an integer number of minor units" })
       .positive({ error: "amount must be greater than 0" })
       .max(limits.maxAmountMinor, { error: `amount must be at most ${limits.maxAmountMinor}` }),
-    currency: z
-      .string({ error: "currency must be a string" })
-      .refine((c) => allowed.has(c), {
-        error: `currency must be one of ${[...allowed].join(", ")} (ISO 4217, upper case)`,
-      }),
+    currency: z.string({ error: "currency must be a string" }).refine((c) => allowed.has(c), {
+      error: `currency must be one of ${[...allowed].join(", ")} (ISO 4217, upper case)`,
+    }),
     merchant_id: identifier("merchant_id"),
     customer_id: identifier("customer_id"),
     session_id: identifier("session_id"),
@@ -105,4 +108,23 @@ export function firstIssue(error: z.ZodError, input?: unknown): { field: string 
     message = `${top} is required`;
   }
   return { field, message };
+}
+
+/**
+ * The body of a queue message, checked against its schema. A body that is not JSON or does not
+ * match fails with `fail(message)`: the record alone fails and reaches the DLQ after its retries.
+ */
+export function parseRecord<T>(record: SQSRecord, schema: z.ZodType<T>, what: string, fail: (message: string) => Error): T {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(record.body);
+  } catch {
+    throw fail(`${what} ${record.messageId} is not JSON`);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw fail(`${what} ${record.messageId} is invalid: ${issue?.path.join(".")} ${issue?.message}`);
+  }
+  return parsed.data;
 }

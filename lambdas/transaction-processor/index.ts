@@ -20,21 +20,17 @@
  * path redoes only what is missing.
  */
 import { randomUUID } from "node:crypto";
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
+import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { ENV } from "../../src/contracts/functions";
 import { documentClient, s3, sqs } from "../shared/clients";
 import { intEnv, once, requireEnv } from "../shared/env";
 import { countPayments, instrumented, logger } from "../shared/runtime";
-import {
-  transactionMessageSchema,
-  type NotificationMessage,
-  type TransactionMessage,
-} from "../shared/schemas";
+import { type NotificationMessage, parseRecord, type TransactionMessage, transactionMessageSchema } from "../shared/schemas";
 import { publicView, type TransactionItem } from "../shared/transactions";
 
 const config = once(() => ({
@@ -82,18 +78,7 @@ export function decide(message: TransactionMessage, riskLimitMinor: number): { s
 }
 
 function parseMessage(record: SQSRecord): TransactionMessage {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(record.body);
-  } catch {
-    throw new PoisonMessageError(`message ${record.messageId} is not JSON`);
-  }
-  const parsed = transactionMessageSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new PoisonMessageError(`message ${record.messageId} is invalid: ${issue?.path.join(".")} ${issue?.message}`);
-  }
-  return parsed.data;
+  return parseRecord(record, transactionMessageSchema, "message", (message) => new PoisonMessageError(message));
 }
 
 function notificationOf(item: TransactionItem): NotificationMessage {
@@ -222,7 +207,7 @@ function logKey(date: Date): string {
 /** Writes one JSON-lines object for the records that need a log line; returns false if it failed. */
 async function writeLog(toLog: Pending[], key: string): Promise<boolean> {
   if (toLog.length === 0) return true;
-  const body = toLog.map(({ item }) => JSON.stringify(publicView(item))).join("\n") + "\n";
+  const body = `${toLog.map(({ item }) => JSON.stringify(publicView(item))).join("\n")}\n`;
   try {
     await s3().send(
       new PutObjectCommand({
@@ -250,14 +235,20 @@ async function completeSideEffects(batch: BatchState): Promise<string[]> {
   const cfg = config();
   const notifyFailed = await sendNotifications(batch.pending);
   const key = logKey(new Date());
-  const logged = await writeLog(batch.pending.filter((p) => p.log), key);
+  const logged = await writeLog(
+    batch.pending.filter((p) => p.log),
+    key,
+  );
   const failed: string[] = [];
   await Promise.all(
     batch.pending.map(async (p) => {
       const notified = p.notify && !notifyFailed.has(p.messageId);
       const wroteLog = p.log && logged;
       if (notifyFailed.has(p.messageId) || (p.log && !logged)) failed.push(p.messageId);
-      const sets = [...(notified ? ["notified = :true", "notified_at = :now"] : []), ...(wroteLog ? ["logged = :true", "log_object = :key"] : [])];
+      const sets = [
+        ...(notified ? ["notified = :true", "notified_at = :now"] : []),
+        ...(wroteLog ? ["logged = :true", "log_object = :key"] : []),
+      ];
       try {
         await documentClient().send(
           new UpdateCommand({

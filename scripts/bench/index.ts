@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { benchBundles, benchGateway, benchProcessor } from "./lambdas";
-import { BenchRow, ROOT, printTable, summarize } from "./stats";
+import { type BenchRow, printTable, ROOT, summarize } from "./stats";
 import { benchSynth } from "./synth";
 
 const TEST_RUNS = Number(process.env.BENCH_TEST_RUNS ?? 3);
@@ -32,7 +32,10 @@ async function main(): Promise<void> {
   printTable(rows);
   const out = path.join(__dirname, "results.json");
   mkdirSync(path.dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify({ measuredAt: new Date().toISOString(), node: process.version, cpus: require("node:os").cpus().length, rows }, null, 2)}\n`);
+  writeFileSync(
+    out,
+    `${JSON.stringify({ measuredAt: new Date().toISOString(), node: process.version, cpus: require("node:os").cpus().length, rows }, null, 2)}\n`,
+  );
   console.log(`\nwritten to ${path.relative(ROOT, out)}`);
 }
 

@@ -9,24 +9,25 @@
  * Figures from emulators are relative (dynalite/fauxqs on the same box), not AWS latencies.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
-import { zipSync } from "fflate";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { randomUUID } from "node:crypto";
-import { build } from "esbuild";
 import { PutItemCommand, UpdateItemCommand, type UpdateItemCommandInput } from "@aws-sdk/client-dynamodb";
-import { SendMessageBatchCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { SendMessageBatchCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { build } from "esbuild";
+import { zipSync } from "fflate";
+import type { HttpEvent, HttpResult } from "../../lambdas/shared/http";
+import { TRANSACTIONS_PATH } from "../../src/contracts/api";
 import { ENV, FUNCTIONS } from "../../src/contracts/functions";
 import { bundleHandler } from "../../src/infra/compute/bundling";
-import { applyEnv, startEmulators, type Emulators } from "../../src/local/emulators";
+import { applyEnv, type Emulators, startEmulators } from "../../src/local/emulators";
 import { fakeContext, httpApiEvent, paymentBody, sqsEvent, sqsRecord } from "../../src/local/lambda-events";
 import { startRecordingProxy } from "../../src/local/recording-proxy";
 import { seedTransactions } from "../../src/local/seed";
-import type { HttpEvent, HttpResult } from "../../lambdas/shared/http";
-import { type BenchRow, ROOT, printTable, summarize } from "./stats";
+import { type BenchRow, printTable, ROOT, summarize } from "./stats";
 
 export const HANDLERS = Object.values(FUNCTIONS).map((fn) => fn.handler);
 const INIT_RUNS = Number(process.env.BENCH_INIT_RUNS ?? 5);
@@ -166,7 +167,12 @@ async function load(op: (i: number) => Promise<void>, concurrency: number, total
   );
   const elapsed = performance.now() - started;
   latencies.sort((a, b) => a - b);
-  return { throughput: (latencies.length / elapsed) * 1000, p50: percentile(latencies, 50), p99: percentile(latencies, 99), count: latencies.length };
+  return {
+    throughput: (latencies.length / elapsed) * 1000,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    count: latencies.length,
+  };
 }
 
 async function withEmulators<T>(fn: (emu: Emulators) => Promise<T>): Promise<T> {
@@ -188,9 +194,21 @@ async function loadRows(prefix: string, concurrency: number, op: (i: number) => 
   for (let r = 0; r < LOAD_ROUNDS; r++) rounds.push(await load(op, concurrency, Math.ceil(GATEWAY_REQUESTS / LOAD_ROUNDS), GATEWAY_MAX_MS));
   const count = rounds.reduce((n, r) => n + r.count, 0);
   return [
-    summarize(`${prefix} c=${concurrency}: throughput (${count} requests)`, "req/s", rounds.map((r) => r.throughput)),
-    summarize(`${prefix} c=${concurrency}: p50 latency`, "ms", rounds.map((r) => r.p50)),
-    summarize(`${prefix} c=${concurrency}: p99 latency`, "ms", rounds.map((r) => r.p99)),
+    summarize(
+      `${prefix} c=${concurrency}: throughput (${count} requests)`,
+      "req/s",
+      rounds.map((r) => r.throughput),
+    ),
+    summarize(
+      `${prefix} c=${concurrency}: p50 latency`,
+      "ms",
+      rounds.map((r) => r.p50),
+    ),
+    summarize(
+      `${prefix} c=${concurrency}: p99 latency`,
+      "ms",
+      rounds.map((r) => r.p99),
+    ),
   ];
 }
 
@@ -203,7 +221,7 @@ export async function benchGateway(): Promise<BenchRow[]> {
       const res = await gateway(
         httpApiEvent({
           method: "POST",
-          path: "/transactions",
+          path: TRANSACTIONS_PATH,
           headers: { "content-type": "application/json", "idempotency-key": `bench-${tag}-${i}-${randomUUID().slice(0, 8)}` },
           body,
         }),
@@ -216,7 +234,11 @@ export async function benchGateway(): Promise<BenchRow[]> {
 
     // Floor: the same durable work with no handler logic and no idempotency layer.
     const { dynamodb } = emu.clients;
-    const sqs = new SQSClient({ region: emu.region, endpoint: emu.fauxqs.endpoint, credentials: { accessKeyId: "x", secretAccessKey: "x" } });
+    const sqs = new SQSClient({
+      region: emu.region,
+      endpoint: emu.fauxqs.endpoint,
+      credentials: { accessKeyId: "x", secretAccessKey: "x" },
+    });
     const floor = async (i: number) => {
       const id = randomUUID();
       await dynamodb.send(
@@ -263,8 +285,22 @@ export async function benchGateway(): Promise<BenchRow[]> {
     for (const c of [1, 10]) {
       const median = (prefix: string) => rows.find((r) => r.name.startsWith(`${prefix} c=${c}: throughput`))!.median;
       const gateway = median("gateway POST /transactions");
-      rows.push(summarize(`gateway / minimal floor (1 write + 1 send) throughput, c=${c}`, "x", [gateway / median("floor: conditional write + SendMessage")], ">= 0.5"));
-      rows.push(summarize(`gateway / floor of its own calls throughput, c=${c}`, "x", [gateway / median("floor: the gateway's own 3 DynamoDB calls + SendMessage")], ">= 0.5"));
+      rows.push(
+        summarize(
+          `gateway / minimal floor (1 write + 1 send) throughput, c=${c}`,
+          "x",
+          [gateway / median("floor: conditional write + SendMessage")],
+          ">= 0.5",
+        ),
+      );
+      rows.push(
+        summarize(
+          `gateway / floor of its own calls throughput, c=${c}`,
+          "x",
+          [gateway / median("floor: the gateway's own 3 DynamoDB calls + SendMessage")],
+          ">= 0.5",
+        ),
+      );
     }
 
     // What one POST costs in DynamoDB calls (idempotency layer included), counted on the wire.
@@ -276,7 +312,12 @@ export async function benchGateway(): Promise<BenchRow[]> {
       for (let i = 0; i < 5; i++) {
         const before = proxy.requests.length;
         const res = await counted(
-          httpApiEvent({ method: "POST", path: "/transactions", headers: { "content-type": "application/json", "idempotency-key": `count-${i}-${randomUUID().slice(0, 8)}` }, body }),
+          httpApiEvent({
+            method: "POST",
+            path: TRANSACTIONS_PATH,
+            headers: { "content-type": "application/json", "idempotency-key": `count-${i}-${randomUUID().slice(0, 8)}` },
+            body,
+          }),
           fakeContext("payment-gateway"),
         );
         if (res.statusCode !== 202) throw new Error(`gateway answered ${res.statusCode}`);
@@ -298,7 +339,8 @@ export async function benchProcessor(): Promise<BenchRow[]> {
     const specs = Array.from({ length: PROCESSOR_MESSAGES }, (_, i) => ({ amount: 100 + i }));
     const messages = await seedTransactions(emu.clients.dynamodb, emu.resources.transactionsTable, specs);
     const batches: SQSEvent[] = [];
-    for (let i = 0; i < messages.length; i += 10) batches.push(sqsEvent(messages.slice(i, i + 10).map((m) => sqsRecord(JSON.stringify(m)))));
+    for (let i = 0; i < messages.length; i += 10)
+      batches.push(sqsEvent(messages.slice(i, i + 10).map((m) => sqsRecord(JSON.stringify(m)))));
     // Four equal slices: each is one measurement of messages/second. Within a slice, batches run
     // PROCESSOR_CONCURRENCY at a time, as the event source mapping runs several invocations at once.
     const batchMs: number[] = [];
@@ -337,12 +379,19 @@ export async function benchProcessor(): Promise<BenchRow[]> {
     // SendMessageBatch, one S3 object, 10 completion writes, straight to the emulators.
     const floorMessages = await seedTransactions(emu.clients.dynamodb, emu.resources.transactionsTable, specs);
     const floorBatches: SQSEvent[] = [];
-    for (let i = 0; i < floorMessages.length; i += 10) floorBatches.push(sqsEvent(floorMessages.slice(i, i + 10).map((m) => sqsRecord(JSON.stringify(m)))));
-    const sqs = new SQSClient({ region: emu.region, endpoint: emu.fauxqs.endpoint, credentials: { accessKeyId: "x", secretAccessKey: "x" } });
+    for (let i = 0; i < floorMessages.length; i += 10)
+      floorBatches.push(sqsEvent(floorMessages.slice(i, i + 10).map((m) => sqsRecord(JSON.stringify(m)))));
+    const sqs = new SQSClient({
+      region: emu.region,
+      endpoint: emu.fauxqs.endpoint,
+      credentials: { accessKeyId: "x", secretAccessKey: "x" },
+    });
     const { dynamodb, s3 } = emu.clients;
     const table = emu.resources.transactionsTable;
     const updateEach = (ids: string[], update: Omit<UpdateItemCommandInput, "TableName" | "Key">) =>
-      Promise.all(ids.map((id) => dynamodb.send(new UpdateItemCommand({ TableName: table, Key: { transaction_id: { S: id } }, ...update }))));
+      Promise.all(
+        ids.map((id) => dynamodb.send(new UpdateItemCommand({ TableName: table, Key: { transaction_id: { S: id } }, ...update }))),
+      );
     const ownCalls = async (b: SQSEvent) => {
       const ids = b.Records.map((r) => (JSON.parse(r.body) as { transaction_id: string }).transaction_id);
       await updateEach(ids, {
@@ -351,7 +400,12 @@ export async function benchProcessor(): Promise<BenchRow[]> {
         ExpressionAttributeNames: { "#s": "status" },
         ExpressionAttributeValues: { ":p": { S: "PROCESSED" }, ":r": { S: "RECEIVED" } },
       });
-      await sqs.send(new SendMessageBatchCommand({ QueueUrl: emu.resources.notificationQueueUrl, Entries: ids.map((id, n) => ({ Id: String(n), MessageBody: id })) }));
+      await sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: emu.resources.notificationQueueUrl,
+          Entries: ids.map((id, n) => ({ Id: String(n), MessageBody: id })),
+        }),
+      );
       await s3.send(new PutObjectCommand({ Bucket: emu.resources.logBucket, Key: `floor/${randomUUID()}.jsonl`, Body: ids.join("\n") }));
       await updateEach(ids, { UpdateExpression: "SET notified = :t, logged = :t", ExpressionAttributeValues: { ":t": { BOOL: true } } });
     };
@@ -360,7 +414,12 @@ export async function benchProcessor(): Promise<BenchRow[]> {
     sqs.destroy();
     const median = (xs: number[]) => summarize("", "", xs).median;
     return [
-      summarize(`transaction-processor: throughput, batches of 10, ${PROCESSOR_CONCURRENCY} at a time (${messages.length} messages)`, "msg/s", rates, ">= 1000"),
+      summarize(
+        `transaction-processor: throughput, batches of 10, ${PROCESSOR_CONCURRENCY} at a time (${messages.length} messages)`,
+        "msg/s",
+        rates,
+        ">= 1000",
+      ),
       summarize("transaction-processor: batch of 10 duration", "ms", batchMs),
       summarize(`floor: the processor's own calls per batch (22 per 10 messages), ${PROCESSOR_CONCURRENCY} at a time`, "msg/s", floorRates),
       summarize("transaction-processor / floor of its own calls throughput", "x", [median(rates) / median(floorRates)]),

@@ -2,5 +2,6 @@
 const start = Number(process.env.BENCH_T0 || Date.now());
 process.on("exit", () => {
   const file = process.env.BENCH_PROBE_FILE;
-  if (file) require("node:fs").writeFileSync(file, JSON.stringify({ maxRssKiB: process.resourceUsage().maxRSS, wallMs: Date.now() - start }));
+  if (file)
+    require("node:fs").writeFileSync(file, JSON.stringify({ maxRssKiB: process.resourceUsage().maxRSS, wallMs: Date.now() - start }));
 });

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { BenchRow, ROOT, measureNode, summarize } from "./stats";
+import { type BenchRow, measureNode, ROOT, summarize } from "./stats";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 
@@ -36,9 +36,21 @@ function benchBarrelBaseline(): BenchRow[] {
     const d = measure(deep);
     const b = measure(barrel);
     return [
-      summarize("baseline: load provider via deep imports: wall", "ms", d.map((m) => m.wallMs)),
-      summarize("baseline: load provider via barrel import: wall", "ms", b.map((m) => m.wallMs)),
-      summarize("baseline: load provider via barrel import: peak RSS", "MiB", b.map((m) => m.rssMiB)),
+      summarize(
+        "baseline: load provider via deep imports: wall",
+        "ms",
+        d.map((m) => m.wallMs),
+      ),
+      summarize(
+        "baseline: load provider via barrel import: wall",
+        "ms",
+        b.map((m) => m.wallMs),
+      ),
+      summarize(
+        "baseline: load provider via barrel import: peak RSS",
+        "MiB",
+        b.map((m) => m.rssMiB),
+      ),
     ];
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -68,7 +68,12 @@ export function loadAccepted(file = ACCEPTED_FILE): AcceptedException[] {
 }
 
 function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, "\\$&")).join(".*")}$`);
+  return new RegExp(
+    `^${glob
+      .split("*")
+      .map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, "\\$&"))
+      .join(".*")}$`,
+  );
 }
 
 /** Does `pattern` cover the resource `address` (`type.name`) of `stack`? */

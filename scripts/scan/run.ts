@@ -14,8 +14,8 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { AcceptedException, loadAccepted, patternMatches } from "./accepted";
-import { SCAN_PROFILES, ScanProfile } from "./profiles";
+import { type AcceptedException, loadAccepted, patternMatches } from "./accepted";
+import { SCAN_PROFILES, type ScanProfile } from "./profiles";
 
 const ROOT = path.join(__dirname, "..", "..");
 const CHECKOV = path.join(ROOT, ".venv-scan", "bin", "checkov");
@@ -112,7 +112,9 @@ function runCheckov(profile: Profile): CheckovReport {
   const report = reports.find((r) => r.check_type === "terraform_json") ?? reports[0];
   if (!report?.summary) throw new Error(`unexpected checkov output for ${stacksDir}`);
   if (report.summary.parsing_errors > 0) {
-    throw new Error(`checkov could not parse ${report.summary.parsing_errors} file(s) in ${stacksDir}; see cdktf.out/scan/checkov-${profile.name}.json`);
+    throw new Error(
+      `checkov could not parse ${report.summary.parsing_errors} file(s) in ${stacksDir}; see cdktf.out/scan/checkov-${profile.name}.json`,
+    );
   }
   return report;
 }
@@ -126,8 +128,8 @@ export function classify(
 ): { findings: Finding[]; figures: StackFigures[] } {
   const figures = new Map<string, StackFigures>();
   const figuresOf = (stack: string): StackFigures => {
-    let f = figures.get(stack);
-    if (!f) figures.set(stack, (f = { profile, stack, passed: 0, failed: 0, accepted: 0 }));
+    const f = figures.get(stack) ?? { profile, stack, passed: 0, failed: 0, accepted: 0 };
+    figures.set(stack, f);
     return f;
   };
   for (const check of report.results?.passed_checks ?? []) figuresOf(stackOf(check)).passed++;
@@ -135,8 +137,17 @@ export function classify(
   for (const check of report.results?.failed_checks ?? []) {
     const stack = stackOf(check);
     const address = resolveAddress(check.resource, stackJson(stack));
-    const index = accepted.findIndex((entry) => entry.id === check.check_id && entry.resources.some((p) => patternMatches(p, stack, address)));
-    findings.push({ profile, stack, address, checkId: check.check_id, checkName: check.check_name, ...(index >= 0 ? { acceptedBy: index } : {}) });
+    const index = accepted.findIndex(
+      (entry) => entry.id === check.check_id && entry.resources.some((p) => patternMatches(p, stack, address)),
+    );
+    findings.push({
+      profile,
+      stack,
+      address,
+      checkId: check.check_id,
+      checkName: check.check_name,
+      ...(index >= 0 ? { acceptedBy: index } : {}),
+    });
     if (index >= 0) figuresOf(stack).accepted++;
     else figuresOf(stack).failed++;
   }
@@ -157,7 +168,9 @@ export function stalePatterns(findings: readonly Finding[], accepted: readonly A
 
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((cell, i) => (i === 0 || i === 1 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join("  ")).join("\n");
+  return rows
+    .map((r) => r.map((cell, i) => (i === 0 || i === 1 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join("  "))
+    .join("\n");
 }
 
 function main(): void {
@@ -183,7 +196,8 @@ function main(): void {
     version = report.summary.checkov_version ?? version;
     const cache = new Map<string, Record<string, any>>();
     const stackJson = (stack: string): Record<string, any> => {
-      if (!cache.has(stack)) cache.set(stack, JSON.parse(readFileSync(path.join(ROOT, profile.outdir, "stacks", stack, "cdk.tf.json"), "utf8")));
+      if (!cache.has(stack))
+        cache.set(stack, JSON.parse(readFileSync(path.join(ROOT, profile.outdir, "stacks", stack, "cdk.tf.json"), "utf8")));
       return cache.get(stack)!;
     };
     const result = classify(profile.name, report, stackJson, accepted);
@@ -195,7 +209,8 @@ function main(): void {
     figures.filter((f) => !profile || f.profile === profile).reduce((sum, f) => sum + f[key], 0);
   const rows = [["profile", "stack", "passed", "failed", "accepted"]];
   for (const f of figures) rows.push([f.profile, f.stack, String(f.passed), String(f.failed), String(f.accepted)]);
-  for (const p of profiles) rows.push([p.name, "(total)", String(total("passed", p.name)), String(total("failed", p.name)), String(total("accepted", p.name))]);
+  for (const p of profiles)
+    rows.push([p.name, "(total)", String(total("passed", p.name)), String(total("failed", p.name)), String(total("accepted", p.name))]);
   log(`\ncheckov ${version} (terraform_json) — failed = not accepted in scripts/scan/accepted.json\n`);
   log(table(rows));
 
@@ -224,7 +239,12 @@ function main(): void {
 
   const summary = {
     checkov: version,
-    profiles: profiles.map((p) => ({ profile: p.name, passed: total("passed", p.name), failed: total("failed", p.name), accepted: total("accepted", p.name) })),
+    profiles: profiles.map((p) => ({
+      profile: p.name,
+      passed: total("passed", p.name),
+      failed: total("failed", p.name),
+      accepted: total("accepted", p.name),
+    })),
     stacks: figures,
     unaccepted: unaccepted.map(({ profile, stack, address, checkId, checkName }) => ({ profile, stack, address, checkId, checkName })),
     stale,

@@ -17,12 +17,15 @@ export interface ApiRoute {
 /** Path of the deep health check: ALB rule, HTTP API route, Route53 health checks. */
 export const HEALTH_PATH = "/health";
 
+/** The payments collection: POST accepts a payment, GET `/{id}` reports one. */
+export const TRANSACTIONS_PATH = "/transactions";
+
 /** The HTTP API stage every route is deployed in. */
 export const API_STAGE = "prod";
 
 export const API_ROUTES: readonly ApiRoute[] = [
-  { method: "POST", path: "/transactions", handler: FUNCTIONS.gateway.handler },
-  { method: "GET", path: "/transactions/{id}", handler: FUNCTIONS.gateway.handler },
+  { method: "POST", path: TRANSACTIONS_PATH, handler: FUNCTIONS.gateway.handler },
+  { method: "GET", path: `${TRANSACTIONS_PATH}/{id}`, handler: FUNCTIONS.gateway.handler },
   { method: "GET", path: HEALTH_PATH, handler: FUNCTIONS.health.handler },
 ];
 
@@ -63,12 +66,7 @@ function matchPath(template: string, path: string): Record<string, string> | und
  * The route serving `method path` among `routes` (a trailing slash is ignored only when
  * `lenient`, as the gateway does; API Gateway itself is strict).
  */
-export function resolveRoute(
-  method: string,
-  path: string,
-  routes: readonly ApiRoute[] = API_ROUTES,
-  lenient = false,
-): RouteResolution {
+export function resolveRoute(method: string, path: string, routes: readonly ApiRoute[] = API_ROUTES, lenient = false): RouteResolution {
   const normalized = lenient && path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
   const allow: HttpMethod[] = [];
   for (const route of routes) {

@@ -91,41 +91,283 @@ const ARN = {
 };
 
 export const SETTINGS: readonly Setting[] = [
-  { key: "environmentSuffix", env: "ENVIRONMENT_SUFFIX", description: "Suffix on every resource name", fallback: () => "dev", form: "3-10 characters of a-z, 0-9 and -", parse: pattern(/^[a-z0-9-]{3,10}$/) },
-  { key: "primaryRegion", env: "PRIMARY_REGION", description: "Region serving traffic", fallback: () => "ap-southeast-1", form: "a known AWS region such as ap-southeast-1", parse: region },
-  { key: "drRegion", env: "DR_REGION", description: "Warm-standby region", fallback: () => "ap-southeast-2", form: "a known AWS region such as ap-southeast-2, not the primary region", parse: region },
-  { key: "primaryVpcCidr", env: "PRIMARY_VPC_CIDR", description: "Primary VPC CIDR", fallback: () => "10.0.0.0/16", form: "an IPv4 CIDR from /16 to /22 such as 10.0.0.0/16", parse: parseCidr },
-  { key: "drVpcCidr", env: "DR_VPC_CIDR", description: "DR VPC CIDR (must not overlap the primary)", fallback: () => "10.1.0.0/16", form: "an IPv4 CIDR from /16 to /22 such as 10.1.0.0/16", parse: parseCidr },
-  { key: "primaryZoneIds", env: "PRIMARY_ZONE_IDS", description: "Availability-zone ids of the primary subnets (the same zones in every account)", fallback: (r) => defaultZones(r.primaryRegion), form: `${ZONE_COUNT} distinct zone ids of the primary region, comma-separated, such as apse1-az1,apse1-az2,apse1-az3`, parse: zoneList },
-  { key: "drZoneIds", env: "DR_ZONE_IDS", description: "Availability-zone ids of the DR subnets", fallback: (r) => defaultZones(r.drRegion), form: `${ZONE_COUNT} distinct zone ids of the DR region, comma-separated, such as apse2-az1,apse2-az2,apse2-az3`, parse: zoneList },
-  { key: "stateBucket", env: "STATE_BUCKET", description: "S3 bucket holding Terraform state", fallback: (r) => `payment-processing-tfstate-${r.environmentSuffix}`, form: "an S3 bucket name (3-63 characters of a-z, 0-9, . and -)", parse: pattern(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/) },
-  { key: "stateBucketRegion", env: "STATE_BUCKET_REGION", description: "Region of the state bucket; defaults to the DR region so the DR side stays changeable while the primary region is down", fallback: (r) => r.drRegion, form: "a known AWS region", parse: region },
-  { key: "stateKeyPrefix", env: "STATE_KEY_PREFIX", description: "Prefix of the state object keys (one key per stack)", fallback: (r) => `payment-processing/${r.environmentSuffix}`, form: "a path of a-z, 0-9, -, _ and /, not starting or ending with /", parse: pattern(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/) },
-  { key: "costCenter", env: "COST_CENTER", description: "CostCenter tag", fallback: () => "payments-platform", form: "1-64 characters of letters, digits, space and _.:/=+-@", parse: pattern(/^[A-Za-z0-9 _.:/=+\-@]{1,64}$/) },
-  { key: "domainName", env: "DOMAIN_NAME", description: "API domain for Route53 failover records (optional, needs hostedZoneId)", form: "a DNS name such as api.example.com", parse: pattern(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/) },
-  { key: "hostedZoneId", env: "HOSTED_ZONE_ID", description: "Route53 hosted zone of domainName (optional, needs domainName)", form: "a Route53 zone id such as Z0123456789ABCDEFGHIJ", parse: pattern(/^Z[A-Z0-9]{1,31}$/) },
-  { key: "primaryCertificateArn", env: "PRIMARY_CERTIFICATE_ARN", description: "ACM certificate for the primary ALB (optional: HTTPS listener)", form: "an ACM certificate ARN in the primary region", parse: pattern(ARN.acm) },
-  { key: "drCertificateArn", env: "DR_CERTIFICATE_ARN", description: "ACM certificate for the DR ALB (optional: HTTPS listener)", form: "an ACM certificate ARN in the DR region", parse: pattern(ARN.acm) },
-  { key: "alarmEmail", env: "ALARM_EMAIL", description: "E-mail subscribed to the alert topics (optional)", form: "an e-mail address", parse: pattern(/^[^\s@]+@[^\s@]+\.[^\s@]+$/) },
-  { key: "dbSecretId", env: "DB_SECRET_ID", description: "Existing Secrets Manager secret (name or ARN) with the Aurora master `username` and `password`", fallback: (r) => `payment-processing/aurora-master-${r.environmentSuffix}`, form: "a secret name (letters, digits, /_+=.@-) or a Secrets Manager secret ARN", parse: (v) => (v.startsWith("arn:") ? pattern(ARN.secret)(v) : pattern(/^[A-Za-z0-9/_+=.@-]{1,512}$/)(v)) },
-  { key: "dbMasterUsername", env: "DB_MASTER_USERNAME", description: "Aurora master user name (the password comes only from the secret)", fallback: () => "payadmin", form: "1-16 characters, a letter then letters, digits or _", parse: pattern(/^[A-Za-z][A-Za-z0-9_]{0,15}$/) },
-  { key: "dbPasswordVersion", env: "DB_PASSWORD_VERSION", description: "Version of the write-only master password; increase it after rotating the secret", fallback: () => 1, form: "an integer from 1 to 1000000", parse: intIn(1, 1_000_000) },
-  { key: "dbInstanceClass", env: "DB_INSTANCE_CLASS", description: "Aurora instance class", fallback: () => "db.t4g.medium", form: "an RDS instance class such as db.r6g.large", parse: pattern(/^db\.[a-z0-9]+\.[a-z0-9]+$/) },
-  { key: "primaryDbInstanceCount", env: "PRIMARY_DB_INSTANCE_COUNT", description: "Aurora instances in the primary cluster (writer + readers)", fallback: () => 2, form: "an integer from 1 to 15", parse: intIn(1, 15) },
-  { key: "drDbInstanceCount", env: "DR_DB_INSTANCE_COUNT", description: "Aurora instances in the DR secondary cluster", fallback: () => 1, form: "an integer from 1 to 15", parse: intIn(1, 15) },
-  { key: "auroraEngineVersion", env: "AURORA_ENGINE_VERSION", description: "Aurora MySQL 3.x (MySQL 8.0) engine version", fallback: () => "8.0.mysql_aurora.3.08.2", form: "8.0.mysql_aurora.3.NN.N", parse: pattern(/^8\.0\.mysql_aurora\.3\.\d{2}\.\d+$/) },
-  { key: "lambdaMemoryMb", env: "LAMBDA_MEMORY_MB", description: "Memory of each function", fallback: () => 512, form: "an integer from 128 to 10240", parse: intIn(128, 10240) },
-  { key: "lambdaReservedConcurrency", env: "LAMBDA_RESERVED_CONCURRENCY", description: "Reserved concurrency of each function", fallback: () => 50, form: "an integer from 1 to 1000", parse: intIn(1, 1000) },
-  { key: "logRetentionDays", env: "LOG_RETENTION_DAYS", description: "CloudWatch Logs retention (PCI DSS 10.5.1 wants 365)", fallback: () => 365, form: `one of ${LOG_RETENTION_DAYS.join(", ")}`, parse: (v) => { const n = intIn(1, 3653)(v); return n !== undefined && LOG_RETENTION_DAYS.includes(n) ? n : undefined; } },
-  { key: "maxPaymentAmountMinor", env: "MAX_PAYMENT_AMOUNT_MINOR", description: "Largest accepted amount, in minor units", fallback: () => 100_000_000, form: "an integer from 1 to 9007199254740991", parse: intIn(1, Number.MAX_SAFE_INTEGER) },
-  { key: "riskLimitMinor", env: "RISK_LIMIT_MINOR", description: "Amounts above this are marked FAILED by the processor", fallback: () => 5_000_000, form: "an integer from 1 to 9007199254740991", parse: intIn(1, Number.MAX_SAFE_INTEGER) },
-  { key: "allowedCurrencies", env: "ALLOWED_CURRENCIES", description: "ISO 4217 codes the API accepts", fallback: () => ["SGD", "AUD", "USD", "EUR", "GBP", "JPY", "HKD", "NZD", "MYR", "IDR", "THB", "PHP", "INR", "CNY"], form: "comma-separated three-letter upper-case codes such as SGD,AUD", parse: (v) => (/^[A-Z]{3}(,[A-Z]{3})*$/.test(v) ? v.split(",") : undefined) },
-  { key: "corsAllowOrigin", env: "CORS_ALLOW_ORIGIN", description: "Origin allowed by CORS (optional)", form: "an https origin such as https://shop.example.com", parse: pattern(/^https:\/\/[a-z0-9.-]+(:\d{1,5})?$/) },
-  { key: "apiThrottleRateLimit", env: "API_THROTTLE_RATE_LIMIT", description: "HTTP API default steady-state requests per second", fallback: () => 500, form: "an integer from 1 to 10000", parse: intIn(1, 10000) },
-  { key: "apiThrottleBurstLimit", env: "API_THROTTLE_BURST_LIMIT", description: "HTTP API default burst", fallback: () => 1000, form: "an integer from 1 to 5000", parse: intIn(1, 5000) },
-  { key: "wafRateLimitPer5Minutes", env: "WAF_RATE_LIMIT_PER_5_MINUTES", description: "Requests one IP may send to the ALB in 5 minutes before WAF blocks it", fallback: () => 2000, form: "an integer from 10 to 2000000000", parse: intIn(10, 2_000_000_000) },
-  { key: "replicationLagThresholdSeconds", env: "REPLICATION_LAG_THRESHOLD_SECONDS", description: "Aurora global replication lag alarm threshold", fallback: () => 5, form: "an integer from 1 to 3600", parse: intIn(1, 3600) },
+  {
+    key: "environmentSuffix",
+    env: "ENVIRONMENT_SUFFIX",
+    description: "Suffix on every resource name",
+    fallback: () => "dev",
+    form: "3-10 characters of a-z, 0-9 and -",
+    parse: pattern(/^[a-z0-9-]{3,10}$/),
+  },
+  {
+    key: "primaryRegion",
+    env: "PRIMARY_REGION",
+    description: "Region serving traffic",
+    fallback: () => "ap-southeast-1",
+    form: "a known AWS region such as ap-southeast-1",
+    parse: region,
+  },
+  {
+    key: "drRegion",
+    env: "DR_REGION",
+    description: "Warm-standby region",
+    fallback: () => "ap-southeast-2",
+    form: "a known AWS region such as ap-southeast-2, not the primary region",
+    parse: region,
+  },
+  {
+    key: "primaryVpcCidr",
+    env: "PRIMARY_VPC_CIDR",
+    description: "Primary VPC CIDR",
+    fallback: () => "10.0.0.0/16",
+    form: "an IPv4 CIDR from /16 to /22 such as 10.0.0.0/16",
+    parse: parseCidr,
+  },
+  {
+    key: "drVpcCidr",
+    env: "DR_VPC_CIDR",
+    description: "DR VPC CIDR (must not overlap the primary)",
+    fallback: () => "10.1.0.0/16",
+    form: "an IPv4 CIDR from /16 to /22 such as 10.1.0.0/16",
+    parse: parseCidr,
+  },
+  {
+    key: "primaryZoneIds",
+    env: "PRIMARY_ZONE_IDS",
+    description: "Availability-zone ids of the primary subnets (the same zones in every account)",
+    fallback: (r) => defaultZones(r.primaryRegion),
+    form: `${ZONE_COUNT} distinct zone ids of the primary region, comma-separated, such as apse1-az1,apse1-az2,apse1-az3`,
+    parse: zoneList,
+  },
+  {
+    key: "drZoneIds",
+    env: "DR_ZONE_IDS",
+    description: "Availability-zone ids of the DR subnets",
+    fallback: (r) => defaultZones(r.drRegion),
+    form: `${ZONE_COUNT} distinct zone ids of the DR region, comma-separated, such as apse2-az1,apse2-az2,apse2-az3`,
+    parse: zoneList,
+  },
+  {
+    key: "stateBucket",
+    env: "STATE_BUCKET",
+    description: "S3 bucket holding Terraform state",
+    fallback: (r) => `payment-processing-tfstate-${r.environmentSuffix}`,
+    form: "an S3 bucket name (3-63 characters of a-z, 0-9, . and -)",
+    parse: pattern(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/),
+  },
+  {
+    key: "stateBucketRegion",
+    env: "STATE_BUCKET_REGION",
+    description: "Region of the state bucket; defaults to the DR region so the DR side stays changeable while the primary region is down",
+    fallback: (r) => r.drRegion,
+    form: "a known AWS region",
+    parse: region,
+  },
+  {
+    key: "stateKeyPrefix",
+    env: "STATE_KEY_PREFIX",
+    description: "Prefix of the state object keys (one key per stack)",
+    fallback: (r) => `payment-processing/${r.environmentSuffix}`,
+    form: "a path of a-z, 0-9, -, _ and /, not starting or ending with /",
+    parse: pattern(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/),
+  },
+  {
+    key: "costCenter",
+    env: "COST_CENTER",
+    description: "CostCenter tag",
+    fallback: () => "payments-platform",
+    form: "1-64 characters of letters, digits, space and _.:/=+-@",
+    parse: pattern(/^[A-Za-z0-9 _.:/=+\-@]{1,64}$/),
+  },
+  {
+    key: "domainName",
+    env: "DOMAIN_NAME",
+    description: "API domain for Route53 failover records (optional, needs hostedZoneId)",
+    form: "a DNS name such as api.example.com",
+    parse: pattern(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/),
+  },
+  {
+    key: "hostedZoneId",
+    env: "HOSTED_ZONE_ID",
+    description: "Route53 hosted zone of domainName (optional, needs domainName)",
+    form: "a Route53 zone id such as Z0123456789ABCDEFGHIJ",
+    parse: pattern(/^Z[A-Z0-9]{1,31}$/),
+  },
+  {
+    key: "primaryCertificateArn",
+    env: "PRIMARY_CERTIFICATE_ARN",
+    description: "ACM certificate for the primary ALB (optional: HTTPS listener)",
+    form: "an ACM certificate ARN in the primary region",
+    parse: pattern(ARN.acm),
+  },
+  {
+    key: "drCertificateArn",
+    env: "DR_CERTIFICATE_ARN",
+    description: "ACM certificate for the DR ALB (optional: HTTPS listener)",
+    form: "an ACM certificate ARN in the DR region",
+    parse: pattern(ARN.acm),
+  },
+  {
+    key: "alarmEmail",
+    env: "ALARM_EMAIL",
+    description: "E-mail subscribed to the alert topics (optional)",
+    form: "an e-mail address",
+    parse: pattern(/^[^\s@]+@[^\s@]+\.[^\s@]+$/),
+  },
+  {
+    key: "dbSecretId",
+    env: "DB_SECRET_ID",
+    description: "Existing Secrets Manager secret (name or ARN) with the Aurora master `username` and `password`",
+    fallback: (r) => `payment-processing/aurora-master-${r.environmentSuffix}`,
+    form: "a secret name (letters, digits, /_+=.@-) or a Secrets Manager secret ARN",
+    parse: (v) => (v.startsWith("arn:") ? pattern(ARN.secret)(v) : pattern(/^[A-Za-z0-9/_+=.@-]{1,512}$/)(v)),
+  },
+  {
+    key: "dbMasterUsername",
+    env: "DB_MASTER_USERNAME",
+    description: "Aurora master user name (the password comes only from the secret)",
+    fallback: () => "payadmin",
+    form: "1-16 characters, a letter then letters, digits or _",
+    parse: pattern(/^[A-Za-z][A-Za-z0-9_]{0,15}$/),
+  },
+  {
+    key: "dbPasswordVersion",
+    env: "DB_PASSWORD_VERSION",
+    description: "Version of the write-only master password; increase it after rotating the secret",
+    fallback: () => 1,
+    form: "an integer from 1 to 1000000",
+    parse: intIn(1, 1_000_000),
+  },
+  {
+    key: "dbInstanceClass",
+    env: "DB_INSTANCE_CLASS",
+    description: "Aurora instance class",
+    fallback: () => "db.t4g.medium",
+    form: "an RDS instance class such as db.r6g.large",
+    parse: pattern(/^db\.[a-z0-9]+\.[a-z0-9]+$/),
+  },
+  {
+    key: "primaryDbInstanceCount",
+    env: "PRIMARY_DB_INSTANCE_COUNT",
+    description: "Aurora instances in the primary cluster (writer + readers)",
+    fallback: () => 2,
+    form: "an integer from 1 to 15",
+    parse: intIn(1, 15),
+  },
+  {
+    key: "drDbInstanceCount",
+    env: "DR_DB_INSTANCE_COUNT",
+    description: "Aurora instances in the DR secondary cluster",
+    fallback: () => 1,
+    form: "an integer from 1 to 15",
+    parse: intIn(1, 15),
+  },
+  {
+    key: "auroraEngineVersion",
+    env: "AURORA_ENGINE_VERSION",
+    description: "Aurora MySQL 3.x (MySQL 8.0) engine version",
+    fallback: () => "8.0.mysql_aurora.3.08.2",
+    form: "8.0.mysql_aurora.3.NN.N",
+    parse: pattern(/^8\.0\.mysql_aurora\.3\.\d{2}\.\d+$/),
+  },
+  {
+    key: "lambdaMemoryMb",
+    env: "LAMBDA_MEMORY_MB",
+    description: "Memory of each function",
+    fallback: () => 512,
+    form: "an integer from 128 to 10240",
+    parse: intIn(128, 10240),
+  },
+  {
+    key: "lambdaReservedConcurrency",
+    env: "LAMBDA_RESERVED_CONCURRENCY",
+    description: "Reserved concurrency of each function",
+    fallback: () => 50,
+    form: "an integer from 1 to 1000",
+    parse: intIn(1, 1000),
+  },
+  {
+    key: "logRetentionDays",
+    env: "LOG_RETENTION_DAYS",
+    description: "CloudWatch Logs retention (PCI DSS 10.5.1 wants 365)",
+    fallback: () => 365,
+    form: `one of ${LOG_RETENTION_DAYS.join(", ")}`,
+    parse: (v) => {
+      const n = intIn(1, 3653)(v);
+      return n !== undefined && LOG_RETENTION_DAYS.includes(n) ? n : undefined;
+    },
+  },
+  {
+    key: "maxPaymentAmountMinor",
+    env: "MAX_PAYMENT_AMOUNT_MINOR",
+    description: "Largest accepted amount, in minor units",
+    fallback: () => 100_000_000,
+    form: "an integer from 1 to 9007199254740991",
+    parse: intIn(1, Number.MAX_SAFE_INTEGER),
+  },
+  {
+    key: "riskLimitMinor",
+    env: "RISK_LIMIT_MINOR",
+    description: "Amounts above this are marked FAILED by the processor",
+    fallback: () => 5_000_000,
+    form: "an integer from 1 to 9007199254740991",
+    parse: intIn(1, Number.MAX_SAFE_INTEGER),
+  },
+  {
+    key: "allowedCurrencies",
+    env: "ALLOWED_CURRENCIES",
+    description: "ISO 4217 codes the API accepts",
+    fallback: () => ["SGD", "AUD", "USD", "EUR", "GBP", "JPY", "HKD", "NZD", "MYR", "IDR", "THB", "PHP", "INR", "CNY"],
+    form: "comma-separated three-letter upper-case codes such as SGD,AUD",
+    parse: (v) => (/^[A-Z]{3}(,[A-Z]{3})*$/.test(v) ? v.split(",") : undefined),
+  },
+  {
+    key: "corsAllowOrigin",
+    env: "CORS_ALLOW_ORIGIN",
+    description: "Origin allowed by CORS (optional)",
+    form: "an https origin such as https://shop.example.com",
+    parse: pattern(/^https:\/\/[a-z0-9.-]+(:\d{1,5})?$/),
+  },
+  {
+    key: "apiThrottleRateLimit",
+    env: "API_THROTTLE_RATE_LIMIT",
+    description: "HTTP API default steady-state requests per second",
+    fallback: () => 500,
+    form: "an integer from 1 to 10000",
+    parse: intIn(1, 10000),
+  },
+  {
+    key: "apiThrottleBurstLimit",
+    env: "API_THROTTLE_BURST_LIMIT",
+    description: "HTTP API default burst",
+    fallback: () => 1000,
+    form: "an integer from 1 to 5000",
+    parse: intIn(1, 5000),
+  },
+  {
+    key: "wafRateLimitPer5Minutes",
+    env: "WAF_RATE_LIMIT_PER_5_MINUTES",
+    description: "Requests one IP may send to the ALB in 5 minutes before WAF blocks it",
+    fallback: () => 2000,
+    form: "an integer from 10 to 2000000000",
+    parse: intIn(10, 2_000_000_000),
+  },
+  {
+    key: "replicationLagThresholdSeconds",
+    env: "REPLICATION_LAG_THRESHOLD_SECONDS",
+    description: "Aurora global replication lag alarm threshold",
+    fallback: () => 5,
+    form: "an integer from 1 to 3600",
+    parse: intIn(1, 3600),
+  },
 ];
+
+/** The environment variable of a setting. */
+export function settingEnv(key: keyof DeploymentConfig): string {
+  const setting = SETTINGS.find((s) => s.key === key);
+  if (!setting) throw new Error(`No setting ${key}`);
+  return setting.env;
+}
 
 /**
  * Resolves and validates the configuration.
@@ -178,7 +420,9 @@ function checkRelations(c: DeploymentConfig): void {
     throw new ConfigError(`Invalid drRegion: "${c.drRegion}" is also the primaryRegion. Expected two different regions.`);
   }
   if (cidrsOverlap(c.primaryVpcCidr, c.drVpcCidr)) {
-    throw new ConfigError(`Invalid drVpcCidr: "${c.drVpcCidr}" overlaps primaryVpcCidr "${c.primaryVpcCidr}". Expected non-overlapping ranges.`);
+    throw new ConfigError(
+      `Invalid drVpcCidr: "${c.drVpcCidr}" overlaps primaryVpcCidr "${c.primaryVpcCidr}". Expected non-overlapping ranges.`,
+    );
   }
   if ((c.domainName === undefined) !== (c.hostedZoneId === undefined)) {
     throw new ConfigError(
@@ -207,7 +451,9 @@ function checkRelations(c: DeploymentConfig): void {
     checkZones(key, region, zones);
   }
   if (c.riskLimitMinor > c.maxPaymentAmountMinor) {
-    throw new ConfigError(`Invalid riskLimitMinor: ${c.riskLimitMinor} is above maxPaymentAmountMinor ${c.maxPaymentAmountMinor}. Expected at most the maximum amount.`);
+    throw new ConfigError(
+      `Invalid riskLimitMinor: ${c.riskLimitMinor} is above maxPaymentAmountMinor ${c.maxPaymentAmountMinor}. Expected at most the maximum amount.`,
+    );
   }
 }
 

@@ -5,7 +5,12 @@
  * readers, the local runtime and the benchmarks. No cdktf and no AWS SDK here.
  */
 
-/** Every environment variable a handler of this project reads, each named once. */
+import { settingEnv } from "./config";
+
+/**
+ * Every environment variable a handler of this project reads, each named once. A function
+ * variable that carries a deployment setting unchanged has the setting's name.
+ */
 export const ENV = {
   serviceName: "POWERTOOLS_SERVICE_NAME",
   logLevel: "POWERTOOLS_LOG_LEVEL",
@@ -19,10 +24,10 @@ export const ENV = {
   transactionLogBucket: "TRANSACTION_LOG_BUCKET",
   maxAmountMinor: "MAX_AMOUNT_MINOR",
   maxBodyBytes: "MAX_BODY_BYTES",
-  allowedCurrencies: "ALLOWED_CURRENCIES",
-  corsAllowOrigin: "CORS_ALLOW_ORIGIN",
+  allowedCurrencies: settingEnv("allowedCurrencies"),
+  corsAllowOrigin: settingEnv("corsAllowOrigin"),
   idempotencyTtlSeconds: "IDEMPOTENCY_TTL_SECONDS",
-  riskLimitMinor: "RISK_LIMIT_MINOR",
+  riskLimitMinor: settingEnv("riskLimitMinor"),
   sideEffectLeaseSeconds: "SIDE_EFFECT_LEASE_SECONDS",
   dbEndpoint: "DB_ENDPOINT",
   dbPort: "DB_PORT",
@@ -35,14 +40,6 @@ export type EnvKey = keyof typeof ENV;
 
 /** CloudWatch namespace of the payment metrics the handlers emit (embedded metric format). */
 export const METRICS_NAMESPACE = "PaymentProcessing";
-
-/** Names of the business metrics, as the handlers emit them and the dashboard reads them. */
-export const PAYMENT_METRICS = {
-  accepted: "PaymentsAccepted",
-  refused: "PaymentsRefused",
-  processed: "PaymentsProcessed",
-  failed: "PaymentsFailed",
-} as const;
 
 export type QueueId = "transaction" | "notification";
 
@@ -140,6 +137,17 @@ export const FUNCTIONS = {
     required: ["transactionsTable", "transactionQueueUrl"],
     optional: ["dbEndpoint", "dbPort", "healthCheckTimeoutMs"],
   }),
+} as const;
+
+/**
+ * The business metrics, as the handlers emit them and the dashboard reads them. Powertools
+ * adds the dimension `service`: the emitting function's handler folder.
+ */
+export const PAYMENT_METRICS = {
+  accepted: { name: "PaymentsAccepted", service: FUNCTIONS.gateway.handler, label: "accepted (202)" },
+  refused: { name: "PaymentsRefused", service: FUNCTIONS.gateway.handler, label: "refused (4XX)" },
+  processed: { name: "PaymentsProcessed", service: FUNCTIONS.processor.handler, label: "processed" },
+  failed: { name: "PaymentsFailed", service: FUNCTIONS.processor.handler, label: "failed (risk limit)" },
 } as const;
 
 export type FunctionId = keyof typeof FUNCTIONS;

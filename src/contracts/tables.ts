@@ -15,8 +15,17 @@ export interface TableDefinition {
 
 /** The tables' shape: one definition drives the primary tables and the handler tests' emulator tables. */
 export const TABLES: Readonly<Record<TableId, TableDefinition>> = {
-  sessions: { baseName: "payment-sessions", hashKey: "session_id", indexes: [{ name: "user_id-index", hashKey: "user_id" }], ttlAttribute: "expires_at" },
-  transactions: { baseName: "payment-transactions", hashKey: "transaction_id", indexes: [{ name: "idempotency_key-index", hashKey: "idempotency_key" }] },
+  sessions: {
+    baseName: "payment-sessions",
+    hashKey: "session_id",
+    indexes: [{ name: "user_id-index", hashKey: "user_id" }],
+    ttlAttribute: "expires_at",
+  },
+  transactions: {
+    baseName: "payment-transactions",
+    hashKey: "transaction_id",
+    indexes: [{ name: "idempotency_key-index", hashKey: "idempotency_key" }],
+  },
   // Powertools idempotency persistence: partition key `id`, expiry attribute `expiration` (its defaults).
   idempotency: { baseName: "payment-idempotency", hashKey: "id", indexes: [], ttlAttribute: "expiration" },
 };

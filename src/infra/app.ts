@@ -1,4 +1,4 @@
-import { App } from "cdktf";
+import type { App } from "cdktf";
 import type { DeploymentConfig } from "../contracts/config";
 import { PaymentRegionStack } from "./stacks/payment-region-stack";
 import { StateBootstrapStack } from "./stacks/state-bootstrap-stack";

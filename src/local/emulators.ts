@@ -4,28 +4,24 @@
  * Both listen on free ports. Resources get the deployed names (src/contracts/names.ts) with the
  * prefix as the environment suffix. This module must not import jest.
  */
-import { fork, type ChildProcess } from "node:child_process";
+import { type ChildProcess, fork } from "node:child_process";
 import type { AddressInfo, Server } from "node:net";
 import * as path from "node:path";
 import {
+  type AttributeValue,
   CreateTableCommand,
+  type CreateTableCommandInput,
   DeleteItemCommand,
   DynamoDBClient,
   ScanCommand,
-  type AttributeValue,
-  type CreateTableCommandInput,
 } from "@aws-sdk/client-dynamodb";
-import {
-  CreateQueueCommand,
-  GetQueueAttributesCommand,
-  SQSClient,
-} from "@aws-sdk/client-sqs";
-import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { type DeploymentConfig, loadConfig } from "../contracts/config";
-import { ENV, FUNCTIONS, QUEUES, type QueueId, SIDE_EFFECT_LEASE_SECONDS, environmentOf } from "../contracts/functions";
+import { ENV, environmentOf, FUNCTIONS, QUEUES, type QueueId, SIDE_EFFECT_LEASE_SECONDS } from "../contracts/functions";
 import { Naming } from "../contracts/names";
-import { TABLES, type TableId, attributeNames } from "../contracts/tables";
+import { attributeNames, TABLES, type TableId } from "../contracts/tables";
 
 // Local runs are on Node 20; Lambda runs Node 22. Silence the SDK's Node-version notice.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -36,11 +32,7 @@ const CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" };
 interface DynaliteServer extends Server {
   close(callback?: (err?: Error) => void): this;
 }
-type DynaliteFactory = (options: {
-  createTableMs: number;
-  deleteTableMs: number;
-  updateTableMs: number;
-}) => DynaliteServer;
+type DynaliteFactory = (options: { createTableMs: number; deleteTableMs: number; updateTableMs: number }) => DynaliteServer;
 
 export interface Dynamo {
   readonly endpoint: string;
@@ -142,7 +134,7 @@ export async function startFauxqs(region: string = TEST_REGION): Promise<Fauxqs>
   };
 }
 
-/** CreateTable input for one of the tables the stacks define (src/table-definitions.ts). */
+/** CreateTable input for one of the tables the stacks define (src/contracts/tables.ts). */
 export function tableSchema(id: TableId, name: string): CreateTableCommandInput {
   const def = TABLES[id];
   return {
@@ -239,9 +231,7 @@ export async function startEmulators(options: StartOptions = {}): Promise<Emulat
   const createQueue = async (name: string, attributes: Record<string, string> = {}) => {
     const out = await clients.sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
     const url = out.QueueUrl!;
-    const attrs = await clients.sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] }),
-    );
+    const attrs = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] }));
     return { url, arn: attrs.Attributes!.QueueArn! };
   };
   const [transactionDlq, notificationDlq, observer] = await Promise.all([
@@ -251,7 +241,10 @@ export async function startEmulators(options: StartOptions = {}): Promise<Emulat
   ]);
   const queueAttributes = (id: QueueId, dlqArn: string) => ({
     VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 30),
-    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: String(options.maxReceiveCount ?? QUEUES[id].maxReceiveCount) }),
+    RedrivePolicy: JSON.stringify({
+      deadLetterTargetArn: dlqArn,
+      maxReceiveCount: String(options.maxReceiveCount ?? QUEUES[id].maxReceiveCount),
+    }),
   });
   const [transactionQueue, notificationQueue] = await Promise.all([
     createQueue(names.transactionQueue, queueAttributes("transaction", transactionDlq.arn)),

@@ -46,7 +46,7 @@ process.on("message", async (msg) => {
     }
     process.send({ id, ok: true, result });
   } catch (err) {
-    process.send({ id, ok: false, error: String(err && err.stack ? err.stack : err) });
+    process.send({ id, ok: false, error: String(err?.stack ? err.stack : err) });
   }
 });
 process.on("disconnect", () => process.exit(0));

@@ -133,9 +133,7 @@ export function writeGatewayError(res: ServerResponse, statusCode: number, messa
  */
 export function writeResult(res: ServerResponse, result: unknown): Written {
   const structured =
-    typeof result === "object" && result !== null && "statusCode" in result
-      ? (result as APIGatewayProxyStructuredResultV2)
-      : undefined;
+    typeof result === "object" && result !== null && "statusCode" in result ? (result as APIGatewayProxyStructuredResultV2) : undefined;
   if (!structured) {
     const body = typeof result === "string" ? result : JSON.stringify(result ?? null);
     res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });

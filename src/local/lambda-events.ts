@@ -1,6 +1,7 @@
 /** Builders for Lambda events and contexts (no jest import: the benchmark uses them too). */
-import type { ALBEvent, APIGatewayProxyEventV2, Context, SQSEvent, SQSRecord } from "aws-lambda";
+
 import { randomUUID } from "node:crypto";
+import type { ALBEvent, APIGatewayProxyEventV2, Context, SQSEvent, SQSRecord } from "aws-lambda";
 
 export interface HttpInput {
   method: string;

@@ -20,12 +20,12 @@ import { parseArgs } from "node:util";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import type { Context } from "aws-lambda";
 import { ConfigError, type DeploymentConfig } from "../contracts/config";
-import { PROJECT_ROOT, deploymentConfig } from "../contracts/context";
+import { deploymentConfig, PROJECT_ROOT } from "../contracts/context";
 import { ENV, FUNCTIONS, type FunctionContract } from "../contracts/functions";
-import { type Emulators, type Resources, applyEnv, startEmulators } from "./emulators";
-import { type Written, matchRoute, readBody, toHttpApiEvent, writeGatewayError, writeResult } from "./http-api";
+import { applyEnv, type Emulators, type Resources, startEmulators } from "./emulators";
+import { matchRoute, readBody, toHttpApiEvent, type Written, writeGatewayError, writeResult } from "./http-api";
 import { fakeContext } from "./lambda-events";
-import { startQueuePoller, type PollerStats, type QueuePoller, type SqsHandler } from "./sqs-poller";
+import { type PollerStats, type QueuePoller, type SqsHandler, startQueuePoller } from "./sqs-poller";
 
 const HOST = "127.0.0.1";
 export const DEFAULT_PORT = 8080;
@@ -103,11 +103,7 @@ function listen(server: Server, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       server.off("listening", onListening);
-      reject(
-        err.code === "EADDRINUSE"
-          ? new Error(`Port ${port} on ${HOST} is already in use; pass --port <n> (0 = any free port)`)
-          : err,
-      );
+      reject(err.code === "EADDRINUSE" ? new Error(`Port ${port} on ${HOST} is already in use; pass --port <n> (0 = any free port)`) : err);
     };
     const onListening = () => {
       server.off("error", onError);
@@ -165,7 +161,10 @@ export async function startLocalRegion(options: LocalRegionOptions = {}): Promis
     cleanups.push(restoreEnv);
 
     const http = new Map<string, { contract: FunctionContract; handler: HttpHandler }>(
-      [FUNCTIONS.gateway, FUNCTIONS.health].map((contract) => [contract.handler, { contract, handler: loadHandler<HttpHandler>(contract) }]),
+      [FUNCTIONS.gateway, FUNCTIONS.health].map((contract) => [
+        contract.handler,
+        { contract, handler: loadHandler<HttpHandler>(contract) },
+      ]),
     );
     const processor = loadHandler<SqsHandler>(FUNCTIONS.processor);
     const notifier = loadHandler<SqsHandler>(FUNCTIONS.notifier);

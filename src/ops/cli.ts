@@ -6,8 +6,9 @@
  * Every command reads the deployment configuration as synth does (cdktf.json context, then the
  * environment), works against either region, and changes nothing without `--yes`.
  */
-import type { ExitCode } from "./dr/operations";
+
 import { runDr } from "./dr/cli";
+import type { ExitCode } from "./dr/operations";
 
 const GROUPS: Readonly<Record<string, (argv: readonly string[]) => Promise<ExitCode>>> = {
   dr: (argv) => runDr(argv),
@@ -19,7 +20,10 @@ Groups:
   dr        Aurora writer and Route53 health checks: status, switchover, failover, wait
             (npm run ops -- dr help)`;
 
-export async function main(argv: readonly string[], err: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<ExitCode> {
+export async function main(
+  argv: readonly string[],
+  err: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): Promise<ExitCode> {
   const [group, ...rest] = argv;
   const run = group === undefined ? undefined : GROUPS[group];
   if (!run) {

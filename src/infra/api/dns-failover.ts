@@ -1,9 +1,9 @@
-import { Construct } from "constructs";
 import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
 import { KmsAlias } from "@cdktf/provider-aws/lib/kms-alias";
 import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
 import { Route53HealthCheck } from "@cdktf/provider-aws/lib/route53-health-check";
 import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
+import { Construct } from "constructs";
 import { HEALTH_PATH } from "../../contracts/api";
 import type { RegionRole } from "../../contracts/config";
 import { ROUTE53_HOME_REGION } from "../../contracts/regions";
@@ -35,7 +35,14 @@ export interface DnsFailoverProps {
 
 /** Regions Route53 can run health checkers from (the API's HealthCheckRegion values). */
 export const ROUTE53_CHECKER_REGIONS: readonly string[] = [
-  "us-east-1", "us-west-1", "us-west-2", "eu-west-1", "ap-southeast-1", "ap-southeast-2", "ap-northeast-1", "sa-east-1",
+  "us-east-1",
+  "us-west-1",
+  "us-west-2",
+  "eu-west-1",
+  "ap-southeast-1",
+  "ap-southeast-2",
+  "ap-northeast-1",
+  "sa-east-1",
 ];
 
 /** Checkers close to the default regions; Route53 needs at least three. */

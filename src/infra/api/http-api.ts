@@ -1,9 +1,9 @@
-import { Construct } from "constructs";
 import { Apigatewayv2Api } from "@cdktf/provider-aws/lib/apigatewayv2-api";
 import { Apigatewayv2Integration } from "@cdktf/provider-aws/lib/apigatewayv2-integration";
 import { Apigatewayv2Route } from "@cdktf/provider-aws/lib/apigatewayv2-route";
 import { Apigatewayv2Stage } from "@cdktf/provider-aws/lib/apigatewayv2-stage";
 import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
+import { Construct } from "constructs";
 import { API_ROUTES, API_STAGE, type ApiRoute, routeKey } from "../../contracts/api";
 import type { NodejsFunction } from "../compute/nodejs-function";
 import { AwsStack } from "../core/aws-stack";
@@ -84,7 +84,11 @@ export class PaymentHttpApi extends Construct {
       const target = props.functions.find((fn) => fn.contract.handler === route.handler);
       if (!target) throw new Error(`No function for route ${routeKey(route)} (handler ${route.handler})`);
       // Construct ids from the route, so that adding or reordering routes moves no resource.
-      const routeId = routeKey(route).toLowerCase().replace(/[{}]/g, "").replace(/[^a-z0-9]+/g, "-").replace(/-$/, "");
+      const routeId = routeKey(route)
+        .toLowerCase()
+        .replace(/[{}]/g, "")
+        .replace(/[^a-z0-9]+/g, "-")
+        .replace(/-$/, "");
       let integration = integrations.get(target);
       if (!integration) {
         integration = new Apigatewayv2Integration(this, `integration-${target.node.id}`, {

@@ -1,5 +1,3 @@
-import { Construct } from "constructs";
-import { ITerraformDependable } from "cdktf";
 import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
 import { Lb } from "@cdktf/provider-aws/lib/lb";
 import { LbListener } from "@cdktf/provider-aws/lib/lb-listener";
@@ -7,6 +5,8 @@ import { LbListenerRule } from "@cdktf/provider-aws/lib/lb-listener-rule";
 import { LbTargetGroup } from "@cdktf/provider-aws/lib/lb-target-group";
 import { LbTargetGroupAttachment } from "@cdktf/provider-aws/lib/lb-target-group-attachment";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
+import type { ITerraformDependable } from "cdktf";
+import { Construct } from "constructs";
 import { HEALTH_PATH } from "../../contracts/api";
 import type { NodejsFunction } from "../compute/nodejs-function";
 import { AwsStack } from "../core/aws-stack";
@@ -51,7 +51,13 @@ export class PaymentLoadBalancer extends Construct {
       name: naming.name("payment-alb-sg"),
       description: "HTTP and HTTPS from the internet to the payment ALB",
       vpcId: props.network.vpcId,
-      ingress: [80, 443].map((port) => ({ description: `port ${port} from the internet`, protocol: "tcp", fromPort: port, toPort: port, cidrBlocks: ["0.0.0.0/0"] })),
+      ingress: [80, 443].map((port) => ({
+        description: `port ${port} from the internet`,
+        protocol: "tcp",
+        fromPort: port,
+        toPort: port,
+        cidrBlocks: ["0.0.0.0/0"],
+      })),
       // Lambda targets are invoked by the service, not through the ALB's network interfaces.
       egress: [],
       revokeRulesOnDelete: true,
@@ -96,7 +102,12 @@ export class PaymentLoadBalancer extends Construct {
         defaultAction: [{ type: "redirect", redirect: { port: "443", protocol: "HTTPS", statusCode: "HTTP_301" } }],
       });
     } else {
-      listener = new LbListener(this, "http", { loadBalancerArn: this.lb.arn, port: 80, protocol: "HTTP", defaultAction: forwardToGateway });
+      listener = new LbListener(this, "http", {
+        loadBalancerArn: this.lb.arn,
+        port: 80,
+        protocol: "HTTP",
+        defaultAction: forwardToGateway,
+      });
     }
     new LbListenerRule(this, "health-rule", {
       listenerArn: listener.arn,
@@ -115,7 +126,15 @@ export class PaymentLoadBalancer extends Construct {
     const group = new LbTargetGroup(this, `${id}-targets`, {
       name: AwsStack.of(this).naming.name(baseName, "targetGroup"),
       targetType: "lambda",
-      healthCheck: { enabled: true, path: HEALTH_PATH, interval: 30, timeout: 5, healthyThreshold: 2, unhealthyThreshold: 2, matcher: "200" },
+      healthCheck: {
+        enabled: true,
+        path: HEALTH_PATH,
+        interval: 30,
+        timeout: 5,
+        healthyThreshold: 2,
+        unhealthyThreshold: 2,
+        matcher: "200",
+      },
     });
     // ALB may invoke only through this target group; the attachment waits for the permission.
     const permission = new LambdaPermission(this, `${id}-invoke`, {

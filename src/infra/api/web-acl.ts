@@ -1,7 +1,7 @@
-import { Construct } from "constructs";
 import { Wafv2WebAcl } from "@cdktf/provider-aws/lib/wafv2-web-acl";
 import { Wafv2WebAclAssociation } from "@cdktf/provider-aws/lib/wafv2-web-acl-association";
 import { Wafv2WebAclLoggingConfiguration } from "@cdktf/provider-aws/lib/wafv2-web-acl-logging-configuration";
+import { Construct } from "constructs";
 import { AwsStack } from "../core/aws-stack";
 import { EncryptedLogGroup } from "../observability/log-group";
 

@@ -1,8 +1,8 @@
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
 import { buildSync } from "esbuild";
 import { zipSync } from "fflate";
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import * as path from "node:path";
 import { PROJECT_ROOT } from "../../contracts/context";
 
 /** Where bundles are written: outside cdktf.out, which cdktf rewrites on every synth. */

@@ -1,11 +1,11 @@
-import { Construct } from "constructs";
-import { AssetType, Lazy, TerraformAsset } from "cdktf";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
+import { AssetType, Lazy, TerraformAsset } from "cdktf";
+import { Construct } from "constructs";
 import { ENV, type FunctionContract } from "../../contracts/functions";
 import { AwsStack } from "../core/aws-stack";
-import { type IGrantable, type PolicyStatement, assumeRolePolicy, policyDocument } from "../core/iam";
+import { assumeRolePolicy, type IGrantable, type PolicyStatement, policyDocument } from "../core/iam";
 import { EncryptedLogGroup } from "../observability/log-group";
 import { bundleHandler } from "./bundling";
 
@@ -48,7 +48,11 @@ export class NodejsFunction extends Construct implements IGrantable {
     this.functionName = naming.function(contract.handler);
 
     const bundle = bundleHandler(contract.handler);
-    this.asset = new TerraformAsset(this, "code", { path: bundle.zipFile, type: AssetType.FILE, assetHash: bundle.zipSha256.replace(/[^A-Za-z0-9]/g, "").slice(0, 32) });
+    this.asset = new TerraformAsset(this, "code", {
+      path: bundle.zipFile,
+      type: AssetType.FILE,
+      assetHash: bundle.zipSha256.replace(/[^A-Za-z0-9]/g, "").slice(0, 32),
+    });
 
     this.logGroup = new EncryptedLogGroup(this, "logs", {
       name: `/aws/lambda/${this.functionName}`,
@@ -58,13 +62,24 @@ export class NodejsFunction extends Construct implements IGrantable {
       name: naming.functionRole(contract.handler, region),
       assumeRolePolicy: assumeRolePolicy("lambda.amazonaws.com"),
     });
-    this.addToPolicy({ Sid: "WriteOwnLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: `${this.logGroup.arn}:*` });
+    this.addToPolicy({
+      Sid: "WriteOwnLogs",
+      Effect: "Allow",
+      Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+      Resource: `${this.logGroup.arn}:*`,
+    });
     // X-Ray and VPC network interfaces have no resource-level permissions: AWS requires "*" here.
     this.addToPolicy({ Sid: "WriteTraces", Effect: "Allow", Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], Resource: "*" });
     this.addToPolicy({
       Sid: "ManageVpcNetworkInterfaces",
       Effect: "Allow",
-      Action: ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
+      Action: [
+        "ec2:CreateNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+      ],
       Resource: "*",
     });
     key.grantDecrypt(this, "DecryptEnvironment");

@@ -1,7 +1,7 @@
-import { Construct } from "constructs";
 import { LambdaEventSourceMapping } from "@cdktf/provider-aws/lib/lambda-event-source-mapping";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
-import { FUNCTIONS, type FunctionContract, SIDE_EFFECT_LEASE_SECONDS, environmentOf } from "../../contracts/functions";
+import { Construct } from "constructs";
+import { environmentOf, FUNCTIONS, type FunctionContract, SIDE_EFFECT_LEASE_SECONDS } from "../../contracts/functions";
 import { AwsStack } from "../core/aws-stack";
 import type { AuroraGlobalDatabase } from "../data/database";
 import type { SecureBucket } from "../data/secure-bucket";
@@ -51,7 +51,13 @@ export class PaymentFunctions extends Construct {
       ingress: [],
       egress: [
         { description: "HTTPS to interface endpoints", protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: [network.vpcCidr] },
-        { description: "HTTPS to S3 and DynamoDB gateway endpoints", protocol: "tcp", fromPort: 443, toPort: 443, prefixListIds: network.gatewayPrefixListIds },
+        {
+          description: "HTTPS to S3 and DynamoDB gateway endpoints",
+          protocol: "tcp",
+          fromPort: 443,
+          toPort: 443,
+          prefixListIds: network.gatewayPrefixListIds,
+        },
         { description: "MySQL to Aurora", protocol: "tcp", fromPort: database.port, toPort: database.port, cidrBlocks: [network.vpcCidr] },
       ],
       revokeRulesOnDelete: true,

@@ -1,8 +1,8 @@
-import { TerraformStack } from "cdktf";
-import type { Construct, IConstruct } from "constructs";
 import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
 import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { TerraformStack } from "cdktf";
+import type { Construct, IConstruct } from "constructs";
 import type { Naming } from "../../contracts/names";
 import type { RegionKey } from "../security/region-key";
 

@@ -1,9 +1,9 @@
-import { Construct } from "constructs";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { S3BucketReplicationConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-replication-configuration";
+import { Construct } from "constructs";
 import { AwsStack } from "../core/aws-stack";
-import { PolicyStatements, assumeRolePolicy } from "../core/iam";
+import { assumeRolePolicy, PolicyStatements } from "../core/iam";
 import type { SecureBucket } from "./secure-bucket";
 
 export interface BucketReplicationProps {
@@ -27,7 +27,8 @@ export class BucketReplication extends Construct {
   constructor(scope: Construct, id: string, props: BucketReplicationProps) {
     super(scope, id);
     const { source, destination } = props;
-    if (!source.key || !destination.key) throw new Error(`Replication ${props.name} needs buckets encrypted with region keys on both sides.`);
+    if (!source.key || !destination.key)
+      throw new Error(`Replication ${props.name} needs buckets encrypted with region keys on both sides.`);
     this.ruleId = `${props.name}-to-dr`;
     this.role = new IamRole(this, "role", {
       name: AwsStack.of(this).naming.name(`payment-${props.name}-replication`, "iamRole"),
@@ -70,14 +71,24 @@ export class BucketReplication extends Construct {
 /** The replication role may only read the source's versions, replicate into the destination, and use each key through S3. */
 function replicationPolicy(source: SecureBucket, destination: SecureBucket): string {
   const policy = new PolicyStatements();
-  policy.addToPolicy({ Sid: "ReadReplicationConfiguration", Effect: "Allow", Action: ["s3:GetReplicationConfiguration", "s3:ListBucket"], Resource: source.arn });
+  policy.addToPolicy({
+    Sid: "ReadReplicationConfiguration",
+    Effect: "Allow",
+    Action: ["s3:GetReplicationConfiguration", "s3:ListBucket"],
+    Resource: source.arn,
+  });
   policy.addToPolicy({
     Sid: "ReadSourceVersions",
     Effect: "Allow",
     Action: ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"],
     Resource: `${source.arn}/*`,
   });
-  policy.addToPolicy({ Sid: "WriteReplicas", Effect: "Allow", Action: ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"], Resource: `${destination.arn}/*` });
+  policy.addToPolicy({
+    Sid: "WriteReplicas",
+    Effect: "Allow",
+    Action: ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+    Resource: `${destination.arn}/*`,
+  });
   source.key?.grantUse(policy, "s3", ["kms:Decrypt"], "DecryptSourceObjects");
   destination.key?.grantUse(policy, "s3", ["kms:Encrypt", "kms:GenerateDataKey"], "EncryptReplicas");
   return policy.toJson();

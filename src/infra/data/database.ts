@@ -1,5 +1,3 @@
-import { Construct } from "constructs";
-import { TerraformStack } from "cdktf";
 import { DbSubnetGroup } from "@cdktf/provider-aws/lib/db-subnet-group";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
@@ -8,6 +6,8 @@ import { RdsClusterInstance } from "@cdktf/provider-aws/lib/rds-cluster-instance
 import { RdsClusterParameterGroup } from "@cdktf/provider-aws/lib/rds-cluster-parameter-group";
 import { RdsGlobalCluster } from "@cdktf/provider-aws/lib/rds-global-cluster";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
+import { TerraformStack } from "cdktf";
+import { Construct } from "constructs";
 import { AwsStack } from "../core/aws-stack";
 import { assumeRolePolicy } from "../core/iam";
 import type { Network } from "../network/network";
@@ -82,7 +82,9 @@ export class AuroraGlobalDatabase extends Construct {
       name: naming.name("payment-aurora-sg"),
       description: "MySQL from inside the VPC only",
       vpcId: network.vpcId,
-      ingress: [{ description: "MySQL from the VPC", protocol: "tcp", fromPort: AURORA_PORT, toPort: AURORA_PORT, cidrBlocks: [network.vpcCidr] }],
+      ingress: [
+        { description: "MySQL from the VPC", protocol: "tcp", fromPort: AURORA_PORT, toPort: AURORA_PORT, cidrBlocks: [network.vpcCidr] },
+      ],
       egress: [],
       revokeRulesOnDelete: true,
     });

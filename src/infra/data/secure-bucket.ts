@@ -1,8 +1,7 @@
-import { Construct } from "constructs";
 import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
 import {
   S3BucketLifecycleConfiguration,
-  S3BucketLifecycleConfigurationRule,
+  type S3BucketLifecycleConfigurationRule,
 } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
 import { S3BucketLoggingA } from "@cdktf/provider-aws/lib/s3-bucket-logging";
 import { S3BucketOwnershipControls } from "@cdktf/provider-aws/lib/s3-bucket-ownership-controls";
@@ -10,9 +9,13 @@ import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
 import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
 import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
 import { S3BucketVersioningA } from "@cdktf/provider-aws/lib/s3-bucket-versioning";
+import { Construct } from "constructs";
 import { AwsStack } from "../core/aws-stack";
 import { type IGrantable, type PolicyStatement, policyDocument } from "../core/iam";
 import type { RegionKey } from "../security/region-key";
+
+/** Key prefixes inside an access-log bucket: ALB logs, and S3 server access logs per source bucket. */
+export const ACCESS_LOG_PREFIX = { alb: "alb", s3: "s3/" } as const;
 
 /**
  * "region-key": SSE-KMS with the stack's key (the default). "aws-kms": SSE-KMS with the
@@ -26,8 +29,8 @@ export interface SecureBucketProps {
   readonly bucketName: string;
   /** @default "region-key" */
   readonly encryption?: BucketEncryption;
-  /** Where S3 server access logs of this bucket go. */
-  readonly accessLogs?: { readonly bucketName: string; readonly prefix: string };
+  /** Where S3 server access logs of this bucket go: under `s3/<this bucket>/` of that bucket. */
+  readonly accessLogsBucketName?: string;
   /** Empty the bucket on destroy (environments are destroyable); false for Terraform state. */
   readonly forceDestroy: boolean;
   readonly lifecycleRules?: S3BucketLifecycleConfigurationRule[];
@@ -83,11 +86,11 @@ export class SecureBucket extends Construct {
       bucket: this.bucket.id,
       rule: { objectOwnership: "BucketOwnerEnforced" },
     });
-    if (props.accessLogs) {
+    if (props.accessLogsBucketName) {
       new S3BucketLoggingA(this, "access-logging", {
         bucket: this.bucket.id,
-        targetBucket: props.accessLogs.bucketName,
-        targetPrefix: props.accessLogs.prefix,
+        targetBucket: props.accessLogsBucketName,
+        targetPrefix: `${ACCESS_LOG_PREFIX.s3}${props.bucketName}/`,
       });
     }
     if (props.lifecycleRules?.length) {

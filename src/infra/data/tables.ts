@@ -1,7 +1,7 @@
-import { Construct } from "constructs";
 import { DynamodbTable } from "@cdktf/provider-aws/lib/dynamodb-table";
 import { DynamodbTableReplicaA } from "@cdktf/provider-aws/lib/dynamodb-table-replica";
-import { TABLES, TABLE_IDS, type TableId, attributeNames } from "../../contracts/tables";
+import { Construct } from "constructs";
+import { attributeNames, TABLE_IDS, TABLES, type TableId } from "../../contracts/tables";
 import { AwsStack } from "../core/aws-stack";
 import type { IGrantable } from "../core/iam";
 import type { RegionKey } from "../security/region-key";

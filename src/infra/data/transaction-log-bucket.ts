@@ -1,6 +1,5 @@
 import type { Construct } from "constructs";
 import { AwsStack } from "../core/aws-stack";
-import { ACCESS_LOG_PREFIX } from "../observability/access-log-bucket";
 import { SecureBucket } from "./secure-bucket";
 
 export interface TransactionLogBucketProps {
@@ -19,7 +18,7 @@ export class TransactionLogBucket extends SecureBucket {
     super(scope, id, {
       bucketName,
       forceDestroy: true,
-      accessLogs: { bucketName: props.accessLogsBucketName, prefix: `${ACCESS_LOG_PREFIX.s3}${bucketName}/` },
+      accessLogsBucketName: props.accessLogsBucketName,
       lifecycleRules: [
         {
           id: "tier-and-expire-old-versions",

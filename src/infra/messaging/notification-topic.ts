@@ -1,6 +1,6 @@
-import { Construct } from "constructs";
 import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
 import { SnsTopicPolicy } from "@cdktf/provider-aws/lib/sns-topic-policy";
+import { Construct } from "constructs";
 import { AwsStack } from "../core/aws-stack";
 import { type IGrantable, policyDocument } from "../core/iam";
 import type { RegionKey } from "../security/region-key";

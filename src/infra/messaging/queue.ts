@@ -1,7 +1,7 @@
-import { Construct } from "constructs";
 import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { SqsQueuePolicy } from "@cdktf/provider-aws/lib/sqs-queue-policy";
 import { SqsQueueRedriveAllowPolicy } from "@cdktf/provider-aws/lib/sqs-queue-redrive-allow-policy";
+import { Construct } from "constructs";
 import { DLQ_RETENTION_SECONDS, QUEUES, type QueueContract, type QueueId } from "../../contracts/functions";
 import { AwsStack } from "../core/aws-stack";
 import { type IGrantable, policyDocument } from "../core/iam";
@@ -32,7 +32,8 @@ export class QueueWithDlq extends Construct {
     super(scope, id);
     const { naming, key } = AwsStack.of(this);
     this.queueId = props.queueId;
-    const contract = (this.contract = QUEUES[props.queueId]);
+    const contract = QUEUES[props.queueId];
+    this.contract = contract;
     this.key = key;
     const encryption = { kmsMasterKeyId: key.arn, kmsDataKeyReusePeriodSeconds: 300 };
 
@@ -55,7 +56,10 @@ export class QueueWithDlq extends Construct {
       redriveAllowPolicy: JSON.stringify({ redrivePermission: "byQueue", sourceQueueArns: [this.queue.arn] }),
     });
 
-    for (const [name, q] of [["queue", this.queue], ["dlq", this.dlq]] as const) {
+    for (const [name, q] of [
+      ["queue", this.queue],
+      ["dlq", this.dlq],
+    ] as const) {
       new SqsQueuePolicy(this, `${name}-policy`, {
         queueUrl: q.url,
         policy: policyDocument([

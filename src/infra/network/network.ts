@@ -1,4 +1,3 @@
-import { Construct } from "constructs";
 import { DefaultSecurityGroup } from "@cdktf/provider-aws/lib/default-security-group";
 import { FlowLog } from "@cdktf/provider-aws/lib/flow-log";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
@@ -11,6 +10,7 @@ import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
 import { VpcEndpoint } from "@cdktf/provider-aws/lib/vpc-endpoint";
+import { Construct } from "constructs";
 import { cidrSubnet } from "../../contracts/config";
 import { AwsStack } from "../core/aws-stack";
 import { assumeRolePolicy, policyDocument } from "../core/iam";
@@ -81,8 +81,14 @@ export class Network extends Construct {
     const publicRoutes = new RouteTable(this, "public-rt", { vpcId: this.vpc.id, tags: { Name: naming.name("payment-public-rt") } });
     new Route(this, "public-default-route", { routeTableId: publicRoutes.id, destinationCidrBlock: "0.0.0.0/0", gatewayId: igw.id });
     const privateRoutes = new RouteTable(this, "private-rt", { vpcId: this.vpc.id, tags: { Name: naming.name("payment-private-rt") } });
-    publicSubnets.forEach((s, i) => new RouteTableAssociation(this, `public-rta-${i}`, { subnetId: s.id, routeTableId: publicRoutes.id }));
-    privateSubnets.forEach((s, i) => new RouteTableAssociation(this, `private-rta-${i}`, { subnetId: s.id, routeTableId: privateRoutes.id }));
+    for (const [tier, subnets, routes] of [
+      ["public", publicSubnets, publicRoutes],
+      ["private", privateSubnets, privateRoutes],
+    ] as const) {
+      subnets.forEach((subnet, i) => {
+        new RouteTableAssociation(this, `${tier}-rta-${i}`, { subnetId: subnet.id, routeTableId: routes.id });
+      });
+    }
 
     this.gatewayPrefixListIds = GATEWAY_ENDPOINT_SERVICES.map(
       (service) =>

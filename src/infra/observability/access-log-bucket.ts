@@ -1,8 +1,10 @@
-import type { Construct } from "constructs";
 import { DataAwsElbServiceAccount } from "@cdktf/provider-aws/lib/data-aws-elb-service-account";
+import type { Construct } from "constructs";
 import { AwsStack } from "../core/aws-stack";
 import type { PolicyStatement } from "../core/iam";
-import { SecureBucket } from "../data/secure-bucket";
+import { ACCESS_LOG_PREFIX, SecureBucket } from "../data/secure-bucket";
+
+export { ACCESS_LOG_PREFIX };
 
 export interface AccessLogBucketProps {
   /** Accept ALB access logs under `alb/` (region stacks; the state stack has no ALB). */
@@ -10,9 +12,6 @@ export interface AccessLogBucketProps {
   /** @default "payment-access-logs"; the state stack uses its own name (it may share the DR region). */
   readonly baseName?: string;
 }
-
-/** Key prefixes inside the access-log bucket. */
-export const ACCESS_LOG_PREFIX = { alb: "alb", s3: "s3/" } as const;
 
 /**
  * The region's access-log bucket: ALB access logs and S3 server access logs of the other

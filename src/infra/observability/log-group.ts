@@ -1,5 +1,5 @@
-import { Construct } from "constructs";
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
+import { Construct } from "constructs";
 import { AwsStack } from "../core/aws-stack";
 
 export interface EncryptedLogGroupProps {

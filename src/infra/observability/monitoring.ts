@@ -1,6 +1,7 @@
-import { Construct } from "constructs";
 import { CloudwatchDashboard } from "@cdktf/provider-aws/lib/cloudwatch-dashboard";
 import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
+import { Construct } from "constructs";
+import { METRICS_NAMESPACE, PAYMENT_METRICS } from "../../contracts/functions";
 import { AwsStack } from "../core/aws-stack";
 import { EncryptedLogGroup } from "./log-group";
 
@@ -47,7 +48,12 @@ export interface MonitoredResources {
   /** Region the tables replicate to (DynamoDB ReplicationLatency's ReceivingRegion). */
   readonly replicaRegion: string;
   /** S3 replication owned by this stack: metrics live in the source region. */
-  readonly bucketReplication?: { readonly sourceRegion: string; readonly sourceBucket: string; readonly destinationBucket: string; readonly ruleId: string };
+  readonly bucketReplication?: {
+    readonly sourceRegion: string;
+    readonly sourceBucket: string;
+    readonly destinationBucket: string;
+    readonly ruleId: string;
+  };
 }
 
 export interface MonitoringProps {
@@ -114,11 +120,28 @@ export class Monitoring extends Construct {
 }
 
 /** The alarms and dashboard sections for a region's resources (pure: tested without synth). */
-export function monitoringPlan(r: MonitoredResources, replicationLagThresholdSeconds: number): { alarms: AlarmSpec[]; sections: DashboardSection[] } {
+export function monitoringPlan(
+  r: MonitoredResources,
+  replicationLagThresholdSeconds: number,
+): { alarms: AlarmSpec[]; sections: DashboardSection[] } {
   const alarms: AlarmSpec[] = [];
   const sections: DashboardSection[] = [];
-  const metric = (namespace: string, metricName: string, dimensions: Record<string, string>, statistic: MetricSpec["statistic"], periodSeconds: number, label: string, region?: string): MetricSpec => ({
-    namespace, metricName, dimensions, statistic, periodSeconds, label, ...(region ? { region } : {}),
+  const metric = (
+    namespace: string,
+    metricName: string,
+    dimensions: Record<string, string>,
+    statistic: MetricSpec["statistic"],
+    periodSeconds: number,
+    label: string,
+    region?: string,
+  ): MetricSpec => ({
+    namespace,
+    metricName,
+    dimensions,
+    statistic,
+    periodSeconds,
+    label,
+    ...(region ? { region } : {}),
   });
 
   // Database: writer health in both regions (the DR writer exists after promotion), replication lag in DR.
@@ -126,13 +149,44 @@ export function monitoringPlan(r: MonitoredResources, replicationLagThresholdSec
   const dbConnections = metric("AWS/RDS", "DatabaseConnections", writer, "Average", 5 * minute, "Writer connections");
   const dbCpu = metric("AWS/RDS", "CPUUtilization", writer, "Average", 5 * minute, "Writer CPU %");
   alarms.push(
-    { id: "aurora-connections", description: "Aurora writer has more than 80 connections (5-minute average, 2 periods): connection pool exhaustion ahead.", metric: dbConnections, comparison: "GreaterThanThreshold", threshold: 80, evaluationPeriods: 2, treatMissingData: "notBreaching" },
-    { id: "aurora-cpu", description: "Aurora writer CPU above 80% (5-minute average, 2 periods).", metric: dbCpu, comparison: "GreaterThanThreshold", threshold: 80, evaluationPeriods: 2, treatMissingData: "notBreaching" },
+    {
+      id: "aurora-connections",
+      description: "Aurora writer has more than 80 connections (5-minute average, 2 periods): connection pool exhaustion ahead.",
+      metric: dbConnections,
+      comparison: "GreaterThanThreshold",
+      threshold: 80,
+      evaluationPeriods: 2,
+      treatMissingData: "notBreaching",
+    },
+    {
+      id: "aurora-cpu",
+      description: "Aurora writer CPU above 80% (5-minute average, 2 periods).",
+      metric: dbCpu,
+      comparison: "GreaterThanThreshold",
+      threshold: 80,
+      evaluationPeriods: 2,
+      treatMissingData: "notBreaching",
+    },
   );
   const dbMetrics = [dbConnections, dbCpu];
   if (r.database.role === "dr") {
-    const lag = metric("AWS/RDS", "AuroraGlobalDBReplicationLag", { DBClusterIdentifier: r.database.clusterIdentifier }, "Average", minute, "Global replication lag (ms)");
-    alarms.push({ id: "aurora-replication-lag", description: `Aurora Global Database lag to this region above ${replicationLagThresholdSeconds} s (3 minutes): an unplanned failover now would lose that much. Missing data means replication stopped.`, metric: lag, comparison: "GreaterThanThreshold", threshold: replicationLagThresholdSeconds * 1000, evaluationPeriods: 3, treatMissingData: "breaching" });
+    const lag = metric(
+      "AWS/RDS",
+      "AuroraGlobalDBReplicationLag",
+      { DBClusterIdentifier: r.database.clusterIdentifier },
+      "Average",
+      minute,
+      "Global replication lag (ms)",
+    );
+    alarms.push({
+      id: "aurora-replication-lag",
+      description: `Aurora Global Database lag to this region above ${replicationLagThresholdSeconds} s (3 minutes): an unplanned failover now would lose that much. Missing data means replication stopped.`,
+      metric: lag,
+      comparison: "GreaterThanThreshold",
+      threshold: replicationLagThresholdSeconds * 1000,
+      evaluationPeriods: 3,
+      treatMissingData: "breaching",
+    });
     dbMetrics.push(lag);
   }
   sections.push({ title: "Database (Aurora)", metrics: dbMetrics });
@@ -143,14 +197,53 @@ export function monitoringPlan(r: MonitoredResources, replicationLagThresholdSec
   const elb5xx = metric("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", lb, "Sum", 5 * minute, "ALB 5XX");
   const target5xx = metric("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", lb, "Sum", 5 * minute, "Target 5XX");
   alarms.push(
-    { id: "alb-response-time", description: "ALB target response time above 1 s (1-minute average, 3 periods).", metric: responseTime, comparison: "GreaterThanThreshold", threshold: 1, evaluationPeriods: 3, treatMissingData: "notBreaching" },
-    { id: "alb-5xx", description: "ALB itself answered more than 10 5XX in 5 minutes (targets failing or unreachable).", metric: elb5xx, comparison: "GreaterThanThreshold", threshold: 10, evaluationPeriods: 1, treatMissingData: "notBreaching" },
-    { id: "alb-target-5xx", description: "Functions behind the ALB answered more than 10 5XX in 5 minutes.", metric: target5xx, comparison: "GreaterThanThreshold", threshold: 10, evaluationPeriods: 1, treatMissingData: "notBreaching" },
+    {
+      id: "alb-response-time",
+      description: "ALB target response time above 1 s (1-minute average, 3 periods).",
+      metric: responseTime,
+      comparison: "GreaterThanThreshold",
+      threshold: 1,
+      evaluationPeriods: 3,
+      treatMissingData: "notBreaching",
+    },
+    {
+      id: "alb-5xx",
+      description: "ALB itself answered more than 10 5XX in 5 minutes (targets failing or unreachable).",
+      metric: elb5xx,
+      comparison: "GreaterThanThreshold",
+      threshold: 10,
+      evaluationPeriods: 1,
+      treatMissingData: "notBreaching",
+    },
+    {
+      id: "alb-target-5xx",
+      description: "Functions behind the ALB answered more than 10 5XX in 5 minutes.",
+      metric: target5xx,
+      comparison: "GreaterThanThreshold",
+      threshold: 10,
+      evaluationPeriods: 1,
+      treatMissingData: "notBreaching",
+    },
   );
   const lbMetrics = [responseTime, elb5xx, target5xx];
   r.loadBalancer.targetGroupArnSuffixes.forEach((tg, i) => {
-    const healthy = metric("AWS/ApplicationELB", "HealthyHostCount", { ...lb, TargetGroup: tg }, "Minimum", minute, `Healthy targets (group ${i + 1})`);
-    alarms.push({ id: `alb-healthy-hosts-${i + 1}`, description: `Target group ${i + 1} has no healthy target (2 minutes). Silence counts as unhealthy.`, metric: healthy, comparison: "LessThanThreshold", threshold: 1, evaluationPeriods: 2, treatMissingData: "breaching" });
+    const healthy = metric(
+      "AWS/ApplicationELB",
+      "HealthyHostCount",
+      { ...lb, TargetGroup: tg },
+      "Minimum",
+      minute,
+      `Healthy targets (group ${i + 1})`,
+    );
+    alarms.push({
+      id: `alb-healthy-hosts-${i + 1}`,
+      description: `Target group ${i + 1} has no healthy target (2 minutes). Silence counts as unhealthy.`,
+      metric: healthy,
+      comparison: "LessThanThreshold",
+      threshold: 1,
+      evaluationPeriods: 2,
+      treatMissingData: "breaching",
+    });
     lbMetrics.push(healthy);
   });
   sections.push({ title: "Load balancer", metrics: lbMetrics });
@@ -160,21 +253,74 @@ export function monitoringPlan(r: MonitoredResources, replicationLagThresholdSec
   const api5xx = metric("AWS/ApiGateway", "5xx", api, "Sum", 5 * minute, "API 5XX");
   const apiLatency = metric("AWS/ApiGateway", "Latency", api, "Average", minute, "API latency (ms)");
   alarms.push(
-    { id: "api-5xx", description: "HTTP API answered more than 10 5XX in 5 minutes.", metric: api5xx, comparison: "GreaterThanThreshold", threshold: 10, evaluationPeriods: 1, treatMissingData: "notBreaching" },
-    { id: "api-latency", description: "HTTP API latency above 500 ms (1-minute average, 3 periods).", metric: apiLatency, comparison: "GreaterThanThreshold", threshold: 500, evaluationPeriods: 3, treatMissingData: "notBreaching" },
+    {
+      id: "api-5xx",
+      description: "HTTP API answered more than 10 5XX in 5 minutes.",
+      metric: api5xx,
+      comparison: "GreaterThanThreshold",
+      threshold: 10,
+      evaluationPeriods: 1,
+      treatMissingData: "notBreaching",
+    },
+    {
+      id: "api-latency",
+      description: "HTTP API latency above 500 ms (1-minute average, 3 periods).",
+      metric: apiLatency,
+      comparison: "GreaterThanThreshold",
+      threshold: 500,
+      evaluationPeriods: 3,
+      treatMissingData: "notBreaching",
+    },
   );
-  sections.push({ title: "HTTP API", metrics: [api5xx, apiLatency, metric("AWS/ApiGateway", "Count", api, "Sum", minute, "API requests")] });
+  sections.push({
+    title: "HTTP API",
+    metrics: [api5xx, apiLatency, metric("AWS/ApiGateway", "Count", api, "Sum", minute, "API requests")],
+  });
 
   // Queues: anything in a DLQ needs a human; an old message means the consumer is stuck.
   const queueMetrics: MetricSpec[] = [];
   for (const q of r.queues) {
-    const dlqDepth = metric("AWS/SQS", "ApproximateNumberOfMessagesVisible", { QueueName: q.dlqName }, "Maximum", minute, `${q.key} DLQ depth`);
-    const age = metric("AWS/SQS", "ApproximateAgeOfOldestMessage", { QueueName: q.name }, "Maximum", minute, `${q.key} queue oldest message (s)`);
-    alarms.push(
-      { id: `${q.key}-dlq-depth`, description: `Messages in the ${q.key} dead-letter queue: work that failed every retry. Inspect and redrive.`, metric: dlqDepth, comparison: "GreaterThanThreshold", threshold: 0, evaluationPeriods: 1, treatMissingData: "notBreaching" },
-      { id: `${q.key}-queue-age`, description: `Oldest message in the ${q.key} queue older than ${q.maxAgeSeconds} s for 5 minutes: its consumer is stuck or throttled.`, metric: age, comparison: "GreaterThanThreshold", threshold: q.maxAgeSeconds, evaluationPeriods: 5, treatMissingData: "notBreaching" },
+    const dlqDepth = metric(
+      "AWS/SQS",
+      "ApproximateNumberOfMessagesVisible",
+      { QueueName: q.dlqName },
+      "Maximum",
+      minute,
+      `${q.key} DLQ depth`,
     );
-    queueMetrics.push(age, dlqDepth, metric("AWS/SQS", "ApproximateNumberOfMessagesVisible", { QueueName: q.name }, "Maximum", minute, `${q.key} queue depth`));
+    const age = metric(
+      "AWS/SQS",
+      "ApproximateAgeOfOldestMessage",
+      { QueueName: q.name },
+      "Maximum",
+      minute,
+      `${q.key} queue oldest message (s)`,
+    );
+    alarms.push(
+      {
+        id: `${q.key}-dlq-depth`,
+        description: `Messages in the ${q.key} dead-letter queue: work that failed every retry. Inspect and redrive.`,
+        metric: dlqDepth,
+        comparison: "GreaterThanThreshold",
+        threshold: 0,
+        evaluationPeriods: 1,
+        treatMissingData: "notBreaching",
+      },
+      {
+        id: `${q.key}-queue-age`,
+        description: `Oldest message in the ${q.key} queue older than ${q.maxAgeSeconds} s for 5 minutes: its consumer is stuck or throttled.`,
+        metric: age,
+        comparison: "GreaterThanThreshold",
+        threshold: q.maxAgeSeconds,
+        evaluationPeriods: 5,
+        treatMissingData: "notBreaching",
+      },
+    );
+    queueMetrics.push(
+      age,
+      dlqDepth,
+      metric("AWS/SQS", "ApproximateNumberOfMessagesVisible", { QueueName: q.name }, "Maximum", minute, `${q.key} queue depth`),
+    );
   }
   sections.push({ title: "Queues", metrics: queueMetrics });
 
@@ -184,28 +330,91 @@ export function monitoringPlan(r: MonitoredResources, replicationLagThresholdSec
     const errors = metric("AWS/Lambda", "Errors", { FunctionName: name }, "Sum", 5 * minute, `${key} errors`);
     const throttles = metric("AWS/Lambda", "Throttles", { FunctionName: name }, "Sum", 5 * minute, `${key} throttles`);
     alarms.push(
-      { id: `${key}-errors`, description: `${name} had failed invocations in 5 minutes (uncaught errors, timeouts).`, metric: errors, comparison: "GreaterThanThreshold", threshold: 0, evaluationPeriods: 1, treatMissingData: "notBreaching" },
-      { id: `${key}-throttles`, description: `${name} was throttled in 5 minutes: reserved concurrency reached.`, metric: throttles, comparison: "GreaterThanThreshold", threshold: 0, evaluationPeriods: 1, treatMissingData: "notBreaching" },
+      {
+        id: `${key}-errors`,
+        description: `${name} had failed invocations in 5 minutes (uncaught errors, timeouts).`,
+        metric: errors,
+        comparison: "GreaterThanThreshold",
+        threshold: 0,
+        evaluationPeriods: 1,
+        treatMissingData: "notBreaching",
+      },
+      {
+        id: `${key}-throttles`,
+        description: `${name} was throttled in 5 minutes: reserved concurrency reached.`,
+        metric: throttles,
+        comparison: "GreaterThanThreshold",
+        threshold: 0,
+        evaluationPeriods: 1,
+        treatMissingData: "notBreaching",
+      },
     );
     fnMetrics.push(errors, throttles, metric("AWS/Lambda", "Duration", { FunctionName: name }, "Average", minute, `${key} duration (ms)`));
   }
   sections.push({ title: "Functions", metrics: fnMetrics });
 
+  // Payments, from the handlers' embedded metrics.
+  sections.push({
+    title: "Payments",
+    metrics: Object.values(PAYMENT_METRICS).map((m) =>
+      metric(METRICS_NAMESPACE, m.name, { service: m.service }, "Sum", minute, `payments ${m.label}`),
+    ),
+  });
+
   // Replication.
   const replicationMetrics: MetricSpec[] = [];
   for (const { key, name } of r.tables) {
-    const latency = metric("AWS/DynamoDB", "ReplicationLatency", { TableName: name, ReceivingRegion: r.replicaRegion }, "Average", minute, `${key} replication to ${r.replicaRegion} (ms)`);
-    alarms.push({ id: `${key}-table-replication`, description: `The ${key} table takes over 10 s on average to replicate to ${r.replicaRegion} (5 minutes).`, metric: latency, comparison: "GreaterThanThreshold", threshold: 10_000, evaluationPeriods: 5, treatMissingData: "notBreaching" });
+    const latency = metric(
+      "AWS/DynamoDB",
+      "ReplicationLatency",
+      { TableName: name, ReceivingRegion: r.replicaRegion },
+      "Average",
+      minute,
+      `${key} replication to ${r.replicaRegion} (ms)`,
+    );
+    alarms.push({
+      id: `${key}-table-replication`,
+      description: `The ${key} table takes over 10 s on average to replicate to ${r.replicaRegion} (5 minutes).`,
+      metric: latency,
+      comparison: "GreaterThanThreshold",
+      threshold: 10_000,
+      evaluationPeriods: 5,
+      treatMissingData: "notBreaching",
+    });
     replicationMetrics.push(latency);
   }
   if (r.bucketReplication) {
     const b = r.bucketReplication;
     const dims = { SourceBucket: b.sourceBucket, DestinationBucket: b.destinationBucket, RuleId: b.ruleId };
     const latency = metric("AWS/S3", "ReplicationLatency", dims, "Maximum", 5 * minute, "S3 replication latency (s)", b.sourceRegion);
-    const failed = metric("AWS/S3", "OperationsFailedReplication", dims, "Sum", 5 * minute, "S3 objects failed to replicate", b.sourceRegion);
+    const failed = metric(
+      "AWS/S3",
+      "OperationsFailedReplication",
+      dims,
+      "Sum",
+      5 * minute,
+      "S3 objects failed to replicate",
+      b.sourceRegion,
+    );
     alarms.push(
-      { id: "s3-replication-latency", description: "Transaction-log replication slower than its 15-minute RTC target.", metric: latency, comparison: "GreaterThanThreshold", threshold: 900, evaluationPeriods: 1, treatMissingData: "notBreaching" },
-      { id: "s3-replication-failed", description: "Transaction-log objects failed to replicate to the DR bucket.", metric: failed, comparison: "GreaterThanThreshold", threshold: 0, evaluationPeriods: 1, treatMissingData: "notBreaching" },
+      {
+        id: "s3-replication-latency",
+        description: "Transaction-log replication slower than its 15-minute RTC target.",
+        metric: latency,
+        comparison: "GreaterThanThreshold",
+        threshold: 900,
+        evaluationPeriods: 1,
+        treatMissingData: "notBreaching",
+      },
+      {
+        id: "s3-replication-failed",
+        description: "Transaction-log objects failed to replicate to the DR bucket.",
+        metric: failed,
+        comparison: "GreaterThanThreshold",
+        threshold: 0,
+        evaluationPeriods: 1,
+        treatMissingData: "notBreaching",
+      },
     );
     replicationMetrics.push(latency, failed);
   }

@@ -1,12 +1,11 @@
-import { Construct } from "constructs";
 import { Cloudtrail } from "@cdktf/provider-aws/lib/cloudtrail";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { Construct } from "constructs";
 import type { Naming } from "../../contracts/names";
 import { AwsStack } from "../core/aws-stack";
-import { type PolicyStatement, assumeRolePolicy, policyDocument } from "../core/iam";
+import { assumeRolePolicy, type PolicyStatement, policyDocument } from "../core/iam";
 import { SecureBucket } from "../data/secure-bucket";
-import { ACCESS_LOG_PREFIX } from "../observability/access-log-bucket";
 import { EncryptedLogGroup } from "../observability/log-group";
 
 /**
@@ -42,7 +41,7 @@ export class AuditLogBucket extends SecureBucket {
     super(scope, id, {
       bucketName,
       forceDestroy: true,
-      accessLogs: { bucketName: props.accessLogsBucketName, prefix: `${ACCESS_LOG_PREFIX.s3}${bucketName}/` },
+      accessLogsBucketName: props.accessLogsBucketName,
       lifecycleRules: [
         {
           id: "expire-after-retention",

@@ -1,6 +1,6 @@
-import { Construct } from "constructs";
 import { KmsAlias } from "@cdktf/provider-aws/lib/kms-alias";
 import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
+import { Construct } from "constructs";
 import { AwsStack } from "../core/aws-stack";
 import { type IGrantable, type PolicyStatement, policyDocument } from "../core/iam";
 
@@ -11,17 +11,47 @@ export interface RegionKeyProps {
 
 /** Key administration and use by the account root; IAM policies then delegate to roles. */
 export const ROOT_KEY_ACTIONS = [
-  "kms:CancelKeyDeletion", "kms:CreateAlias", "kms:CreateGrant", "kms:Decrypt", "kms:DeleteAlias",
-  "kms:DescribeKey", "kms:DisableKey", "kms:DisableKeyRotation", "kms:EnableKey", "kms:EnableKeyRotation",
-  "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:GetKeyPolicy",
-  "kms:GetKeyRotationStatus", "kms:ListAliases", "kms:ListGrants", "kms:ListKeyPolicies",
-  "kms:ListKeyRotations", "kms:ListResourceTags", "kms:PutKeyPolicy", "kms:ReEncryptFrom",
-  "kms:ReEncryptTo", "kms:RetireGrant", "kms:RevokeGrant", "kms:RotateKeyOnDemand",
-  "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:UntagResource", "kms:UpdateAlias",
+  "kms:CancelKeyDeletion",
+  "kms:CreateAlias",
+  "kms:CreateGrant",
+  "kms:Decrypt",
+  "kms:DeleteAlias",
+  "kms:DescribeKey",
+  "kms:DisableKey",
+  "kms:DisableKeyRotation",
+  "kms:EnableKey",
+  "kms:EnableKeyRotation",
+  "kms:Encrypt",
+  "kms:GenerateDataKey",
+  "kms:GenerateDataKeyWithoutPlaintext",
+  "kms:GetKeyPolicy",
+  "kms:GetKeyRotationStatus",
+  "kms:ListAliases",
+  "kms:ListGrants",
+  "kms:ListKeyPolicies",
+  "kms:ListKeyRotations",
+  "kms:ListResourceTags",
+  "kms:PutKeyPolicy",
+  "kms:ReEncryptFrom",
+  "kms:ReEncryptTo",
+  "kms:RetireGrant",
+  "kms:RevokeGrant",
+  "kms:RotateKeyOnDemand",
+  "kms:ScheduleKeyDeletion",
+  "kms:TagResource",
+  "kms:UntagResource",
+  "kms:UpdateAlias",
   "kms:UpdateKeyDescription",
 ];
 
-const SERVICE_KEY_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo"];
+const SERVICE_KEY_ACTIONS = [
+  "kms:Decrypt",
+  "kms:DescribeKey",
+  "kms:Encrypt",
+  "kms:GenerateDataKey",
+  "kms:ReEncryptFrom",
+  "kms:ReEncryptTo",
+];
 
 /** Services that encrypt this deployment's data with the regional key. */
 export const KEY_USER_SERVICES = ["sns", "sqs", "s3", "dynamodb", "rds", "cloudwatch"] as const;
@@ -61,14 +91,16 @@ export class RegionKey extends Construct {
         Resource: "*",
         Condition: { ArnLike: { "kms:EncryptionContext:aws:logs:arn": `arn:${partition}:logs:${region}:${accountId}:log-group:*` } },
       },
-      ...KEY_USER_SERVICES.map((service): PolicyStatement => ({
-        Sid: `${service.toUpperCase()}UsesKeyForThisAccount`,
-        Effect: "Allow",
-        Principal: { Service: `${service}.amazonaws.com` },
-        Action: SERVICE_KEY_ACTIONS,
-        Resource: "*",
-        Condition: sameAccount,
-      })),
+      ...KEY_USER_SERVICES.map(
+        (service): PolicyStatement => ({
+          Sid: `${service.toUpperCase()}UsesKeyForThisAccount`,
+          Effect: "Allow",
+          Principal: { Service: `${service}.amazonaws.com` },
+          Action: SERVICE_KEY_ACTIONS,
+          Resource: "*",
+          Condition: sameAccount,
+        }),
+      ),
     ];
     if (props.cloudTrailName) {
       const trailArn = `arn:${partition}:cloudtrail:${region}:${accountId}:trail/${props.cloudTrailName}`;

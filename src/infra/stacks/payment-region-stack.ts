@@ -3,7 +3,7 @@ import type { Construct } from "constructs";
 import { API_STAGE } from "../../contracts/api";
 import { type DeploymentConfig, type RegionRole, type RegionSettings, regionOf } from "../../contracts/config";
 import { QUEUES } from "../../contracts/functions";
-import { Naming, defaultTags } from "../../contracts/names";
+import { defaultTags, Naming } from "../../contracts/names";
 import { TABLE_IDS } from "../../contracts/tables";
 import { DnsFailover } from "../api/dns-failover";
 import { PaymentHttpApi } from "../api/http-api";

@@ -1,10 +1,10 @@
 import { LocalBackend, TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
 import type { DeploymentConfig } from "../../contracts/config";
-import { Naming, defaultTags } from "../../contracts/names";
+import { defaultTags, Naming } from "../../contracts/names";
 import { AwsStack } from "../core/aws-stack";
 import { SecureBucket } from "../data/secure-bucket";
-import { ACCESS_LOG_PREFIX, AccessLogBucket } from "../observability/access-log-bucket";
+import { AccessLogBucket } from "../observability/access-log-bucket";
 
 /**
  * Creates the remote-state bucket on local state (`cdktf deploy state`, once per environment).
@@ -22,7 +22,7 @@ export class StateBootstrapStack extends AwsStack {
     new LocalBackend(this, { path: `../../../terraform.${id}.tfstate` });
     const accessLogs = new AccessLogBucket(this, "access-logs", { baseName: "payment-state-access-logs", loadBalancerLogs: false });
     const state = new SecureBucket(this, "state-bucket", {
-      accessLogs: { bucketName: accessLogs.bucketName, prefix: `${ACCESS_LOG_PREFIX.s3}${config.stateBucket}/` },
+      accessLogsBucketName: accessLogs.bucketName,
       bucketName: config.stateBucket,
       // No region key in this stack: the AWS-managed S3 key.
       encryption: "aws-kms",

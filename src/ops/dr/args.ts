@@ -7,7 +7,13 @@ export type Command =
   | { readonly command: "status" }
   | { readonly command: "switchover"; readonly to: RegionRole; readonly yes: boolean }
   | { readonly command: "failover"; readonly to: RegionRole; readonly yes: boolean; readonly allowDataLoss: boolean }
-  | { readonly command: "wait"; readonly to: RegionRole; readonly timeoutSeconds: number; readonly pollSeconds: number; readonly writerOnly: boolean };
+  | {
+      readonly command: "wait";
+      readonly to: RegionRole;
+      readonly timeoutSeconds: number;
+      readonly pollSeconds: number;
+      readonly writerOnly: boolean;
+    };
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -73,7 +79,7 @@ export function parseArgs(argv: readonly string[]): Command {
     if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}" after ${command}`);
     return { command: "help" };
   }
-  if (!Object.prototype.hasOwnProperty.call(FLAGS, command)) throw new UsageError(`unknown command "${command}"`);
+  if (!Object.hasOwn(FLAGS, command)) throw new UsageError(`unknown command "${command}"`);
   const name = command as keyof typeof FLAGS;
   const specs = FLAGS[name];
 
@@ -102,7 +108,12 @@ export function parseArgs(argv: readonly string[]): Command {
     case "switchover":
       return { command: "switchover", to: parseTo(values.get("--to")), yes: values.has("--yes") };
     case "failover":
-      return { command: "failover", to: parseTo(values.get("--to")), yes: values.has("--yes"), allowDataLoss: values.has("--allow-data-loss") };
+      return {
+        command: "failover",
+        to: parseTo(values.get("--to")),
+        yes: values.has("--yes"),
+        allowDataLoss: values.has("--allow-data-loss"),
+      };
     case "wait":
       return {
         command: "wait",

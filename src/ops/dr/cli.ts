@@ -9,8 +9,17 @@ import { Route53Client } from "@aws-sdk/client-route-53";
 import { ConfigError, type DeploymentConfig, loadConfig } from "../../contracts/config";
 import { cdktfContext } from "../../contracts/context";
 import { ROUTE53_HOME_REGION } from "../../contracts/regions";
-import { USAGE, UsageError, parseArgs } from "./args";
-import { failover, status, switchover, waitForWriter, type DrClients, type DrContext, type ExitCode, type OperationResult } from "./operations";
+import { parseArgs, USAGE, UsageError } from "./args";
+import {
+  type DrClients,
+  type DrContext,
+  type ExitCode,
+  failover,
+  type OperationResult,
+  status,
+  switchover,
+  waitForWriter,
+} from "./operations";
 
 /** Short timeouts and few retries: a lost region must fail fast, not hang the operator. */
 const CLIENT_OPTIONS = { maxAttempts: 3, requestHandler: { connectionTimeout: 5_000, requestTimeout: 20_000 } };
@@ -50,7 +59,7 @@ const defaultIo: CliIo = {
 
 /** Runs one `dr` command and returns its exit code. */
 export async function runDr(argv: readonly string[], io: CliIo = defaultIo): Promise<ExitCode> {
-  let command;
+  let command: ReturnType<typeof parseArgs>;
   try {
     command = parseArgs(argv);
   } catch (err) {

@@ -6,17 +6,18 @@
  * Every read that can fail because a region is gone is caught and reported, never thrown: an
  * operator must still be able to run `status` and `failover` while the primary region is down.
  */
+
+import { type CloudWatchClient, GetMetricStatisticsCommand } from "@aws-sdk/client-cloudwatch";
 import {
   DescribeDBClustersCommand,
   DescribeGlobalClustersCommand,
   FailoverGlobalClusterCommand,
-  SwitchoverGlobalClusterCommand,
   type FailoverGlobalClusterCommandInput,
   type GlobalCluster,
   type RDSClient,
+  SwitchoverGlobalClusterCommand,
   type SwitchoverGlobalClusterCommandInput,
 } from "@aws-sdk/client-rds";
-import { GetMetricStatisticsCommand, type CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import {
   GetHealthCheckStatusCommand,
   ListHealthChecksCommand,
@@ -347,7 +348,8 @@ export async function getStatus(ctx: DrContext): Promise<StatusReport> {
     problems.push(topologyOrError as string);
   } else {
     if (topology.status !== "available") problems.push(`global cluster ${topology.globalClusterId} is ${topology.status}`);
-    if (topology.operation) problems.push(`a ${topology.operation.dataLossAllowed ? "failover" : "switchover"} is ${topology.operation.status}`);
+    if (topology.operation)
+      problems.push(`a ${topology.operation.dataLossAllowed ? "failover" : "switchover"} is ${topology.operation.status}`);
     if (!topology.writer) problems.push("the global cluster has no writer");
     for (const role of ROLES) {
       const member = topology.members.find((m) => m.role === role);
@@ -395,7 +397,12 @@ export function formatMs(ms: number): string {
 /** Left-aligned columns separated by two spaces. */
 export function table(rows: readonly (readonly string[])[]): string[] {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join("  ").trimEnd());
+  return rows.map((r) =>
+    r
+      .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i])))
+      .join("  ")
+      .trimEnd(),
+  );
 }
 
 export function formatStatus(report: StatusReport, config: DeploymentConfig): string[] {
@@ -406,7 +413,13 @@ export function formatStatus(report: StatusReport, config: DeploymentConfig): st
   if (t) {
     const writer = t.writer ? `${t.writer.role ?? t.writer.clusterId} (${t.writer.region})` : "none";
     const op = t.operation ? `, ${t.operation.dataLossAllowed ? "failover" : "switchover"} ${t.operation.status}` : "";
-    rows.push([flag(t.status === "available" && !!t.writer && !t.operation), "global cluster", "-", t.status, `${t.globalClusterId}, writer: ${writer}${op}`]);
+    rows.push([
+      flag(t.status === "available" && !!t.writer && !t.operation),
+      "global cluster",
+      "-",
+      t.status,
+      `${t.globalClusterId}, writer: ${writer}${op}`,
+    ]);
   } else {
     rows.push(["FAIL", "global cluster", "-", "unreadable", report.topologyError ?? ""]);
   }
@@ -414,8 +427,18 @@ export function formatStatus(report: StatusReport, config: DeploymentConfig): st
     const member = t?.members.find((m) => m.role === c.role);
     const memberText = !t ? "?" : !member ? "not a member" : member.isWriter ? "writer" : "reader";
     const sync = member?.synchronizationStatus ? `, sync ${member.synchronizationStatus}` : "";
-    const ok = !c.error && c.status === "available" && (!t || !!member) && (!member?.synchronizationStatus || member.synchronizationStatus === "connected");
-    rows.push([flag(ok), `${c.role} cluster (${memberText})`, c.region, c.error ? "error" : c.status ?? "unknown", c.error ? `${c.clusterId}: ${c.error}` : `${c.clusterId}, endpoint ${c.endpoint ?? "-"}${sync}`]);
+    const ok =
+      !c.error &&
+      c.status === "available" &&
+      (!t || !!member) &&
+      (!member?.synchronizationStatus || member.synchronizationStatus === "connected");
+    rows.push([
+      flag(ok),
+      `${c.role} cluster (${memberText})`,
+      c.region,
+      c.error ? "error" : (c.status ?? "unknown"),
+      c.error ? `${c.clusterId}: ${c.error}` : `${c.clusterId}, endpoint ${c.endpoint ?? "-"}${sync}`,
+    ]);
   }
   if (report.lag) {
     const l = report.lag;
@@ -442,7 +465,12 @@ export function formatStatus(report: StatusReport, config: DeploymentConfig): st
     rows.push(["-", "health checks", "-", "not configured", "no domainName: no Route53 failover records"]);
   }
 
-  const lines = [`DR status of ${config.environmentSuffix} (primary ${config.primaryRegion}, dr ${config.drRegion})`, "", ...table(rows), ""];
+  const lines = [
+    `DR status of ${config.environmentSuffix} (primary ${config.primaryRegion}, dr ${config.drRegion})`,
+    "",
+    ...table(rows),
+    "",
+  ];
   if (report.healthy) lines.push("HEALTHY");
   else lines.push(`DEGRADED: ${report.problems.length} problem(s)`, ...report.problems.map((p) => `  - ${p}`));
   return lines;
@@ -517,7 +545,10 @@ export async function switchover(ctx: DrContext, options: SwitchoverOptions): Pr
         error: `switchover refused: ${blockers[0]}${blockers.length > 1 ? ` (and ${blockers.length - 1} more)` : ""}`,
       };
     }
-    const input: SwitchoverGlobalClusterCommandInput = { GlobalClusterIdentifier: t.globalClusterId, TargetDbClusterIdentifier: target.arn };
+    const input: SwitchoverGlobalClusterCommandInput = {
+      GlobalClusterIdentifier: t.globalClusterId,
+      TargetDbClusterIdentifier: target.arn,
+    };
     const region = regionFor(ctx.config, to);
     const from = t.writer ? `${t.writer.clusterId} (${t.writer.region})` : "none";
     lines.push(
@@ -562,7 +593,11 @@ export async function failover(ctx: DrContext, options: FailoverOptions): Promis
     const { t, target, done } = await readTarget(ctx, to);
     if (done) return done;
     if (t.operation) {
-      return { exitCode: 1, lines, error: `failover refused: a ${t.operation.dataLossAllowed ? "failover" : "switchover"} is already ${t.operation.status}` };
+      return {
+        exitCode: 1,
+        lines,
+        error: `failover refused: a ${t.operation.dataLossAllowed ? "failover" : "switchover"} is already ${t.operation.status}`,
+      };
     }
     const [lag, cluster] = await Promise.all([readLag(ctx, to, FAILOVER_LAG_LOOKBACK_MINUTES), readCluster(ctx, to)]);
     const from = t.writer ? `${t.writer.clusterId} (${t.writer.region})` : "none";
@@ -585,7 +620,12 @@ export async function failover(ctx: DrContext, options: FailoverOptions): Promis
     if (!options.yes || !options.allowDataLoss) {
       const missing = [options.yes ? "" : "--yes", options.allowDataLoss ? "" : "--allow-data-loss"].filter(Boolean).join(" and ");
       lines.push("Dry run: nothing was changed.");
-      return { exitCode: 1, lines, error: `failover not performed: it needs --yes and --allow-data-loss (missing ${missing})`, showUsage: true };
+      return {
+        exitCode: 1,
+        lines,
+        error: `failover not performed: it needs --yes and --allow-data-loss (missing ${missing})`,
+        showUsage: true,
+      };
     }
     const out = await ctx.clients.rds[to].send(new FailoverGlobalClusterCommand(input));
     lines.push(...startedLines(out.GlobalCluster, `wait --to ${to} --writer-only`));
@@ -632,7 +672,8 @@ async function waitBlockers(ctx: DrContext, options: WaitOptions): Promise<strin
   for (const { m, c } of states) {
     if (!c) blockers.push(`member ${m.clusterId} (${m.region}) cannot be checked`);
     else if (c.error || c.status !== "available") blockers.push(`${m.role} cluster ${c.error ?? c.status ?? "unknown"}`);
-    else if (m.synchronizationStatus && m.synchronizationStatus !== "connected") blockers.push(`${m.role} cluster sync ${m.synchronizationStatus}`);
+    else if (m.synchronizationStatus && m.synchronizationStatus !== "connected")
+      blockers.push(`${m.role} cluster sync ${m.synchronizationStatus}`);
   }
   return blockers;
 }
