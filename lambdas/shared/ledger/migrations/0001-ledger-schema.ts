@@ -70,7 +70,8 @@ export const ledgerSchema: LedgerMigration = {
       CONSTRAINT journal_entries_amount_valid CHECK (amount > 0 AND amount <= 9007199254740991),
       CONSTRAINT journal_entries_currency_valid CHECK (currency REGEXP ${CURRENCY_REGEXP}),
       CONSTRAINT journal_entries_outcome_valid CHECK (outcome IN ('POSTED', 'REJECTED')),
-      CONSTRAINT journal_entries_rejection_has_reason CHECK (outcome = 'POSTED' OR CHAR_LENGTH(reason) > 0),
+      -- NULL would make a bare CHAR_LENGTH(reason) > 0 UNKNOWN, which a CHECK lets through.
+      CONSTRAINT journal_entries_rejection_has_reason CHECK (outcome = 'POSTED' OR (reason IS NOT NULL AND CHAR_LENGTH(reason) > 0)),
       CONSTRAINT journal_entries_region_valid CHECK (region REGEXP '^[a-z][a-z0-9-]{0,31}$'),
       CONSTRAINT journal_entries_batch_valid CHECK (batch_id REGEXP '^[0-9a-f]{32}$')
     ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin`,
