@@ -1,0 +1,22 @@
+/**
+ * The ledger's migrations in application order, imported statically so esbuild bundles them.
+ * This module loads no driver: the stacks can import MIGRATIONS_HASH at synth time to re-run
+ * the migrator whenever the set changes.
+ */
+import { createHash } from "node:crypto";
+import { ledgerSchema } from "./0001-ledger-schema";
+import type { LedgerMigration } from "./types";
+
+export type { LedgerMigration } from "./types";
+
+export const MIGRATIONS: readonly LedgerMigration[] = [ledgerSchema];
+
+/** SHA-256 of one migration's name and SQL: stored when applied, to notice later edits. */
+export function migrationChecksum(migration: LedgerMigration): string {
+  return createHash("sha256").update(JSON.stringify([migration.name, migration.statements])).digest("hex");
+}
+
+/** SHA-256 over every migration's name and SQL, in order. */
+export const MIGRATIONS_HASH: string = createHash("sha256")
+  .update(JSON.stringify(MIGRATIONS.map((m) => [m.name, m.statements])))
+  .digest("hex");
