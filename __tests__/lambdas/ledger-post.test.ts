@@ -1,0 +1,333 @@
+import { randomUUID } from "node:crypto";
+import mysql from "mysql2/promise";
+import {
+  balances,
+  entryStatus,
+  ledgerConnection,
+  LedgerError,
+  LedgerUnavailableError,
+  postBatch,
+  type LedgerConnection,
+  type LedgerEntryInput,
+  type PostResult,
+} from "../../lambdas/shared/ledger";
+import { freePort } from "../../src/local/mariadb";
+import { entry, rows, startLedgerServer, type LedgerDatabase, type LedgerServer } from "../helpers/ledger";
+
+const REGION = "ap-southeast-1";
+let server: LedgerServer;
+
+beforeAll(async () => {
+  server = await startLedgerServer();
+}, 300_000);
+afterAll(() => server?.stop());
+
+interface Counts {
+  entries: number;
+  postings: number;
+  accounts: number;
+}
+async function counts(d: LedgerDatabase): Promise<Counts> {
+  const [c] = await rows<Counts>(
+    d.root,
+    "SELECT (SELECT COUNT(*) FROM journal_entries) AS entries, (SELECT COUNT(*) FROM postings) AS postings, (SELECT COUNT(*) FROM accounts) AS accounts",
+  );
+  return { entries: Number(c!.entries), postings: Number(c!.postings), accounts: Number(c!.accounts) };
+}
+
+/** Sums per currency over the whole ledger and per entry must all be zero; POSTED entries have 2 legs. */
+async function expectBalanced(d: LedgerDatabase) {
+  const byCurrency = await rows<{ s: string }>(d.root, "SELECT SUM(CASE direction WHEN 'CREDIT' THEN amount ELSE -amount END) AS s FROM postings GROUP BY currency");
+  for (const r of byCurrency) expect(Number(r.s)).toBe(0);
+  const unbalanced = await rows(
+    d.root,
+    `SELECT e.transaction_id, e.outcome, COUNT(p.id) AS legs, COALESCE(SUM(CASE p.direction WHEN 'CREDIT' THEN p.amount ELSE -p.amount END), 0) AS s
+     FROM journal_entries e LEFT JOIN postings p ON p.entry_id = e.id GROUP BY e.id, e.transaction_id, e.outcome
+     HAVING s <> 0 OR legs <> CASE e.outcome WHEN 'POSTED' THEN 2 ELSE 0 END`,
+  );
+  expect(unbalanced).toEqual([]);
+}
+
+const recorded = (r: PostResult | undefined) => {
+  expect(r?.status).toBe("recorded");
+  return r as Extract<PostResult, { status: "recorded" }>;
+};
+
+function mixedBatch(): LedgerEntryInput[] {
+  return [
+    ...Array.from({ length: 9 }, (_, i) => entry({ merchantId: `shop-${i % 3}`, currency: i % 2 ? "SGD" : "USD", amount: 100 * (i + 1) })),
+    entry({ merchantId: "shop-0", amount: 9_000_000, outcome: "REJECTED", reason: "RISK_LIMIT_EXCEEDED: over 5000000" }),
+  ];
+}
+
+describe("posting a batch", () => {
+  let d: LedgerDatabase;
+  let app: LedgerConnection;
+  const batch = mixedBatch();
+
+  beforeAll(async () => {
+    d = await server.database();
+    app = d.app();
+  });
+
+  test("posts every entry in two round trips, both legs per POSTED entry, none for REJECTED", async () => {
+    await app.session(async (sql) => sql.query("SELECT 1")); // warm: the handshake is not a round trip of the batch
+    const before = app.stats.roundTrips;
+    const results = await postBatch(app, batch, { region: REGION });
+    expect(app.stats.roundTrips - before).toBe(2);
+    expect(results.size).toBe(10);
+    for (const e of batch) {
+      const r = recorded(results.get(e.transactionId));
+      expect(r).toMatchObject({ posted: true, outcome: e.outcome, region: REGION });
+      expect(r.postedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+    }
+    expect(await counts(d)).toEqual({ entries: 10, postings: 18, accounts: 6 + 2 });
+    await expectBalanced(d);
+  });
+
+  test("balances are the merchant's credits per currency", async () => {
+    // shop-0: entries 0 (USD 100), 3 (SGD 400), 6 (USD 700); its REJECTED entry moves nothing.
+    expect(await balances(app, "shop-0")).toEqual([
+      { currency: "SGD", balance: 400, postings: 1 },
+      { currency: "USD", balance: 800, postings: 2 },
+    ]);
+    expect(await balances(app, "nobody")).toEqual([]);
+  });
+
+  test("entryStatus tells whether, when and where an entry was posted", async () => {
+    const rejected = batch[9]!;
+    expect(await entryStatus(app, rejected.transactionId)).toEqual({
+      transactionId: rejected.transactionId,
+      merchantId: "shop-0",
+      amount: 9_000_000,
+      currency: "SGD",
+      outcome: "REJECTED",
+      reason: rejected.reason,
+      region: REGION,
+      postedAt: expect.stringMatching(/Z$/),
+    });
+    expect(await entryStatus(app, randomUUID())).toBeNull();
+  });
+
+  test("a duplicate delivery posts nothing again and reports the entry as it stands", async () => {
+    const first = await entryStatus(app, batch[0]!.transactionId);
+    const before = await counts(d);
+    const again = await postBatch(app, batch, { region: "ap-southeast-2" });
+    for (const e of batch) expect(recorded(again.get(e.transactionId))).toMatchObject({ posted: false, outcome: e.outcome, region: REGION });
+    expect(recorded(again.get(batch[0]!.transactionId)).postedAt).toBe(first!.postedAt);
+    expect(await counts(d)).toEqual(before);
+  });
+
+  test("a batch of old and new entries posts only the new ones", async () => {
+    const fresh = [entry(), entry({ currency: "EUR" })];
+    const results = await postBatch(app, [...batch.slice(0, 3), ...fresh], { region: REGION });
+    expect(batch.slice(0, 3).map((e) => results.get(e.transactionId)?.posted)).toEqual([false, false, false]);
+    expect(fresh.map((e) => results.get(e.transactionId)?.posted)).toEqual([true, true]);
+    await expectBalanced(d);
+  });
+
+  test("a duplicate with another amount, currency or merchant is a conflict; the rest of the batch posts", async () => {
+    const original = batch[1]!;
+    const fresh = entry();
+    const results = await postBatch(
+      app,
+      [{ ...original, amount: original.amount + 1 }, { ...batch[2]!, currency: "EUR" }, { ...batch[3]!, merchantId: "impostor" }, fresh],
+      { region: REGION },
+    );
+    for (const e of [original, batch[2]!, batch[3]!]) {
+      const r = results.get(e.transactionId);
+      expect(r).toMatchObject({ status: "conflict", posted: false, existing: { merchantId: e.merchantId, amount: e.amount, currency: e.currency } });
+    }
+    expect(results.get(fresh.transactionId)).toMatchObject({ status: "recorded", posted: true });
+    expect(await balances(app, "impostor")).toEqual([]);
+    await expectBalanced(d);
+  });
+
+  test("invalid entries are reported one by one and the valid ones post; an all-invalid batch costs no round trip", async () => {
+    const good = entry();
+    const bad = [
+      entry({ amount: 0 }),
+      entry({ amount: 1.5 }),
+      entry({ currency: "sgd" }),
+      entry({ merchantId: "has space" }),
+      entry({ outcome: "REJECTED" }),
+      { ...entry(), transactionId: "not-a-uuid" },
+    ];
+    const results = await postBatch(app, [good, ...bad], { region: REGION });
+    expect(results.get(good.transactionId)).toMatchObject({ status: "recorded", posted: true });
+    for (const e of bad) expect(results.get(e.transactionId)).toMatchObject({ status: "invalid", posted: false, message: expect.any(String) });
+
+    const before = app.stats.roundTrips;
+    const none = await postBatch(app, bad, { region: REGION });
+    expect([...none.values()].every((r) => r.status === "invalid")).toBe(true);
+    expect(app.stats.roundTrips).toBe(before);
+  });
+
+  test("the same id twice in a batch: once if identical, invalid if not", async () => {
+    const twice = entry();
+    const clash = entry();
+    const results = await postBatch(app, [twice, { ...twice }, clash, { ...clash, amount: clash.amount + 1 }], { region: REGION });
+    expect(results.get(twice.transactionId)).toMatchObject({ status: "recorded", posted: true });
+    expect(results.get(clash.transactionId)).toMatchObject({ status: "invalid" });
+    expect(await entryStatus(app, clash.transactionId)).toBeNull();
+  });
+
+  test("a bad region is refused", async () => {
+    await expect(postBatch(app, [entry()], { region: "Not A Region" })).rejects.toBeInstanceOf(LedgerError);
+  });
+});
+
+describe("round trips", () => {
+  test("a batch of 10 takes at most 3, including the ping of an idle connection", async () => {
+    const d = await server.database();
+    const pinging = d.app({ idlePingMs: 0 });
+    await pinging.session((sql) => sql.query("SELECT 1"));
+    const before = pinging.stats.roundTrips;
+    await postBatch(pinging, mixedBatch(), { region: REGION });
+    expect(pinging.stats.roundTrips - before).toBe(3);
+    expect(pinging.stats.connects).toBe(1);
+  });
+});
+
+describe("concurrent processors", () => {
+  test("two connections (two regions) racing on the same ids post each entry exactly once", async () => {
+    const d = await server.database();
+    const a = d.app();
+    const b = d.app();
+    let unavailable = 0;
+    /** Posts until the ledger takes it, as SQS redelivery would. */
+    const deliver = async (conn: LedgerConnection, batch: LedgerEntryInput[], region: string) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await postBatch(conn, batch, { region });
+        } catch (err) {
+          if (!(err instanceof LedgerUnavailableError) || attempt === 10) throw err;
+          unavailable++;
+        }
+      }
+    };
+    const rounds = 25;
+    for (let round = 0; round < rounds; round++) {
+      const batch = Array.from({ length: 10 }, (_, i) => entry({ merchantId: `racer-${i % 4}`, currency: i % 3 ? "SGD" : "AUD" }));
+      // The same entries in another order on the other side, so that the two lock in different orders.
+      const [ra, rb] = await Promise.all([deliver(a, batch, "ap-southeast-1"), deliver(b, [...batch].reverse(), "ap-southeast-2")]);
+      for (const e of batch) {
+        const x = recorded(ra.get(e.transactionId));
+        const y = recorded(rb.get(e.transactionId));
+        expect(Number(x.posted) + Number(y.posted)).toBe(1);
+        expect(x.postedAt).toBe(y.postedAt);
+        expect(x.region).toBe(y.region);
+      }
+    }
+    expect(await counts(d)).toMatchObject({ entries: rounds * 10, postings: rounds * 20 });
+    await expectBalanced(d);
+    if (process.env.LEDGER_RACE_REPORT) console.log(`race: ${unavailable} of ${rounds * 2} deliveries had to be retried`);
+  });
+
+  test("the loser of a duplicate-key race gets a retryable error, and its retry finds the entry", async () => {
+    const d = await server.database();
+    const app = d.app();
+    const e = entry();
+    // Another writer (another region's processor) has inserted the entry but not committed yet.
+    const other = await mysql.createConnection({ host: server.db.host, port: server.db.port, user: d.appUser, password: d.appPassword, database: d.name });
+    await other.query("START TRANSACTION");
+    await other.query(
+      "INSERT INTO journal_entries (transaction_id, merchant_id, amount, currency, outcome, reason, region, batch_id, posted_at) VALUES (?, ?, ?, ?, 'REJECTED', 'RISK', 'ap-southeast-2', REPEAT('a', 32), UTC_TIMESTAMP(6))",
+      [e.transactionId, e.merchantId, e.amount, e.currency],
+    );
+    const losing = postBatch(app, [e], { region: REGION });
+    await new Promise((r) => setTimeout(r, 150)); // let it block on the uncommitted row
+    await other.query("COMMIT");
+    await other.end();
+    await expect(losing).rejects.toBeInstanceOf(LedgerUnavailableError);
+    await expect(losing).rejects.toMatchObject({ errno: 1062 });
+    const retry = await postBatch(app, [e], { region: REGION });
+    expect(retry.get(e.transactionId)).toMatchObject({ status: "recorded", posted: false, outcome: "REJECTED", region: "ap-southeast-2" });
+    expect(await counts(d)).toMatchObject({ entries: 1, postings: 0 });
+  });
+});
+
+describe("when the ledger cannot take writes", () => {
+  test("a read-only server (a demoted writer) fails the batch as retryable and writes nothing", async () => {
+    const d = await server.database();
+    const app = d.app();
+    const batch = mixedBatch();
+    await server.db.setReadOnly(true);
+    try {
+      const error = await postBatch(app, batch, { region: REGION }).catch((err: unknown) => err);
+      expect(error).toBeInstanceOf(LedgerUnavailableError);
+      expect(error).toMatchObject({ errno: 1290 });
+      expect(await counts(d)).toEqual({ entries: 0, postings: 0, accounts: 0 });
+    } finally {
+      await server.db.setReadOnly(false);
+    }
+    // The same connection takes the retry once the server is writable again.
+    const results = await postBatch(app, batch, { region: REGION });
+    expect([...results.values()].every((r) => r.posted)).toBe(true);
+    expect(app.stats.connects).toBe(1);
+  });
+
+  test("a user without INSERT fails the batch as retryable and writes nothing", async () => {
+    const d = await server.database();
+    const user = `ro_${process.pid}`;
+    await d.root.query("CREATE USER ?@'%' IDENTIFIED BY 'ro-pw'", [user]);
+    await d.root.query(`GRANT SELECT ON ${d.name}.* TO ?@'%'`, [user]);
+    const readOnlyUser = ledgerConnection({ host: server.db.host, port: server.db.port, database: d.name, user, auth: { kind: "password", password: "ro-pw" }, tls: false });
+    try {
+      const error = await postBatch(readOnlyUser, mixedBatch(), { region: REGION }).catch((err: unknown) => err);
+      expect(error).toBeInstanceOf(LedgerUnavailableError);
+      expect(error).toMatchObject({ errno: 1142 });
+      expect(await counts(d)).toEqual({ entries: 0, postings: 0, accounts: 0 });
+    } finally {
+      await readOnlyUser.close();
+    }
+  });
+
+  test("tls: true never falls back to a plain connection (this server has no TLS)", async () => {
+    const d = await server.database();
+    const tls = d.app({ tls: true });
+    await expect(postBatch(tls, [entry()], { region: REGION })).rejects.toMatchObject({ code: "HANDSHAKE_NO_SSL_SUPPORT" });
+    expect(tls.stats.connects).toBe(0);
+    expect(await counts(d)).toMatchObject({ entries: 0 });
+  });
+
+  test("no server: connection refused is retryable", async () => {
+    const port = await freePort();
+    const nowhere = ledgerConnection({ host: "127.0.0.1", port, database: "x", user: "x", auth: { kind: "password", password: "x" }, tls: false });
+    await expect(postBatch(nowhere, [entry()], { region: REGION })).rejects.toMatchObject({ name: "LedgerUnavailableError", code: "ECONNREFUSED" });
+  });
+
+  test("a statement that outlives the query timeout is retryable, its connection is replaced, and the retry posts", async () => {
+    const d = await server.database();
+    const app = d.app({ queryTimeoutMs: 300 });
+    const e = entry();
+    const blocker = await mysql.createConnection({ host: server.db.host, port: server.db.port, user: d.appUser, password: d.appPassword, database: d.name });
+    await blocker.query("START TRANSACTION");
+    await blocker.query(
+      "INSERT INTO journal_entries (transaction_id, merchant_id, amount, currency, outcome, reason, region, batch_id, posted_at) VALUES (?, ?, ?, ?, 'REJECTED', 'x', 'local', REPEAT('b', 32), UTC_TIMESTAMP(6))",
+      [e.transactionId, e.merchantId, e.amount, e.currency],
+    );
+    await expect(postBatch(app, [e], { region: REGION })).rejects.toMatchObject({ name: "LedgerUnavailableError", code: "PROTOCOL_SEQUENCE_TIMEOUT" });
+    await blocker.query("ROLLBACK");
+    await blocker.end();
+    const retry = await postBatch(app, [e], { region: REGION });
+    expect(retry.get(e.transactionId)).toMatchObject({ status: "recorded", posted: true });
+    expect(app.stats.connects).toBe(2);
+  });
+
+  test("a connection killed by the server (failover) fails one batch, the next reconnects", async () => {
+    const d = await server.database();
+    const app = d.app();
+    const [thread] = await app.session((sql) => sql.query<Array<{ id: number }>>("SELECT CONNECTION_ID() AS id"));
+    await d.root.query(`KILL ${Number(thread!.id)}`);
+    await new Promise((r) => setTimeout(r, 50));
+    const e = entry();
+    // The 'end' event may or may not have arrived yet: either the batch fails as retryable or it reconnects.
+    const first = await postBatch(app, [e], { region: REGION }).catch((err: unknown) => err);
+    if (first instanceof Error) expect(first).toBeInstanceOf(LedgerUnavailableError);
+    const second = await postBatch(app, [e], { region: REGION });
+    expect(second.get(e.transactionId)).toMatchObject({ status: "recorded" });
+    expect(app.stats.connects).toBe(2);
+    expect(await counts(d)).toMatchObject({ entries: 1, postings: 2 });
+  });
+});
