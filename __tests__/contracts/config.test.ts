@@ -43,6 +43,11 @@ describe("loadConfig", () => {
     ]);
   });
 
+  test("the connection budget grows with the instance class", () => {
+    expect(loadConfig({}, { PROCESSOR_MAX_CONCURRENCY: "44" }).processorMaxConcurrency).toBe(44);
+    expect(loadConfig({}, { PROCESSOR_MAX_CONCURRENCY: "400", DB_INSTANCE_CLASS: "db.r6g.large" }).processorMaxConcurrency).toBe(400);
+  });
+
   test("numbers and lists parse from strings", () => {
     const config = loadConfig({ allowedCurrencies: ["SGD", "USD"] }, { LAMBDA_MEMORY_MB: "1024" });
     expect(config.lambdaMemoryMb).toBe(1024);
@@ -102,6 +107,16 @@ describe("loadConfig", () => {
       "risk limit above the maximum amount",
       { RISK_LIMIT_MINOR: "200000000" },
       /Invalid riskLimitMinor: 200000000 is above maxPaymentAmountMinor/,
+    ],
+    [
+      "a processor concurrency over half the instance class's connections",
+      { PROCESSOR_MAX_CONCURRENCY: "45" },
+      /Invalid processorMaxConcurrency: 45 processor invocations \(1 connection each\) plus the migrator need 46 connections, over half of the 90 max_connections of dbInstanceClass db\.t4g\.medium\. Expected processorMaxConcurrency of at most 44, or a larger dbInstanceClass\./,
+    ],
+    [
+      "an instance class without a known connection limit",
+      { DB_INSTANCE_CLASS: "db.x9.huge" },
+      /Invalid dbInstanceClass: "db\.x9\.huge" has no known max_connections/,
     ],
     [
       "a region with fewer than three zones",

@@ -4,10 +4,10 @@
  */
 import { randomUUID } from "node:crypto";
 import mysql from "mysql2/promise";
-import { startMariaDb, type MariaDb } from "../../src/local/mariadb";
-import { ledgerConnection, type LedgerConfig, type LedgerConnection } from "../../lambdas/shared/ledger";
-import { migrate } from "../../lambdas/shared/ledger/migrate";
 import type { LedgerEntryInput } from "../../lambdas/shared/ledger";
+import { type LedgerConfig, type LedgerConnection, ledgerConnection } from "../../lambdas/shared/ledger";
+import { migrate } from "../../lambdas/shared/ledger/migrate";
+import { type MariaDb, startMariaDb } from "../../src/local/mariadb";
 
 export interface LedgerDatabase {
   readonly name: string;
@@ -37,7 +37,8 @@ export async function startLedgerServer(): Promise<LedgerServer> {
     return c;
   };
   const base = { host: db.host, port: db.port };
-  const admin = () => track(ledgerConnection({ ...base, tls: false, user: db.rootUser, auth: { kind: "password", password: db.rootPassword } }));
+  const admin = () =>
+    track(ledgerConnection({ ...base, tls: false, user: db.rootUser, auth: { kind: "password", password: db.rootPassword } }));
 
   return {
     db,
@@ -47,7 +48,13 @@ export async function startLedgerServer(): Promise<LedgerServer> {
       const appUser = `app_${process.pid}_${n}`;
       const appPassword = `pw-${randomUUID()}`;
       await migrate(admin(), { database: name, appUser: { name: appUser, auth: { kind: "password", password: appPassword } } });
-      const root = await mysql.createConnection({ ...base, user: db.rootUser, password: db.rootPassword, database: name, multipleStatements: true });
+      const root = await mysql.createConnection({
+        ...base,
+        user: db.rootUser,
+        password: db.rootPassword,
+        database: name,
+        multipleStatements: true,
+      });
       closers.push(() => root.end());
       return {
         name,
@@ -56,7 +63,16 @@ export async function startLedgerServer(): Promise<LedgerServer> {
         root,
         admin,
         app: (overrides = {}) =>
-          track(ledgerConnection({ ...base, tls: false, database: name, user: appUser, auth: { kind: "password", password: appPassword }, ...overrides })),
+          track(
+            ledgerConnection({
+              ...base,
+              tls: false,
+              database: name,
+              user: appUser,
+              auth: { kind: "password", password: appPassword },
+              ...overrides,
+            }),
+          ),
       };
     },
     async stop() {

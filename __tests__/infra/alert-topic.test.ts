@@ -3,7 +3,7 @@ import { SnsTopicPolicy } from "@cdktf/provider-aws/lib/sns-topic-policy";
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
 import { Testing } from "cdktf";
 import { AlertTopic, type AlertTopicProps } from "../../src/infra/observability/alert-topic";
-import { bareStack, onlyResource, resourcesOf, wildcardAllows } from "./support";
+import { aliasFor, bareStack, onlyResource, resourcesOf, wildcardAllows } from "./support";
 
 const base = {
   kmsKeyArn: "arn:aws:kms:ap-southeast-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
@@ -24,11 +24,9 @@ describe("AlertTopic", () => {
   const stack = synth();
 
   test("topic carries the suffix and is encrypted with the given CMK", () => {
-    expect(stack).toHaveResourceWithProperties(SnsTopic, {
-      name: "payment-alerts-test",
-      kms_master_key_id: base.kmsKeyArn,
-      region: "ap-southeast-1",
-    });
+    expect(stack).toHaveResourceWithProperties(SnsTopic, { name: "payment-alerts-test", kms_master_key_id: base.kmsKeyArn });
+    // In the stack's own region: the default provider.
+    expect(onlyResource(stack, SnsTopic.tfResourceType)).not.toHaveProperty("provider");
   });
 
   test("only this account's CloudWatch alarms in the topic's region may publish", () => {
@@ -66,9 +64,10 @@ describe("AlertTopic", () => {
 
   test("a us-east-1 topic is placed there and admits only us-east-1 alarms", () => {
     const east = synth({ region: "us-east-1", baseName: "payment-dns-alerts", email: "oncall@example.com" });
-    expect(east).toHaveResourceWithProperties(SnsTopic, { name: "payment-dns-alerts-test", region: "us-east-1" });
-    expect(east).toHaveResourceWithProperties(SnsTopicPolicy, { region: "us-east-1" });
-    expect(east).toHaveResourceWithProperties(SnsTopicSubscription, { region: "us-east-1" });
+    const provider = aliasFor(east, "us-east-1");
+    expect(east).toHaveResourceWithProperties(SnsTopic, { name: "payment-dns-alerts-test", provider });
+    expect(east).toHaveResourceWithProperties(SnsTopicPolicy, { provider });
+    expect(east).toHaveResourceWithProperties(SnsTopicSubscription, { provider });
     const allow = topicPolicy(east).Statement.find((s: any) => s.Effect === "Allow");
     expect(allow.Condition.ArnLike["aws:SourceArn"]).toBe("arn:aws:cloudwatch:us-east-1:111122223333:alarm:*");
   });

@@ -8,14 +8,15 @@ import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
 import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
 import { S3BucketVersioningA } from "@cdktf/provider-aws/lib/s3-bucket-versioning";
 import { TerraformOutput, Testing } from "cdktf";
+import { AccessLogBucket } from "../../src/infra/observability/access-log-bucket";
 import { AuditTrail, type AuditTrailProps } from "../../src/infra/security/audit-trail";
 import { bareStack, KEY_ARN_REF as KEY, onlyResource, wildcardAllows } from "./support";
 
-const props: AuditTrailProps = { accessLogsBucketName: "payment-access-logs-ap-southeast-1-test" };
 const TRAIL_ARN = "arn:aws:cloudtrail:ap-southeast-1:111122223333:trail/payment-audit-trail-test";
 
 function synth(): { json: string; trail: AuditTrail } {
   const stack = bareStack();
+  const props: AuditTrailProps = { accessLogs: new AccessLogBucket(stack, "access-logs", { loadBalancerLogs: false }) };
   const trail = new AuditTrail(stack, "audit", props);
   new TerraformOutput(stack, "trail_arn", { value: trail.trailArn });
   new TerraformOutput(stack, "bucket_name", { value: trail.bucketName });
@@ -27,6 +28,12 @@ describe("AuditTrail", () => {
   const { json: stack } = synth();
   const parsed = JSON.parse(stack);
   const trailResource = onlyResource(stack, Cloudtrail.tfResourceType);
+  /** The audit bucket's resource of a type (the stack also holds the access-log bucket). */
+  const auditBucketResource = (type: string) => {
+    const [id, resource] = Object.entries<any>(parsed.resource[type]).find(([key]) => key.startsWith("audit_bucket"))!;
+    expect(id).toMatch(/^audit_bucket_/);
+    return resource;
+  };
 
   test("one multi-region trail with global events, log file validation and the CMK", () => {
     expect(stack).toHaveResourceWithProperties(Cloudtrail, {
@@ -52,14 +59,14 @@ describe("AuditTrail", () => {
   });
 
   test("audit objects and their old versions expire after 365 days", () => {
-    const [rule] = onlyResource(stack, S3BucketLifecycleConfiguration.tfResourceType).rule;
+    const [rule] = auditBucketResource(S3BucketLifecycleConfiguration.tfResourceType).rule;
     expect(rule.status).toBe("Enabled");
     expect(rule.expiration).toEqual([{ days: 365 }]);
     expect(rule.noncurrent_version_expiration).toEqual([{ noncurrent_days: 365 }]);
   });
 
   test("bucket policy lets only this trail check the ACL and write this account's logs, over TLS", () => {
-    const policy = JSON.parse(onlyResource(stack, S3BucketPolicy.tfResourceType).policy);
+    const policy = JSON.parse(auditBucketResource(S3BucketPolicy.tfResourceType).policy);
     const byAction = (action: string) => policy.Statement.find((s: any) => s.Action === action);
     expect(byAction("s3:GetBucketAcl")).toMatchObject({
       Effect: "Allow",
@@ -79,7 +86,7 @@ describe("AuditTrail", () => {
   });
 
   test("trail waits for its bucket policy and its delivery role's policy", () => {
-    const policyId = Object.keys(parsed.resource.aws_s3_bucket_policy)[0];
+    const policyId = Object.keys(parsed.resource.aws_s3_bucket_policy).find((id) => id.startsWith("audit_bucket"));
     const rolePolicyId = Object.keys(parsed.resource.aws_iam_role_policy)[0];
     expect(trailResource.depends_on).toEqual(
       expect.arrayContaining([`aws_s3_bucket_policy.${policyId}`, `aws_iam_role_policy.${rolePolicyId}`]),

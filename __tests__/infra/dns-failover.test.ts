@@ -10,7 +10,7 @@ import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscrip
 import { TerraformOutput, Testing } from "cdktf";
 import { DEFAULT_HEALTH_CHECK_REGIONS, DnsFailover, type DnsFailoverProps } from "../../src/infra/api/dns-failover";
 import { ROOT_KEY_ACTIONS } from "../../src/infra/security/region-key";
-import { bareStack, onlyResource, resourcesOf, wildcardAllows } from "./support";
+import { aliasFor, bareStack, onlyResource, resourcesOf, wildcardAllows } from "./support";
 
 interface Options {
   readonly primaryHttps?: boolean;
@@ -128,7 +128,7 @@ describe("DnsFailover", () => {
     const topicRef = refOf(stack, SnsTopic.tfResourceType, "alerts");
     for (const side of ["primary", "secondary"]) {
       expect(named(stack, CloudwatchMetricAlarm.tfResourceType, side)).toMatchObject({
-        region: "us-east-1",
+        provider: aliasFor(stack, "us-east-1"),
         namespace: "AWS/Route53",
         metric_name: "HealthCheckStatus",
         dimensions: { HealthCheckId: `\${${refOf(stack, Route53HealthCheck.tfResourceType, side)}.id}` },
@@ -148,7 +148,7 @@ describe("DnsFailover", () => {
     const keyRef = refOf(stack, KmsKey.tfResourceType, "alert-key");
     expect(stack).toHaveResourceWithProperties(SnsTopic, {
       name: "payment-dns-alerts-test",
-      region: "us-east-1",
+      provider: aliasFor(stack, "us-east-1"),
       kms_master_key_id: `\${${keyRef}.arn}`,
     });
     const topicPolicy = JSON.parse(onlyResource(stack, SnsTopicPolicy.tfResourceType).policy);
@@ -156,7 +156,7 @@ describe("DnsFailover", () => {
     expect(allow.Principal).toEqual({ Service: "cloudwatch.amazonaws.com" });
     expect(allow.Condition.ArnLike["aws:SourceArn"]).toBe("arn:aws:cloudwatch:us-east-1:111122223333:alarm:*");
     expect(stack).toHaveResourceWithProperties(SnsTopicSubscription, {
-      region: "us-east-1",
+      provider: "aws.us-east-1",
       protocol: "email",
       endpoint: "oncall@example.com",
     });
@@ -164,8 +164,9 @@ describe("DnsFailover", () => {
 
   test("alert key is a rotating us-east-1 key usable by the account and by CloudWatch/SNS for this account only", () => {
     const key = onlyResource(stack, KmsKey.tfResourceType);
-    expect(key).toMatchObject({ region: "us-east-1", enable_key_rotation: true });
-    expect(stack).toHaveResourceWithProperties(KmsAlias, { region: "us-east-1", name: "alias/payment-dns-alerts-test" });
+    expect(key).toMatchObject({ provider: aliasFor(stack, "us-east-1"), enable_key_rotation: true });
+    expect(key).not.toHaveProperty("region");
+    expect(stack).toHaveResourceWithProperties(KmsAlias, { provider: "aws.us-east-1", name: "alias/payment-dns-alerts-test" });
     const policy = JSON.parse(key.policy);
     const root = policy.Statement.find((s: any) => s.Principal.AWS === "arn:aws:iam::111122223333:root");
     expect(root.Action).toEqual(ROOT_KEY_ACTIONS);

@@ -12,7 +12,7 @@ import { Wafv2WebAcl } from "@cdktf/provider-aws/lib/wafv2-web-acl";
 import { Wafv2WebAclAssociation } from "@cdktf/provider-aws/lib/wafv2-web-acl-association";
 import { Wafv2WebAclLoggingConfiguration } from "@cdktf/provider-aws/lib/wafv2-web-acl-logging-configuration";
 import { supportsPerformanceInsights } from "../../src/infra/data/database";
-import { resourcesOf, type Synth, synthAppToDisk, synthStacks } from "./support";
+import { aliasFor, resourcesOf, type Synth, synthAppToDisk, synthStacks } from "./support";
 
 const { primary, dr, state } = synthStacks();
 const KEY = expect.stringMatching(/^\$\{aws_kms_key\.encryption_key_\w+\.arn\}$/);
@@ -181,7 +181,7 @@ describe("audit log copy in the DR region", () => {
       (r) => r.rule[0].id === "audit-logs-to-dr",
     )!;
     expect(replication).toMatchObject({
-      region: "ap-southeast-1",
+      provider: aliasFor(app.dr, "ap-southeast-1"),
       rule: [
         expect.objectContaining({
           status: "Enabled",

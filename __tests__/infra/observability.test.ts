@@ -17,7 +17,7 @@ import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
 import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
 import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
-import { type Synth, synthAppToDisk, synthStacks } from "./support";
+import { aliasFor, type Synth, synthAppToDisk, synthStacks } from "./support";
 
 type Role = "primary" | "dr";
 const ROLES: Role[] = ["primary", "dr"];
@@ -339,7 +339,8 @@ describe("alarms: metric, statistic, threshold, actions", () => {
   test.each(ROLES)("%s: Lambda Errors and Throttles > 0 per 300 s on each function by its name", (role) => {
     const { text, stack, common } = inStack(role);
     const names = functionNames(stack);
-    expect(names).toHaveLength(4);
+    // The ledger migrator runs in primary only.
+    expect(names).toHaveLength(role === "primary" ? 5 : 4);
     for (const name of names) {
       for (const metric of ["Errors", "Throttles"]) {
         expect(text).toHaveResourceWithProperties(CloudwatchMetricAlarm, {
@@ -399,8 +400,8 @@ describe("alarms: metric, statistic, threshold, actions", () => {
     // Only dr's S3 replication alarms live elsewhere (the source region).
     expect(
       alarmsOf(stack)
-        .filter((a) => a.region !== undefined)
-        .map((a) => [a.alarm_name, a.region])
+        .filter((a) => a.provider !== undefined)
+        .map((a) => [a.alarm_name, regionOfProvider(a)])
         .sort(),
     ).toEqual(
       role === "dr"
@@ -445,7 +446,7 @@ describe("alarms: metric, statistic, threshold, actions", () => {
       alarmsOf(json.primary)
         .map((a) => a.alarm_name)
         .sort(),
-    ).toEqual(names(common));
+    ).toEqual(names([...common, "ledger-migrator-errors", "ledger-migrator-throttles"]));
     expect(
       alarmsOf(json.dr)
         .map((a) => a.alarm_name)
@@ -472,7 +473,7 @@ describe("alarms: metric, statistic, threshold, actions", () => {
 
       for (const alarm of alarms) {
         expect(alarm).toMatchObject({
-          region: "ap-southeast-1",
+          provider: aliasFor(app.dr, "ap-southeast-1"),
           period: 300,
           evaluation_periods: 1,
           comparison_operator: "GreaterThanThreshold",
@@ -492,7 +493,8 @@ describe("alarms: metric, statistic, threshold, actions", () => {
     test("they notify primary's alert topic (in the alarms' region) through remote state", () => {
       const app = onDisk();
       const primaryTopicId = theId(app.primary, SnsTopic.tfResourceType, (t) => t.name === ALERT_TOPIC);
-      expect(app.primary.resource.aws_sns_topic[primaryTopicId].region).toBe("ap-southeast-1");
+      // In primary's own region: its default provider.
+      expect(app.primary.resource.aws_sns_topic[primaryTopicId].provider).toBeUndefined();
       for (const alarm of s3Alarms(app.dr)) {
         expect(alarm.alarm_actions).toHaveLength(1);
         expect(alarm.ok_actions).toEqual(alarm.alarm_actions);
@@ -573,6 +575,11 @@ describe("alarm coverage: nothing is added without alarms", () => {
     }
   });
 });
+
+/** Region of a resource placed through an aliased provider (`aws.<region>`); undefined on the default provider. */
+function regionOfProvider(resource: Synth): string | undefined {
+  return typeof resource.provider === "string" ? resource.provider.replace(/^aws\./, "") : undefined;
+}
 
 // ---------------------------------------------------------------- 4. dashboard
 
@@ -687,7 +694,7 @@ describe("dashboard", () => {
             sameDimensions(m.dimensions, alarm.dimensions) &&
             m.options.stat === alarm.statistic &&
             m.options.period === alarm.period &&
-            m.options.region === alarm.region,
+            m.options.region === regionOfProvider(alarm),
         );
         expect({ alarm: alarm.alarm_name, shown: shown.length }).toEqual({ alarm: alarm.alarm_name, shown: 1 });
       }
@@ -745,7 +752,7 @@ describe("log groups", () => {
     const stack = defaults().json[role];
     const key = dataKeyArn(stack);
     const functions = entries(stack, LambdaFunction.tfResourceType);
-    expect(functions).toHaveLength(4);
+    expect(functions).toHaveLength(role === "primary" ? 5 : 4);
     for (const [, fn] of functions) {
       const [id, group] = logGroups(stack).find(([, g]) => g.name === `/aws/lambda/${fn.function_name}`) ?? [];
       expect({ fn: fn.function_name, group }).toEqual({
@@ -774,12 +781,12 @@ describe("log groups", () => {
 describe("alert topic", () => {
   test.each(ROLES)("%s: payment-alerts-dev in the stack's region, encrypted with the stack's key", (role) => {
     const { text, json } = defaults();
-    expect(text[role]).toHaveResourceWithProperties(SnsTopic, {
-      name: ALERT_TOPIC,
-      region: REGION[role],
-      kms_master_key_id: dataKeyArn(json[role]),
-    });
-    expect(entries(json[role], SnsTopic.tfResourceType).filter(([, t]) => t.name === ALERT_TOPIC)).toHaveLength(1);
+    expect(text[role]).toHaveResourceWithProperties(SnsTopic, { name: ALERT_TOPIC, kms_master_key_id: dataKeyArn(json[role]) });
+    const topics = entries(json[role], SnsTopic.tfResourceType).filter(([, t]) => t.name === ALERT_TOPIC);
+    expect(topics).toHaveLength(1);
+    // The stack's default provider, whose region is the stack's.
+    expect(topics[0]![1].provider).toBeUndefined();
+    expect(json[role].provider.aws.find((p: Synth) => p.alias === undefined).region).toBe(REGION[role]);
   });
 
   test("no subscription without alarmEmail", () => {
@@ -794,7 +801,6 @@ describe("alert topic", () => {
         protocol: "email",
         endpoint: "oncall@example.com",
         topic_arn: alertTopicArn(json[role]),
-        region: REGION[role],
       }),
     ]);
   });
@@ -950,10 +956,10 @@ describe("Route53 failover", () => {
     const alarms = alarmsOf(app.dr).filter((a) => a.namespace === "AWS/Route53");
     expect(alarms.map((a) => a.dimensions.HealthCheckId).sort()).toEqual([...checks].sort());
     const topicId = theId(app.dr, SnsTopic.tfResourceType, (t) => t.name === "payment-dns-alerts-dev");
-    expect(app.dr.resource.aws_sns_topic[topicId].region).toBe("us-east-1");
+    expect(regionOfProvider(app.dr.resource.aws_sns_topic[topicId])).toBe("us-east-1");
     for (const alarm of alarms) {
       expect(alarm).toMatchObject({
-        region: "us-east-1",
+        provider: aliasFor(app.dr, "us-east-1"),
         metric_name: "HealthCheckStatus",
         statistic: "Minimum",
         comparison_operator: "LessThanThreshold",

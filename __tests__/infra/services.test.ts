@@ -38,9 +38,17 @@ const actionsOn = (statements: any[], resourcePattern: RegExp) =>
     .sort();
 
 describe("functions", () => {
-  const names = ["payment-gateway-dev", "payment-transaction-processor-dev", "payment-notification-sender-dev", "payment-health-dev"];
+  // Reserved concurrency and security group: the processor's is its connection budget; the
+  // functions that use the ledger sit in the one group Aurora accepts.
+  const names: Array<[string, number, string]> = [
+    ["payment-gateway-dev", 50, "functions_security-group"],
+    ["payment-transaction-processor-dev", 20, "functions_ledger-security-group"],
+    ["payment-notification-sender-dev", 50, "functions_security-group"],
+    ["payment-health-dev", 50, "functions_ledger-security-group"],
+    ["payment-ledger-migrator-dev", 1, "functions_ledger-security-group"],
+  ];
 
-  test.each(names)("%s: node 22, arm64, X-Ray, KMS, private subnets, reserved concurrency, JSON logs", (name) => {
+  test.each(names)("%s: node 22, arm64, X-Ray, KMS, private subnets, reserved concurrency %d, JSON logs", (name, reserved, group) => {
     expect(primary).toHaveResourceWithProperties(LambdaFunction, {
       function_name: name,
       runtime: "nodejs22.x",
@@ -48,15 +56,15 @@ describe("functions", () => {
       handler: "index.handler",
       tracing_config: { mode: "Active" },
       kms_key_arn: KEY,
-      reserved_concurrent_executions: 50,
+      reserved_concurrent_executions: reserved,
       memory_size: 512,
       logging_config: {
         log_format: "JSON",
-        log_group: expect.stringMatching(/^\$\{aws_cloudwatch_log_group\.functions_[\w-]+_logs_group_\w+\.name\}$/),
+        log_group: expect.stringMatching(/^\$\{aws_cloudwatch_log_group\.[\w-]+_logs_group_\w+\.name\}$/),
       },
       vpc_config: {
         subnet_ids: [0, 1, 2].map((i) => expect.stringMatching(new RegExp(`aws_subnet\\.network_private-subnet-${i}`))),
-        security_group_ids: [expect.stringMatching(/aws_security_group\.functions_security-group/)],
+        security_group_ids: [expect.stringMatching(new RegExp(`^\\$\\{aws_security_group\\.${group}_\\w+\\.id\\}$`))],
       },
     });
     const f = fn(primary, name);
@@ -126,20 +134,47 @@ describe("functions", () => {
     expect(fn(custom.primary, "payment-transaction-processor-dev").environment.variables.RISK_LIMIT_MINOR).toBe("100000");
   });
 
-  test("function security group: HTTPS to the VPC and the gateway endpoints, MySQL to the VPC, no ingress", () => {
+  const toEndpoints = [
+    expect.objectContaining({ from_port: 443, to_port: 443, cidr_blocks: ["10.0.0.0/16"] }),
+    expect.objectContaining({
+      from_port: 443,
+      to_port: 443,
+      prefix_list_ids: [expect.stringMatching(/s3-gateway-endpoint/), expect.stringMatching(/dynamodb-gateway-endpoint/)],
+    }),
+  ];
+
+  test("function security group: HTTPS to the VPC and the gateway endpoints only, no ingress", () => {
+    expect(primary).toHaveResourceWithProperties(SecurityGroup, { name: "payment-functions-sg-dev", ingress: [], egress: toEndpoints });
+  });
+
+  test("ledger clients' security group: the same, plus MySQL to Aurora's group only; Aurora accepts that group only", () => {
     expect(primary).toHaveResourceWithProperties(SecurityGroup, {
-      name: "payment-functions-sg-dev",
+      name: "payment-ledger-clients-sg-dev",
       ingress: [],
       egress: [
-        expect.objectContaining({ from_port: 443, to_port: 443, cidr_blocks: ["10.0.0.0/16"] }),
+        ...toEndpoints,
         expect.objectContaining({
-          from_port: 443,
-          to_port: 443,
-          prefix_list_ids: [expect.stringMatching(/s3-gateway-endpoint/), expect.stringMatching(/dynamodb-gateway-endpoint/)],
+          from_port: 3306,
+          to_port: 3306,
+          cidr_blocks: null,
+          security_groups: [expect.stringMatching(/^\$\{aws_security_group\.database_security-group_\w+\.id\}$/)],
         }),
-        expect.objectContaining({ from_port: 3306, to_port: 3306, cidr_blocks: ["10.0.0.0/16"] }),
       ],
     });
+    for (const stack of [primary, dr]) {
+      const aurora = resourcesOf(stack, SecurityGroup.tfResourceType).find((g) => g.name === "payment-aurora-sg-dev")!;
+      expect(aurora.ingress).toBeUndefined(); // no inline rules: only the rule resources below
+      const rules = resourcesOf(stack, "aws_vpc_security_group_ingress_rule");
+      expect(rules).toEqual([
+        expect.objectContaining({
+          security_group_id: expect.stringMatching(/aws_security_group\.database_security-group_/),
+          referenced_security_group_id: expect.stringMatching(/aws_security_group\.functions_ledger-security-group_/),
+          ip_protocol: "tcp",
+          from_port: 3306,
+          to_port: 3306,
+        }),
+      ]);
+    }
   });
 });
 
@@ -384,7 +419,7 @@ describe("deployment packages", () => {
     const functions = Object.values(
       JSON.parse(readFileSync(path.join(outdir, "stacks", "primary", "cdk.tf.json"), "utf8")).resource.aws_lambda_function,
     ) as Synth[];
-    expect(functions).toHaveLength(4);
+    expect(functions).toHaveLength(5);
     for (const f of functions) {
       const zipPath = path.join(outdir, "stacks", "primary", f.filename);
       expect(existsSync(zipPath)).toBe(true);

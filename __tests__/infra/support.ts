@@ -92,3 +92,15 @@ export function bareStack(region = "ap-southeast-1", id = "test", options: { key
 
 /** The synthesized reference to the bare stack's region key ARN. */
 export const KEY_ARN_REF = expect.stringMatching(/^\$\{aws_kms_key\.key_[A-Z0-9]+\.arn\}$/);
+
+/**
+ * The `provider` value of resources that live in `region` through the stack's aliased provider,
+ * after checking that the stack declares that alias for that region (never a resource-level
+ * `region`, which only provider 6 understands).
+ */
+export function aliasFor(stack: string | Synth, region: string): string {
+  const parsed = typeof stack === "string" ? JSON.parse(stack) : stack;
+  const aliased = ([] as Synth[]).concat(parsed.provider?.aws ?? []).filter((p) => p.alias === region);
+  expect(aliased).toEqual([expect.objectContaining({ alias: region, region })]);
+  return `aws.${region}`;
+}

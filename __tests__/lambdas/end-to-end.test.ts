@@ -3,22 +3,26 @@ import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import type { HttpEvent, HttpResult } from "../../lambdas/shared/http";
 import { applyEnv, type Emulators, startEmulators } from "../../src/local/emulators";
 import { httpApiEvent, paymentBody } from "../../src/local/lambda-events";
+import { type LocalLedger, startLocalLedger } from "../../src/local/ledger";
 import { loadHandler, parseBody } from "../helpers/load";
 import { deleteMessages, readLogObjects, receiveMessages, toSqsEvent } from "../helpers/observe";
 
 const root = path.resolve(__dirname, "../../lambdas");
 
 let emu: Emulators;
+let ledger: LocalLedger;
 let restoreEnv: () => void;
 
 beforeAll(async () => {
-  emu = await startEmulators({ prefix: "e2e" });
+  ledger = await startLocalLedger();
+  emu = await startEmulators({ prefix: "e2e", ledger });
   restoreEnv = applyEnv(emu.baseEnv);
 });
 
 afterAll(async () => {
   restoreEnv?.();
   await emu?.stop();
+  await ledger?.stop();
 });
 
 /** One poll of a queue into a handler, deleting what succeeded (like the event source mapping). */

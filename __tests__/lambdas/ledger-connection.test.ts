@@ -1,10 +1,4 @@
-import {
-  classifyError,
-  LedgerConstraintError,
-  LedgerError,
-  LedgerUnavailableError,
-  ledgerConnection,
-} from "../../lambdas/shared/ledger";
+import { classifyError, LedgerConstraintError, LedgerError, LedgerUnavailableError, ledgerConnection } from "../../lambdas/shared/ledger";
 import { connectionOptions } from "../../lambdas/shared/ledger/connection";
 
 const AWS = { host: "ledger.cluster-abc.ap-southeast-1.rds.amazonaws.com", port: 3306, database: "ledger", user: "ledger_app" };
@@ -23,7 +17,7 @@ describe("ledger connection options", () => {
   });
 
   test("IAM: a fresh RDS auth token as the password, sent in clear text over verified TLS with the RDS CA", async () => {
-    const options = await connectionOptions({ ...AWS, auth: { kind: "iam", region: "ap-southeast-1" }, tls: true });
+    const options = await connectionOptions({ ...AWS, auth: { kind: "iam", regions: ["ap-southeast-1", "ap-southeast-2"] }, tls: true });
     expect(options.password).toMatch(
       /^ledger\.cluster-abc\.ap-southeast-1\.rds\.amazonaws\.com:3306\/\?Action=connect&DBUser=ledger_app&.*X-Amz-Signature=[0-9a-f]{64}/,
     );
@@ -36,8 +30,14 @@ describe("ledger connection options", () => {
     expect(options).toMatchObject({ connectTimeout: 3000, multipleStatements: true, database: "ledger" });
   });
 
+  test("IAM: the token is signed for the region asked for (the writer's region after a failover)", async () => {
+    const config = { ...AWS, auth: { kind: "iam" as const, regions: ["ap-southeast-1", "ap-southeast-2"] }, tls: true };
+    expect((await connectionOptions(config)).password).toContain("%2Fap-southeast-1%2Frds-db%2Faws4_request");
+    expect((await connectionOptions(config, "ap-southeast-2")).password).toContain("%2Fap-southeast-2%2Frds-db%2Faws4_request");
+  });
+
   test("IAM without TLS is refused as a configuration error (the token would travel in clear text)", async () => {
-    const conn = ledgerConnection({ ...AWS, auth: { kind: "iam", region: "ap-southeast-1" }, tls: false });
+    const conn = ledgerConnection({ ...AWS, auth: { kind: "iam", regions: ["ap-southeast-1", "ap-southeast-2"] }, tls: false });
     const error = await conn.session((sql) => sql.query("SELECT 1")).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(LedgerError);
     expect(error).not.toBeInstanceOf(LedgerUnavailableError);
@@ -55,7 +55,8 @@ describe("ledger connection options", () => {
 });
 
 describe("ledger error classes", () => {
-  const server = (errno: number, code = "ER_X") => Object.assign(new Error(`server error ${errno}`), { errno, code, sqlMessage: `message ${errno}` });
+  const server = (errno: number, code = "ER_X") =>
+    Object.assign(new Error(`server error ${errno}`), { errno, code, sqlMessage: `message ${errno}` });
 
   test.each([
     [1290, "read-only (--read-only, Aurora reader)"],
@@ -75,12 +76,17 @@ describe("ledger error classes", () => {
     expect(e.message).toMatch(/^posting: /);
   });
 
-  test.each(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "PROTOCOL_CONNECTION_LOST", "PROTOCOL_SEQUENCE_TIMEOUT"])("%s is retryable", (code) => {
-    expect(classifyError(Object.assign(new Error(code), { code }), "x")).toBeInstanceOf(LedgerUnavailableError);
-  });
+  test.each(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "PROTOCOL_CONNECTION_LOST", "PROTOCOL_SEQUENCE_TIMEOUT"])(
+    "%s is retryable",
+    (code) => {
+      expect(classifyError(Object.assign(new Error(code), { code }), "x")).toBeInstanceOf(LedgerUnavailableError);
+    },
+  );
 
   test("any fatal driver error is retryable", () => {
-    expect(classifyError(Object.assign(new Error("boom"), { fatal: true, code: "SOMETHING_NEW" }), "x")).toBeInstanceOf(LedgerUnavailableError);
+    expect(classifyError(Object.assign(new Error("boom"), { fatal: true, code: "SOMETHING_NEW" }), "x")).toBeInstanceOf(
+      LedgerUnavailableError,
+    );
   });
 
   test.each([3819, 4025, 1452, 1406])("errno %i (the rows were refused) is a constraint error, not retryable", (errno) => {

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type mysql from "mysql2/promise";
-import { rows, startLedgerServer, type LedgerDatabase, type LedgerServer } from "../helpers/ledger";
+import { type LedgerDatabase, type LedgerServer, rows, startLedgerServer } from "../helpers/ledger";
 
 const CHECK = [3819, 4025]; // ER_CHECK_CONSTRAINT_VIOLATED (MySQL), ER_CONSTRAINT_FAILED (MariaDB)
 const FOREIGN_KEY = [1452];
@@ -19,11 +19,20 @@ const BATCH = "0123456789abcdef0123456789abcdef";
 
 async function insert(table: string, row: Record<string, unknown>): Promise<number> {
   const cols = Object.keys(row);
-  const [result] = await root.query(`INSERT INTO ${table} (${cols.join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`, Object.values(row));
+  const [result] = await root.query(
+    `INSERT INTO ${table} (${cols.join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`,
+    Object.values(row),
+  );
   return (result as mysql.ResultSetHeader).insertId;
 }
 
-const account = (o: Record<string, unknown> = {}) => ({ owner_id: "m1", kind: "MERCHANT", currency: "SGD", created_at: "2026-01-01 00:00:00", ...o });
+const account = (o: Record<string, unknown> = {}) => ({
+  owner_id: "m1",
+  kind: "MERCHANT",
+  currency: "SGD",
+  created_at: "2026-01-01 00:00:00",
+  ...o,
+});
 const journal = (o: Record<string, unknown> = {}) => ({
   transaction_id: randomUUID(),
   merchant_id: "m1",
@@ -111,7 +120,11 @@ describe("postings refuse", () => {
   test.each([
     ["an amount other than the entry's", () => posting({ amount: 499 }), FOREIGN_KEY],
     ["a currency other than the entry's", () => posting({ currency: "USD", account_id: ids.usdMerchant }), FOREIGN_KEY],
-    ["another merchant than the entry's", () => posting({ entry_merchant_id: "m2", account_id: ids.otherMerchant, account_owner_id: "m2" }), FOREIGN_KEY],
+    [
+      "another merchant than the entry's",
+      () => posting({ entry_merchant_id: "m2", account_id: ids.otherMerchant, account_owner_id: "m2" }),
+      FOREIGN_KEY,
+    ],
     ["a leg of a REJECTED entry", () => posting({ entry_id: ids.rejected }), FOREIGN_KEY],
     ["a leg claiming its entry is anything but POSTED", () => posting({ entry_id: ids.rejected, entry_outcome: "REJECTED" }), CHECK],
     ["an entry that does not exist", () => posting({ entry_id: 987654321 }), FOREIGN_KEY],
@@ -119,7 +132,11 @@ describe("postings refuse", () => {
     ["an account in another currency", () => posting({ account_id: ids.usdMerchant }), FOREIGN_KEY],
     ["an account that is not what the leg says", () => posting({ account_id: ids.clearing }), FOREIGN_KEY],
     ["a CREDIT to another merchant's account", () => posting({ account_id: ids.otherMerchant, account_owner_id: "m2" }), CHECK],
-    ["a CREDIT to the clearing account", () => posting({ account_id: ids.clearing, account_kind: "CLEARING", account_owner_id: "" }), CHECK],
+    [
+      "a CREDIT to the clearing account",
+      () => posting({ account_id: ids.clearing, account_kind: "CLEARING", account_owner_id: "" }),
+      CHECK,
+    ],
     ["a DEBIT of the merchant account", () => posting({ direction: "DEBIT" }), CHECK],
     ["an unknown direction", () => posting({ direction: "ROUND" }), CHECK],
     ["a negative amount (the sign lives in direction)", () => posting({ amount: -500 }), [...CHECK, ...FOREIGN_KEY]],
@@ -133,7 +150,11 @@ describe("postings refuse", () => {
 
     test("a second CREDIT or DEBIT for the same entry", async () => {
       await expectRefused("postings", posting(), DUPLICATE);
-      await expectRefused("postings", posting({ direction: "DEBIT", account_id: ids.clearing, account_kind: "CLEARING", account_owner_id: "" }), DUPLICATE);
+      await expectRefused(
+        "postings",
+        posting({ direction: "DEBIT", account_id: ids.clearing, account_kind: "CLEARING", account_owner_id: "" }),
+        DUPLICATE,
+      );
     });
 
     test("its postings sum to zero", async () => {

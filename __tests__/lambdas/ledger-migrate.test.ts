@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import mysql from "mysql2/promise";
-import { ledgerConnection, LedgerError, LedgerUnavailableError, postBatch } from "../../lambdas/shared/ledger";
-import { migrate, MIGRATIONS, MIGRATIONS_HASH } from "../../lambdas/shared/ledger/migrate";
-import { entry, rows, startLedgerServer, type LedgerServer } from "../helpers/ledger";
+import { LedgerError, LedgerUnavailableError, ledgerConnection, postBatch } from "../../lambdas/shared/ledger";
+import { MIGRATIONS, MIGRATIONS_HASH, migrate } from "../../lambdas/shared/ledger/migrate";
+import { entry, type LedgerServer, rows, startLedgerServer } from "../helpers/ledger";
 
 let server: LedgerServer;
 beforeAll(async () => {
@@ -13,14 +13,26 @@ afterAll(() => server?.stop());
 /** A root ledger connection and an app user unique to one test. */
 function fixture(name: string) {
   const { db } = server;
-  const admin = ledgerConnection({ host: db.host, port: db.port, user: db.rootUser, auth: { kind: "password", password: db.rootPassword }, tls: false });
+  const admin = ledgerConnection({
+    host: db.host,
+    port: db.port,
+    user: db.rootUser,
+    auth: { kind: "password", password: db.rootPassword },
+    tls: false,
+  });
   const appUser = { name: `u_${name}`, auth: { kind: "password" as const, password: `pw-${name}` } };
   return { admin, appUser };
 }
 
 async function rootConnection(database?: string) {
   const { db } = server;
-  return mysql.createConnection({ host: db.host, port: db.port, user: db.rootUser, password: db.rootPassword, ...(database ? { database } : {}) });
+  return mysql.createConnection({
+    host: db.host,
+    port: db.port,
+    user: db.rootUser,
+    password: db.rootPassword,
+    ...(database ? { database } : {}),
+  });
 }
 
 describe("ledger migrations", () => {
@@ -37,7 +49,10 @@ describe("ledger migrations", () => {
 
     const root = await rootConnection("m_fresh");
     try {
-      const tables = await rows<{ t: string }>(root, "SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'm_fresh' ORDER BY t");
+      const tables = await rows<{ t: string }>(
+        root,
+        "SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'm_fresh' ORDER BY t",
+      );
       expect(tables.map((r) => r.t)).toEqual(["accounts", "journal_entries", "postings", "schema_migrations"]);
       const recorded = await rows<{ name: string; checksum: string }>(root, "SELECT name, checksum FROM schema_migrations");
       expect(recorded).toHaveLength(MIGRATIONS.length);
@@ -74,7 +89,9 @@ describe("ledger migrations", () => {
   });
 
   test("the migration hash covers names and SQL in order", () => {
-    const expected = createHash("sha256").update(JSON.stringify(MIGRATIONS.map((m) => [m.name, m.statements]))).digest("hex");
+    const expected = createHash("sha256")
+      .update(JSON.stringify(MIGRATIONS.map((m) => [m.name, m.statements])))
+      .digest("hex");
     expect(MIGRATIONS_HASH).toBe(expected);
     expect(MIGRATIONS.map((m) => m.name)).toEqual([...MIGRATIONS.map((m) => m.name)].sort());
   });
@@ -176,7 +193,14 @@ describe("the app user", () => {
 
   test("a wrong password is a retryable error (credentials may be rotating)", async () => {
     const { db } = server;
-    const ledger = ledgerConnection({ host: db.host, port: db.port, database, user: appUser.name, auth: { kind: "password", password: "nope" }, tls: false });
+    const ledger = ledgerConnection({
+      host: db.host,
+      port: db.port,
+      database,
+      user: appUser.name,
+      auth: { kind: "password", password: "nope" },
+      tls: false,
+    });
     await expect(postBatch(ledger, [entry()], { region: "ap-southeast-1" })).rejects.toBeInstanceOf(LedgerUnavailableError);
     await ledger.close();
   });

@@ -3,16 +3,16 @@ import mysql from "mysql2/promise";
 import {
   balances,
   entryStatus,
-  ledgerConnection,
-  LedgerError,
-  LedgerUnavailableError,
-  postBatch,
   type LedgerConnection,
   type LedgerEntryInput,
+  LedgerError,
+  LedgerUnavailableError,
+  ledgerConnection,
   type PostResult,
+  postBatch,
 } from "../../lambdas/shared/ledger";
 import { freePort } from "../../src/local/mariadb";
-import { entry, rows, startLedgerServer, type LedgerDatabase, type LedgerServer } from "../helpers/ledger";
+import { entry, type LedgerDatabase, type LedgerServer, rows, startLedgerServer } from "../helpers/ledger";
 
 const REGION = "ap-southeast-1";
 let server: LedgerServer;
@@ -37,7 +37,10 @@ async function counts(d: LedgerDatabase): Promise<Counts> {
 
 /** Sums per currency over the whole ledger and per entry must all be zero; POSTED entries have 2 legs. */
 async function expectBalanced(d: LedgerDatabase) {
-  const byCurrency = await rows<{ s: string }>(d.root, "SELECT SUM(CASE direction WHEN 'CREDIT' THEN amount ELSE -amount END) AS s FROM postings GROUP BY currency");
+  const byCurrency = await rows<{ s: string }>(
+    d.root,
+    "SELECT SUM(CASE direction WHEN 'CREDIT' THEN amount ELSE -amount END) AS s FROM postings GROUP BY currency",
+  );
   for (const r of byCurrency) expect(Number(r.s)).toBe(0);
   const unbalanced = await rows(
     d.root,
@@ -113,7 +116,8 @@ describe("posting a batch", () => {
     const first = await entryStatus(app, batch[0]!.transactionId);
     const before = await counts(d);
     const again = await postBatch(app, batch, { region: "ap-southeast-2" });
-    for (const e of batch) expect(recorded(again.get(e.transactionId))).toMatchObject({ posted: false, outcome: e.outcome, region: REGION });
+    for (const e of batch)
+      expect(recorded(again.get(e.transactionId))).toMatchObject({ posted: false, outcome: e.outcome, region: REGION });
     expect(recorded(again.get(batch[0]!.transactionId)).postedAt).toBe(first!.postedAt);
     expect(await counts(d)).toEqual(before);
   });
@@ -136,7 +140,11 @@ describe("posting a batch", () => {
     );
     for (const e of [original, batch[2]!, batch[3]!]) {
       const r = results.get(e.transactionId);
-      expect(r).toMatchObject({ status: "conflict", posted: false, existing: { merchantId: e.merchantId, amount: e.amount, currency: e.currency } });
+      expect(r).toMatchObject({
+        status: "conflict",
+        posted: false,
+        existing: { merchantId: e.merchantId, amount: e.amount, currency: e.currency },
+      });
     }
     expect(results.get(fresh.transactionId)).toMatchObject({ status: "recorded", posted: true });
     expect(await balances(app, "impostor")).toEqual([]);
@@ -155,7 +163,8 @@ describe("posting a batch", () => {
     ];
     const results = await postBatch(app, [good, ...bad], { region: REGION });
     expect(results.get(good.transactionId)).toMatchObject({ status: "recorded", posted: true });
-    for (const e of bad) expect(results.get(e.transactionId)).toMatchObject({ status: "invalid", posted: false, message: expect.any(String) });
+    for (const e of bad)
+      expect(results.get(e.transactionId)).toMatchObject({ status: "invalid", posted: false, message: expect.any(String) });
 
     const before = app.stats.roundTrips;
     const none = await postBatch(app, bad, { region: REGION });
@@ -229,7 +238,13 @@ describe("concurrent processors", () => {
     const app = d.app();
     const e = entry();
     // Another writer (another region's processor) has inserted the entry but not committed yet.
-    const other = await mysql.createConnection({ host: server.db.host, port: server.db.port, user: d.appUser, password: d.appPassword, database: d.name });
+    const other = await mysql.createConnection({
+      host: server.db.host,
+      port: server.db.port,
+      user: d.appUser,
+      password: d.appPassword,
+      database: d.name,
+    });
     await other.query("START TRANSACTION");
     await other.query(
       "INSERT INTO journal_entries (transaction_id, merchant_id, amount, currency, outcome, reason, region, batch_id, posted_at) VALUES (?, ?, ?, ?, 'REJECTED', 'RISK', 'ap-southeast-2', REPEAT('a', 32), UTC_TIMESTAMP(6))",
@@ -272,7 +287,14 @@ describe("when the ledger cannot take writes", () => {
     const user = `ro_${process.pid}`;
     await d.root.query("CREATE USER ?@'%' IDENTIFIED BY 'ro-pw'", [user]);
     await d.root.query(`GRANT SELECT ON ${d.name}.* TO ?@'%'`, [user]);
-    const readOnlyUser = ledgerConnection({ host: server.db.host, port: server.db.port, database: d.name, user, auth: { kind: "password", password: "ro-pw" }, tls: false });
+    const readOnlyUser = ledgerConnection({
+      host: server.db.host,
+      port: server.db.port,
+      database: d.name,
+      user,
+      auth: { kind: "password", password: "ro-pw" },
+      tls: false,
+    });
     try {
       const error = await postBatch(readOnlyUser, mixedBatch(), { region: REGION }).catch((err: unknown) => err);
       expect(error).toBeInstanceOf(LedgerUnavailableError);
@@ -293,21 +315,40 @@ describe("when the ledger cannot take writes", () => {
 
   test("no server: connection refused is retryable", async () => {
     const port = await freePort();
-    const nowhere = ledgerConnection({ host: "127.0.0.1", port, database: "x", user: "x", auth: { kind: "password", password: "x" }, tls: false });
-    await expect(postBatch(nowhere, [entry()], { region: REGION })).rejects.toMatchObject({ name: "LedgerUnavailableError", code: "ECONNREFUSED" });
+    const nowhere = ledgerConnection({
+      host: "127.0.0.1",
+      port,
+      database: "x",
+      user: "x",
+      auth: { kind: "password", password: "x" },
+      tls: false,
+    });
+    await expect(postBatch(nowhere, [entry()], { region: REGION })).rejects.toMatchObject({
+      name: "LedgerUnavailableError",
+      code: "ECONNREFUSED",
+    });
   });
 
   test("a statement that outlives the query timeout is retryable, its connection is replaced, and the retry posts", async () => {
     const d = await server.database();
     const app = d.app({ queryTimeoutMs: 300 });
     const e = entry();
-    const blocker = await mysql.createConnection({ host: server.db.host, port: server.db.port, user: d.appUser, password: d.appPassword, database: d.name });
+    const blocker = await mysql.createConnection({
+      host: server.db.host,
+      port: server.db.port,
+      user: d.appUser,
+      password: d.appPassword,
+      database: d.name,
+    });
     await blocker.query("START TRANSACTION");
     await blocker.query(
       "INSERT INTO journal_entries (transaction_id, merchant_id, amount, currency, outcome, reason, region, batch_id, posted_at) VALUES (?, ?, ?, ?, 'REJECTED', 'x', 'local', REPEAT('b', 32), UTC_TIMESTAMP(6))",
       [e.transactionId, e.merchantId, e.amount, e.currency],
     );
-    await expect(postBatch(app, [e], { region: REGION })).rejects.toMatchObject({ name: "LedgerUnavailableError", code: "PROTOCOL_SEQUENCE_TIMEOUT" });
+    await expect(postBatch(app, [e], { region: REGION })).rejects.toMatchObject({
+      name: "LedgerUnavailableError",
+      code: "PROTOCOL_SEQUENCE_TIMEOUT",
+    });
     await blocker.query("ROLLBACK");
     await blocker.end();
     const retry = await postBatch(app, [e], { region: REGION });

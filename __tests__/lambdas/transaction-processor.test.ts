@@ -1,8 +1,11 @@
 import * as path from "node:path";
+import { UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import mysql from "mysql2/promise";
 import { applyEnv, clearTable, type Emulators, startEmulators } from "../../src/local/emulators";
 import { sqsEvent, sqsRecord } from "../../src/local/lambda-events";
+import { type LocalLedger, startLocalLedger } from "../../src/local/ledger";
 import { startRecordingProxy } from "../../src/local/recording-proxy";
 import { getTransaction, seedTransactions } from "../../src/local/seed";
 import { type Invoke, loadHandler } from "../helpers/load";
@@ -11,24 +14,47 @@ import { deleteMessages, readLogObjects, receiveMessages, sleep, toSqsEvent } fr
 const PROCESSOR = path.resolve(__dirname, "../../lambdas/transaction-processor/index.ts");
 
 let emu: Emulators;
+let ledger: LocalLedger;
+let root: mysql.Connection;
 let restoreEnv: () => void;
 let processor: Invoke<SQSEvent, SQSBatchResponse>;
 
 beforeAll(async () => {
-  emu = await startEmulators({ prefix: "proc", visibilityTimeoutSeconds: 1 });
+  ledger = await startLocalLedger();
+  root = await mysql.createConnection({
+    host: ledger.host,
+    port: ledger.port,
+    user: ledger.server.rootUser,
+    password: ledger.server.rootPassword,
+    database: ledger.database,
+  });
+  emu = await startEmulators({ prefix: "proc", visibilityTimeoutSeconds: 1, ledger });
   restoreEnv = applyEnv({ ...emu.baseEnv, RISK_LIMIT_MINOR: "100000" });
   processor = loadHandler<SQSEvent, SQSBatchResponse>(PROCESSOR);
 });
 
 afterAll(async () => {
   restoreEnv?.();
+  await root?.end();
   await emu?.stop();
+  await ledger?.stop();
 });
 
 beforeEach(async () => {
   await emu.fauxqs.reset();
   await clearTable(emu.clients.dynamodb, emu.resources.transactionsTable, "transaction_id");
 });
+
+/** Journal entries of these transactions, as the ledger holds them. */
+async function entries(ids: readonly string[]): Promise<Array<{ transaction_id: string; outcome: string; legs: number }>> {
+  if (ids.length === 0) return [];
+  const [rows] = await root.query(
+    `SELECT e.transaction_id, e.outcome, (SELECT COUNT(*) FROM postings p WHERE p.entry_id = e.id) AS legs
+     FROM journal_entries e WHERE e.transaction_id IN (?) ORDER BY e.transaction_id`,
+    [ids],
+  );
+  return (rows as Array<{ transaction_id: string; outcome: string; legs: number | string }>).map((r) => ({ ...r, legs: Number(r.legs) }));
+}
 
 async function notificationCount(): Promise<number> {
   const q = await emu.fauxqs.inspectQueue(emu.resources.names.notificationQueue);
@@ -53,6 +79,11 @@ test("moves RECEIVED to PROCESSED, notifies once, and logs the batch as one JSON
     expect(item?.failure_reason).toBeUndefined();
   }
   expect(await notificationCount()).toBe(3);
+  expect(await entries(messages.map((m) => m.transaction_id))).toEqual(
+    messages
+      .map((m) => ({ transaction_id: m.transaction_id, outcome: "POSTED", legs: 2 }))
+      .sort((a, b) => a.transaction_id.localeCompare(b.transaction_id)),
+  );
   const notes = await receiveMessages(emu.clients.sqs, emu.resources.notificationQueueUrl, 10);
   const bodies = notes.map((n) => JSON.parse(n.Body!));
   expect(bodies.map((b) => b.transaction_id).sort()).toEqual(messages.map((m) => m.transaction_id).sort());
@@ -92,6 +123,7 @@ test("an amount over the risk limit is FAILED with a failure_reason and a FAILED
   const [note] = await receiveMessages(emu.clients.sqs, emu.resources.notificationQueueUrl, 1);
   expect(JSON.parse(note!.Body!)).toMatchObject({ status: "FAILED", failure_reason: expect.stringMatching(/RISK_LIMIT/) });
   expect(await loggedIds()).toEqual([m!.transaction_id]);
+  expect(await entries([m!.transaction_id])).toEqual([{ transaction_id: m!.transaction_id, outcome: "REJECTED", legs: 0 }]);
 });
 
 test("a duplicate delivery is processed once: no second state change, notification or log line", async () => {
@@ -105,6 +137,7 @@ test("a duplicate delivery is processed once: no second state change, notificati
   const second = await getTransaction(emu.clients.dynamodb, emu.resources.transactionsTable, m!.transaction_id);
   expect(second?.status).toBe("PROCESSED");
   expect(second?.updated_at).toBe(first?.updated_at);
+  expect(await entries([m!.transaction_id])).toHaveLength(1);
   expect(await notificationCount()).toBe(1);
   expect(await loggedIds()).toEqual([m!.transaction_id]);
 });
@@ -147,6 +180,7 @@ test("a message whose amount differs from the stored transaction is refused with
   expect(res.batchItemFailures).toEqual([{ itemIdentifier: "tampered" }]);
   expect((await getTransaction(emu.clients.dynamodb, emu.resources.transactionsTable, m!.transaction_id))?.status).toBe("RECEIVED");
   expect(await notificationCount()).toBe(0);
+  expect(await entries([m!.transaction_id])).toEqual([]);
 });
 
 test("S3 log write failure: records are retried, and the retry logs them without a second notification", async () => {
@@ -204,3 +238,90 @@ test("a poison message lands in the DLQ after 3 receives (real receive loop, red
   const main = await emu.fauxqs.inspectQueue(emu.resources.names.transactionQueue);
   expect(main).toEqual({ ready: 0, delayed: 0, inflight: 0 });
 }, 20_000);
+
+describe("the ledger is the fence", () => {
+  test("the item becomes a projection of the ledger: posted_at and region from the entry, out of the pending index", async () => {
+    const [m] = await seedTransactions(emu.clients.dynamodb, emu.resources.transactionsTable, [{}]);
+    await emu.clients.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: emu.resources.transactionsTable,
+        Key: { transaction_id: { S: m!.transaction_id } },
+        UpdateExpression: "SET pending_shard = :s, pending_since = :t",
+        ExpressionAttributeValues: { ":s": { S: "3" }, ":t": { S: m!.created_at } },
+      }),
+    );
+    expect((await processor(sqsEvent([sqsRecord(JSON.stringify(m))]))).batchItemFailures).toEqual([]);
+    const item = await getTransaction(emu.clients.dynamodb, emu.resources.transactionsTable, m!.transaction_id);
+    const [[row]] = (await root.query(
+      "SELECT region, DATE_FORMAT(posted_at, '%Y-%m-%d %H:%i:%s.%f') AS posted_at FROM journal_entries WHERE transaction_id = ?",
+      [m!.transaction_id],
+    )) as unknown as [Array<{ region: string; posted_at: string }>];
+    expect(item).toMatchObject({ status: "PROCESSED", posted_region: row!.region, posted_at: `${row!.posted_at.replace(" ", "T")}Z` });
+    expect(item).not.toHaveProperty("pending_shard");
+    expect(item).not.toHaveProperty("pending_since");
+  });
+
+  test("posted earlier by the other region: the projection completes, nothing is posted again", async () => {
+    const [m] = await seedTransactions(emu.clients.dynamodb, emu.resources.transactionsTable, [{}]);
+    const other = loadHandler<SQSEvent, SQSBatchResponse>(PROCESSOR, { AWS_REGION: "ap-southeast-2" });
+    // The other region's processor posts it, then its projection is lost with that region's table.
+    expect((await other(sqsEvent([sqsRecord(JSON.stringify(m))]))).batchItemFailures).toEqual([]);
+    await clearTable(emu.clients.dynamodb, emu.resources.transactionsTable, "transaction_id");
+    await seedTransactions(emu.clients.dynamodb, emu.resources.transactionsTable, [
+      { transaction_id: m!.transaction_id, idempotency_key: m!.idempotency_key, created_at: m!.created_at },
+    ]);
+    expect((await processor(sqsEvent([sqsRecord(JSON.stringify(m))]))).batchItemFailures).toEqual([]);
+    const item = await getTransaction(emu.clients.dynamodb, emu.resources.transactionsTable, m!.transaction_id);
+    expect(item).toMatchObject({ status: "PROCESSED", posted_region: "ap-southeast-2" });
+    expect(await entries([m!.transaction_id])).toEqual([{ transaction_id: m!.transaction_id, outcome: "POSTED", legs: 2 }]);
+  });
+
+  test("two processors racing on the same batch post each payment once", async () => {
+    const messages = await seedTransactions(
+      emu.clients.dynamodb,
+      emu.resources.transactionsTable,
+      Array.from({ length: 10 }, () => ({})),
+    );
+    const other = loadHandler<SQSEvent, SQSBatchResponse>(PROCESSOR, { AWS_REGION: "ap-southeast-2" });
+    const event = () => sqsEvent(messages.map((m) => sqsRecord(JSON.stringify(m))));
+    const [a, b] = await Promise.all([processor(event()), other(event())]);
+    // A loser of a duplicate-key race reports its records for retry; a retry completes them.
+    const retry = [...a.batchItemFailures, ...b.batchItemFailures];
+    if (retry.length > 0) expect((await processor(event())).batchItemFailures).toEqual([]);
+    const posted = await entries(messages.map((m) => m.transaction_id));
+    expect(posted).toHaveLength(10);
+    expect(posted.every((e) => e.legs === 2)).toBe(true);
+    const [[sum]] = (await root.query(
+      "SELECT COALESCE(SUM(CASE direction WHEN 'CREDIT' THEN amount ELSE -amount END), 0) AS total FROM postings",
+    )) as unknown as [Array<{ total: string }>];
+    expect(Number(sum!.total)).toBe(0);
+  });
+
+  test("a read-only ledger: every record waits for a retry, nothing is marked FAILED or posted", async () => {
+    const messages = await seedTransactions(emu.clients.dynamodb, emu.resources.transactionsTable, [{}, { amount: 100_001 }]);
+    await ledger.server.setReadOnly(true);
+    try {
+      const res = await processor(sqsEvent(messages.map((m, i) => sqsRecord(JSON.stringify(m), { messageId: `ro-${i}` }))));
+      expect(res.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(["ro-0", "ro-1"]);
+    } finally {
+      await ledger.server.setReadOnly(false);
+    }
+    for (const m of messages) {
+      expect((await getTransaction(emu.clients.dynamodb, emu.resources.transactionsTable, m.transaction_id))?.status).toBe("RECEIVED");
+    }
+    expect(await entries(messages.map((m) => m.transaction_id))).toEqual([]);
+    expect(await notificationCount()).toBe(0);
+    // Once the writer takes writes again, the redelivery posts them.
+    const res = await processor(sqsEvent(messages.map((m) => sqsRecord(JSON.stringify(m)))));
+    expect(res.batchItemFailures).toEqual([]);
+    expect((await entries(messages.map((m) => m.transaction_id))).map((e) => e.outcome).sort()).toEqual(["POSTED", "REJECTED"]);
+  });
+
+  test("an unreachable ledger: every record waits for a retry", async () => {
+    const [m] = await seedTransactions(emu.clients.dynamodb, emu.resources.transactionsTable, [{}]);
+    const unreachable = loadHandler<SQSEvent, SQSBatchResponse>(PROCESSOR, { DB_PORT: "1" });
+    const res = await unreachable(sqsEvent([sqsRecord(JSON.stringify(m), { messageId: "no-writer" })]));
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: "no-writer" }]);
+    expect((await getTransaction(emu.clients.dynamodb, emu.resources.transactionsTable, m!.transaction_id))?.status).toBe("RECEIVED");
+  });
+});

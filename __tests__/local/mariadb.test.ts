@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as net from "node:net";
 import mysql from "mysql2/promise";
-import { MYSQL8_SQL_MODE, startMariaDb, type MariaDb } from "../../src/local/mariadb";
+import { type MariaDb, MYSQL8_SQL_MODE, startMariaDb } from "../../src/local/mariadb";
 
 /** Resolves true if something accepts TCP connections on the port. */
 function portOpen(port: number): Promise<boolean> {
@@ -39,9 +39,9 @@ describe("local MariaDB", () => {
   });
 
   test("root needs the instance's password", async () => {
-    await expect(
-      mysql.createConnection({ host: db.host, port: db.port, user: "root", password: "wrong" }),
-    ).rejects.toMatchObject({ code: "ER_ACCESS_DENIED_ERROR" });
+    await expect(mysql.createConnection({ host: db.host, port: db.port, user: "root", password: "wrong" })).rejects.toMatchObject({
+      code: "ER_ACCESS_DENIED_ERROR",
+    });
   });
 
   test("read-only refuses writes from ordinary users until switched off", async () => {

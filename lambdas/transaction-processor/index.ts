@@ -1,34 +1,35 @@
 /**
- * transaction-processor: SQS (batch 10, ReportBatchItemFailures) -> RECEIVED to PROCESSED or
- * FAILED exactly once, a notification message, and one JSON-lines S3 log object per batch.
+ * transaction-processor: SQS (batch 10, ReportBatchItemFailures) -> each payment posted exactly
+ * once in the Aurora ledger, then its DynamoDB item moved out of RECEIVED as a projection of the
+ * ledger, a notification message, and one JSON-lines S3 log object per batch.
  *
- * Exactly once: the state change is a conditional UpdateItem on status = RECEIVED. A duplicate
- * delivery fails that condition and is treated as success without a second state change.
+ * Exactly once, in either region: the whole batch is posted in one ledger transaction whose
+ * unique transaction_id is the guard (lambdas/shared/ledger). A duplicate delivery, a redelivery
+ * after a crash, or the same payment processed in the other region posts nothing new and still
+ * completes the projection. The item's status is written only after the ledger holds the entry,
+ * from the ledger's outcome (POSTED -> PROCESSED, REJECTED -> FAILED), so what a client reads
+ * never contradicts the ledger. While the ledger cannot take writes (no writer reachable, a
+ * read-only cluster before promotion), every record of the batch is reported as a failure and
+ * waits in the queue: nothing is marked FAILED for it.
  *
  * Side effects (notification, log line) are tracked on the item (`notified`, `logged`) and
  * guarded by a short lease (`lease_until`/`lease_owner`): the invocation that made the
  * transition owns the lease; a duplicate delivery only redoes a missing side effect if it can
  * take the lease (expired or released), otherwise it fails the record so SQS retries later.
- * So a duplicate delivery does not produce a second notification, and a crash between the
- * transition and a side effect is repaired by the SQS retry (at-least-once).
- *
- * Side effects are done per batch, not per record: the batch's notifications go out in
- * SendMessageBatch calls of 10, its log lines in one S3 object, and each record is then marked
- * (`notified`, `logged`, lease released) in a single UpdateItem. So a message costs two
- * DynamoDB writes plus a tenth of an SQS and an S3 call. A record whose notification or log
- * write failed is reported as a failure (lease released), SQS redelivers it, and the duplicate
- * path redoes only what is missing.
+ * Side effects are batched: SendMessageBatch calls of 10, one S3 object, then one UpdateItem per
+ * record marking what was done and releasing the lease.
  */
 import { randomUUID } from "node:crypto";
-import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
-import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { BatchGetCommand, type BatchGetCommandOutput, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { ENV } from "../../src/contracts/functions";
 import { documentClient, s3, sqs } from "../shared/clients";
 import { intEnv, once, requireEnv } from "../shared/env";
+import { type LedgerEntryInput, LedgerUnavailableError, ledgerConnection, type PostResult, postBatch } from "../shared/ledger";
+import { ledgerConfigFromEnv } from "../shared/ledger-config";
 import { countPayments, instrumented, logger } from "../shared/runtime";
 import { type NotificationMessage, parseRecord, type TransactionMessage, transactionMessageSchema } from "../shared/schemas";
 import { publicView, type TransactionItem } from "../shared/transactions";
@@ -40,7 +41,11 @@ const config = once(() => ({
   riskLimitMinor: intEnv(ENV.riskLimitMinor, 5_000_000),
   /** Must be >= the function timeout and <= the queue's visibility timeout. */
   leaseSeconds: intEnv(ENV.sideEffectLeaseSeconds, 60),
+  region: process.env.AWS_REGION ?? "local",
 }));
+
+/** One connection to the ledger writer per container, reused across invocations. */
+const ledger = once(() => ledgerConnection(ledgerConfigFromEnv()));
 
 export class PoisonMessageError extends Error {
   constructor(message: string) {
@@ -70,11 +75,45 @@ interface BatchState {
   pending: Pending[];
 }
 
-export function decide(message: TransactionMessage, riskLimitMinor: number): { status: "PROCESSED" | "FAILED"; failureReason?: string } {
-  if (message.amount > riskLimitMinor) {
-    return { status: "FAILED", failureReason: `RISK_LIMIT_EXCEEDED: amount ${message.amount} is over the limit of ${riskLimitMinor}` };
+/**
+ * The ledger entry for an accepted transaction, from its stored item (never from the message
+ * alone): POSTED, or REJECTED with its reason when over the risk limit.
+ */
+export function entryFor(
+  item: Pick<TransactionItem, "transaction_id" | "merchant_id" | "amount" | "currency">,
+  riskLimitMinor: number,
+): LedgerEntryInput {
+  const base = { transactionId: item.transaction_id, merchantId: item.merchant_id, amount: item.amount, currency: item.currency };
+  if (item.amount > riskLimitMinor) {
+    return { ...base, outcome: "REJECTED", reason: `RISK_LIMIT_EXCEEDED: amount ${item.amount} is over the limit of ${riskLimitMinor}` };
   }
-  return { status: "PROCESSED" };
+  return { ...base, outcome: "POSTED" };
+}
+
+/** The batch's items, read consistently in one BatchGetItem per 100 (what was accepted, as stored). */
+async function loadItems(ids: readonly string[]): Promise<Map<string, TransactionItem>> {
+  const table = config().transactionsTable;
+  const items = new Map<string, TransactionItem>();
+  const unique = [...new Set(ids)];
+  for (let i = 0; i < unique.length; i += 100) {
+    let keys: Array<Record<string, unknown>> | undefined = unique.slice(i, i + 100).map((id) => ({ transaction_id: id }));
+    for (let attempt = 0; keys && keys.length > 0 && attempt < 5; attempt++) {
+      const out: BatchGetCommandOutput = await documentClient().send(
+        new BatchGetCommand({ RequestItems: { [table]: { Keys: keys, ConsistentRead: true } } }),
+      );
+      for (const item of out.Responses?.[table] ?? []) items.set(String(item.transaction_id), item as TransactionItem);
+      keys = out.UnprocessedKeys?.[table]?.Keys;
+    }
+  }
+  return items;
+}
+
+/** Why a message cannot be posted from its item, or undefined when it can. */
+function mismatch(message: TransactionMessage, item: TransactionItem): string | undefined {
+  const differs = (["merchant_id", "amount", "currency"] as const).filter((k) => item[k] !== message[k]);
+  return differs.length > 0
+    ? `message for ${message.transaction_id} does not match the stored transaction (${differs.join(", ")})`
+    : undefined;
 }
 
 function parseMessage(record: SQSRecord): TransactionMessage {
@@ -124,11 +163,28 @@ async function sendNotifications(pending: Pending[]): Promise<Set<string>> {
   return failed;
 }
 
-async function processRecord(record: SQSRecord, batch: BatchState): Promise<void> {
+/** The item's status as a projection of what the ledger holds. */
+function projection(entry: LedgerEntryInput, recorded: Extract<PostResult, { status: "recorded" }>) {
+  if (recorded.outcome === "POSTED") return { status: "PROCESSED" as const };
+  // Posted earlier, perhaps under another risk limit: the ledger's outcome stands.
+  return { status: "FAILED" as const, failureReason: entry.reason ?? "REJECTED by the ledger" };
+}
+
+/**
+ * Moves the item out of RECEIVED to the ledger's outcome (taking the side-effect lease), or, when
+ * an earlier delivery or the other region did that already, takes the lease to redo a missing
+ * side effect. Queues the record's side effects on the batch.
+ */
+async function project(
+  record: SQSRecord,
+  message: TransactionMessage,
+  entry: LedgerEntryInput,
+  recorded: Extract<PostResult, { status: "recorded" }>,
+  batch: BatchState,
+): Promise<void> {
   const cfg = config();
-  const message = parseMessage(record);
   const id = message.transaction_id;
-  const decision = decide(message, cfg.riskLimitMinor);
+  const decision = projection(entry, recorded);
   const now = new Date().toISOString();
   const lease = Date.now() + cfg.leaseSeconds * 1000;
 
@@ -139,8 +195,11 @@ async function processRecord(record: SQSRecord, batch: BatchState): Promise<void
         TableName: cfg.transactionsTable,
         Key: { transaction_id: id },
         UpdateExpression:
-          "SET #status = :status, updated_at = :now, processed_at = :now, lease_until = :lease, lease_owner = :token" +
-          (decision.failureReason !== undefined ? ", failure_reason = :reason" : ""),
+          "SET #status = :status, updated_at = :now, processed_at = :now, posted_at = :postedAt, posted_region = :postedRegion, " +
+          "lease_until = :lease, lease_owner = :token" +
+          (decision.failureReason !== undefined ? ", failure_reason = :reason" : "") +
+          // No longer pending: out of the sparse index the sweeper reads.
+          " REMOVE pending_shard, pending_since",
         ConditionExpression: "#status = :received AND amount = :amount AND currency = :currency",
         ExpressionAttributeNames: { "#status": "status" },
         ExpressionAttributeValues: {
@@ -151,14 +210,21 @@ async function processRecord(record: SQSRecord, batch: BatchState): Promise<void
           ":now": now,
           ":lease": lease,
           ":token": batch.token,
+          ":postedAt": recorded.postedAt,
+          ":postedRegion": recorded.region,
           ...(decision.failureReason !== undefined ? { ":reason": decision.failureReason } : {}),
         },
         ReturnValues: "ALL_NEW",
       }),
     );
     item = out.Attributes as TransactionItem;
-    logger.info("transaction transitioned", { transaction_id: id, status: item.status, failure_reason: item.failure_reason });
-    countPayments(item.status === "PROCESSED" ? "processed" : "failed");
+    logger.info("transaction projected from the ledger", {
+      transaction_id: id,
+      status: item.status,
+      posted_now: recorded.posted,
+      failure_reason: item.failure_reason,
+    });
+    if (recorded.posted) countPayments(item.status === "PROCESSED" ? "processed" : "failed");
   } catch (err) {
     if (!(err instanceof ConditionalCheckFailedException)) throw err;
     const existing = await documentClient().send(
@@ -167,6 +233,7 @@ async function processRecord(record: SQSRecord, batch: BatchState): Promise<void
     const current = existing.Item as TransactionItem | undefined;
     if (!current) throw new Error(`transaction ${id} does not exist (yet); will retry`);
     if (current.status === "RECEIVED") {
+      // The ledger holds the entry, but the item disagrees with the message: needs a human.
       throw new PoisonMessageError(`message for ${id} does not match the stored transaction (amount/currency)`);
     }
     if (current.notified === true && current.logged === true) {
@@ -273,17 +340,84 @@ async function completeSideEffects(batch: BatchState): Promise<string[]> {
   return failed;
 }
 
-const processor = new BatchProcessor(EventType.SQS);
-
-export const handler = instrumented(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+export const handler = instrumented(async (event: SQSEvent, _context: Context): Promise<SQSBatchResponse> => {
+  const cfg = config();
   const batch: BatchState = { token: randomUUID(), pending: [] };
-  const response = await processPartialResponse(event, (record: SQSRecord) => processRecord(record, batch), processor, {
-    context,
-    throwOnFullBatchFailure: false,
-  });
-  const logFailures = await completeSideEffects(batch);
-  const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
-  for (const id of logFailures) failed.add(id);
-  if (failed.size > 0) logger.warn("batch items failed", { failed: [...failed] });
-  return { batchItemFailures: [...failed].map((itemIdentifier) => ({ itemIdentifier })) };
+  const failed = new Set<string>();
+  const fail = (record: SQSRecord, reason: string | Error, details: Record<string, unknown> = {}) => {
+    logger.error("record failed", {
+      message_id: record.messageId,
+      ...details,
+      error: reason instanceof Error ? reason : new Error(reason),
+    });
+    failed.add(record.messageId);
+  };
+  const response = (): SQSBatchResponse => {
+    if (failed.size > 0) logger.warn("batch items failed", { failed: [...failed] });
+    return { batchItemFailures: [...failed].map((itemIdentifier) => ({ itemIdentifier })) };
+  };
+
+  const messages: Array<{ record: SQSRecord; message: TransactionMessage }> = [];
+  for (const record of event.Records) {
+    try {
+      messages.push({ record, message: parseMessage(record) });
+    } catch (err) {
+      fail(record, err as Error);
+    }
+  }
+  if (messages.length === 0) return response();
+
+  // Post what was accepted, as stored: a message is only a pointer to its item.
+  let items: Map<string, TransactionItem>;
+  try {
+    items = await loadItems(messages.map((m) => m.message.transaction_id));
+  } catch (err) {
+    for (const { record } of messages) fail(record, err as Error);
+    return response();
+  }
+  const postable: Array<{ record: SQSRecord; message: TransactionMessage; entry: LedgerEntryInput }> = [];
+  for (const { record, message } of messages) {
+    const item = items.get(message.transaction_id);
+    if (!item) fail(record, `transaction ${message.transaction_id} does not exist (yet); will retry`);
+    else {
+      const problem = mismatch(message, item);
+      if (problem) fail(record, new PoisonMessageError(problem));
+      else postable.push({ record, message, entry: entryFor(item, cfg.riskLimitMinor) });
+    }
+  }
+
+  let results: Map<string, PostResult>;
+  try {
+    results =
+      postable.length > 0
+        ? await postBatch(
+            ledger(),
+            postable.map((p) => p.entry),
+            { region: cfg.region },
+          )
+        : new Map();
+  } catch (err) {
+    // Nothing was committed: the whole batch waits in the queue (never marked FAILED).
+    if (err instanceof LedgerUnavailableError) logger.warn("ledger unavailable; the batch waits in the queue", { error: err.message });
+    else logger.error("ledger refused the batch", { error: err as Error });
+    for (const { record } of postable) failed.add(record.messageId);
+    return response();
+  }
+
+  await Promise.all(
+    postable.map(async ({ record, message, entry }) => {
+      const result = results.get(message.transaction_id);
+      if (result?.status !== "recorded") {
+        fail(record, `the ledger did not record ${message.transaction_id}: ${result?.status ?? "no result"}`, { result });
+        return;
+      }
+      try {
+        await project(record, message, entry, result, batch);
+      } catch (err) {
+        fail(record, err as Error, { transaction_id: message.transaction_id });
+      }
+    }),
+  );
+  for (const id of await completeSideEffects(batch)) failed.add(id);
+  return response();
 });

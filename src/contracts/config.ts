@@ -5,6 +5,7 @@
  * A bad value fails synth with one message naming the setting, the value and the allowed form.
  */
 
+import { AURORA_MAX_CONNECTIONS, CONNECTIONS_PER_CONTAINER, MIGRATOR_CONNECTIONS } from "./ledger";
 import { KNOWN_REGIONS, REGION_ZONE_IDS, ZONE_COUNT } from "./regions";
 
 export type RegionRole = "primary" | "dr";
@@ -39,6 +40,8 @@ export interface DeploymentConfig {
   readonly auroraEngineVersion: string;
   readonly lambdaMemoryMb: number;
   readonly lambdaReservedConcurrency: number;
+  /** Most processor invocations at once: each holds one connection to the Aurora writer. */
+  readonly processorMaxConcurrency: number;
   readonly logRetentionDays: number;
   readonly maxPaymentAmountMinor: number;
   readonly riskLimitMinor: number;
@@ -287,6 +290,15 @@ export const SETTINGS: readonly Setting[] = [
     parse: intIn(1, 1000),
   },
   {
+    key: "processorMaxConcurrency",
+    env: "PROCESSOR_MAX_CONCURRENCY",
+    description:
+      "Most transaction-processor invocations at once (SQS event source maximum concurrency and the function's reserved concurrency); each holds one Aurora connection, and together they must stay within half of the instance class's max_connections",
+    fallback: () => 20,
+    form: "an integer from 2 to 1000",
+    parse: intIn(2, 1000),
+  },
+  {
     key: "logRetentionDays",
     env: "LOG_RETENTION_DAYS",
     description: "CloudWatch Logs retention (PCI DSS 10.5.1 wants 365)",
@@ -450,9 +462,29 @@ function checkRelations(c: DeploymentConfig): void {
   ] as const) {
     checkZones(key, region, zones);
   }
+  checkConnectionBudget(c);
   if (c.riskLimitMinor > c.maxPaymentAmountMinor) {
     throw new ConfigError(
       `Invalid riskLimitMinor: ${c.riskLimitMinor} is above maxPaymentAmountMinor ${c.maxPaymentAmountMinor}. Expected at most the maximum amount.`,
+    );
+  }
+}
+
+/**
+ * The functions' connections to the Aurora writer stay within half of its max_connections, so
+ * that a failover's reconnect storm, the migrator and operators still get in.
+ */
+function checkConnectionBudget(c: DeploymentConfig): void {
+  const max = AURORA_MAX_CONNECTIONS[c.dbInstanceClass];
+  if (max === undefined) {
+    throw new ConfigError(
+      `Invalid dbInstanceClass: "${c.dbInstanceClass}" has no known max_connections, so the connection budget of processorMaxConcurrency cannot be checked. Expected one of ${Object.keys(AURORA_MAX_CONNECTIONS).join(", ")}.`,
+    );
+  }
+  const needed = c.processorMaxConcurrency * CONNECTIONS_PER_CONTAINER + MIGRATOR_CONNECTIONS;
+  if (needed > Math.floor(max / 2)) {
+    throw new ConfigError(
+      `Invalid processorMaxConcurrency: ${c.processorMaxConcurrency} processor invocations (${CONNECTIONS_PER_CONTAINER} connection each) plus the migrator need ${needed} connections, over half of the ${max} max_connections of dbInstanceClass ${c.dbInstanceClass}. Expected processorMaxConcurrency of at most ${Math.floor(max / 2) - MIGRATOR_CONNECTIONS}, or a larger dbInstanceClass.`,
     );
   }
 }

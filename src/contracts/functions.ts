@@ -31,6 +31,17 @@ export const ENV = {
   sideEffectLeaseSeconds: "SIDE_EFFECT_LEASE_SECONDS",
   dbEndpoint: "DB_ENDPOINT",
   dbPort: "DB_PORT",
+  /** The global writer endpoint: the ledger's writer in whichever region holds it. */
+  dbWriterEndpoint: "DB_WRITER_ENDPOINT",
+  dbName: "DB_NAME",
+  dbUser: "DB_USER",
+  /** "iam" in AWS (TLS and IAM tokens); "password" only in the local runtime, with DB_PASSWORD. */
+  dbAuthMode: "DB_AUTH_MODE",
+  /** Regions whose writer an IAM token may be signed for, in the order to try them. */
+  dbIamRegions: "DB_IAM_REGIONS",
+  dbPassword: "DB_PASSWORD",
+  dbMasterSecretArn: "DB_MASTER_SECRET_ARN",
+  dbMasterUsername: "DB_MASTER_USERNAME",
   healthCheckTimeoutMs: "HEALTH_CHECK_TIMEOUT_MS",
   /** Local runs: S3 emulators need path-style URLs. */
   s3ForcePathStyle: "S3_FORCE_PATH_STYLE",
@@ -116,8 +127,19 @@ export const FUNCTIONS = {
     key: "transaction-processor",
     description: "Moves queued transactions to PROCESSED or FAILED exactly once",
     timeoutSeconds: 30,
-    required: ["transactionsTable", "notificationQueueUrl", "transactionLogBucket", "riskLimitMinor", "sideEffectLeaseSeconds"],
-    optional: [],
+    required: [
+      "transactionsTable",
+      "notificationQueueUrl",
+      "transactionLogBucket",
+      "riskLimitMinor",
+      "sideEffectLeaseSeconds",
+      "dbWriterEndpoint",
+      "dbPort",
+      "dbName",
+      "dbUser",
+      "dbAuthMode",
+    ],
+    optional: ["dbIamRegions", "dbPassword"],
     eventSource: { queue: "transaction", batchSize: 10, maximumBatchingWindowSeconds: 1 },
   }),
   notifier: defineFunction({
@@ -128,6 +150,14 @@ export const FUNCTIONS = {
     required: ["notificationTopicArn"],
     optional: [],
     eventSource: { queue: "notification", batchSize: 10, maximumBatchingWindowSeconds: 1 },
+  }),
+  migrator: defineFunction({
+    handler: "ledger-migrator",
+    key: "ledger-migrator",
+    description: "Applies the ledger's schema migrations and creates its database users (invoked by Terraform at deploy)",
+    timeoutSeconds: 120,
+    required: ["dbWriterEndpoint", "dbPort", "dbName", "dbMasterSecretArn", "dbMasterUsername", "dbAuthMode"],
+    optional: ["dbPassword"],
   }),
   health: defineFunction({
     handler: "health",

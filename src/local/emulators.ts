@@ -22,6 +22,7 @@ import { type DeploymentConfig, loadConfig } from "../contracts/config";
 import { ENV, environmentOf, FUNCTIONS, QUEUES, type QueueId, SIDE_EFFECT_LEASE_SECONDS } from "../contracts/functions";
 import { Naming } from "../contracts/names";
 import { attributeNames, TABLES, type TableId } from "../contracts/tables";
+import type { LocalLedger } from "./ledger";
 
 // Local runs are on Node 20; Lambda runs Node 22. Silence the SDK's Node-version notice.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -196,6 +197,8 @@ export interface StartOptions {
   prefix?: string;
   /** Deployment settings the handlers run with (limits, currencies); default: the defaults. */
   config?: DeploymentConfig;
+  /** The ledger the processor posts to; without one, the processor's environment is left out. */
+  ledger?: LocalLedger;
 }
 
 /** Starts both emulators and creates every resource with the production schemas. */
@@ -282,7 +285,7 @@ export async function startEmulators(options: StartOptions = {}): Promise<Emulat
     // No X-Ray daemon and no CloudWatch here: tracer and metrics stay quiet.
     [ENV.tracingEnabled]: "false",
     [ENV.metricsDisabled]: "true",
-    ...functionEnvironment(resources, options.config ?? loadConfig({}, {}), options.visibilityTimeoutSeconds ?? 30),
+    ...functionEnvironment(resources, options.config ?? loadConfig({}, {}), options.visibilityTimeoutSeconds ?? 30, options.ledger),
   };
 
   return {
@@ -303,7 +306,12 @@ export async function startEmulators(options: StartOptions = {}): Promise<Emulat
  * The environment of all four handlers against these resources, each part built from its
  * function contract as the stacks build it. The handlers share one process here, so one map.
  */
-function functionEnvironment(res: Resources, config: DeploymentConfig, visibilityTimeoutSeconds: number): Record<string, string> {
+function functionEnvironment(
+  res: Resources,
+  config: DeploymentConfig,
+  visibilityTimeoutSeconds: number,
+  ledger: LocalLedger | undefined,
+): Record<string, string> {
   return {
     ...environmentOf(FUNCTIONS.gateway, {
       transactionsTable: res.transactionsTable,
@@ -313,14 +321,23 @@ function functionEnvironment(res: Resources, config: DeploymentConfig, visibilit
       allowedCurrencies: config.allowedCurrencies.join(","),
       corsAllowOrigin: config.corsAllowOrigin,
     }),
-    ...environmentOf(FUNCTIONS.processor, {
-      transactionsTable: res.transactionsTable,
-      notificationQueueUrl: res.notificationQueueUrl,
-      transactionLogBucket: res.logBucket,
-      riskLimitMinor: String(config.riskLimitMinor),
-      // The side-effect lease must not outlive the queue's visibility timeout.
-      sideEffectLeaseSeconds: String(Math.min(SIDE_EFFECT_LEASE_SECONDS, visibilityTimeoutSeconds)),
-    }),
+    ...(ledger
+      ? environmentOf(FUNCTIONS.processor, {
+          transactionsTable: res.transactionsTable,
+          notificationQueueUrl: res.notificationQueueUrl,
+          transactionLogBucket: res.logBucket,
+          riskLimitMinor: String(config.riskLimitMinor),
+          // The side-effect lease must not outlive the queue's visibility timeout.
+          sideEffectLeaseSeconds: String(Math.min(SIDE_EFFECT_LEASE_SECONDS, visibilityTimeoutSeconds)),
+          dbWriterEndpoint: ledger.host,
+          dbPort: String(ledger.port),
+          dbName: ledger.database,
+          dbUser: ledger.user,
+          // Locally only: a throw-away password for a throw-away server (in AWS: IAM tokens over TLS).
+          dbAuthMode: "password",
+          dbPassword: ledger.password,
+        })
+      : {}),
     ...environmentOf(FUNCTIONS.notifier, { notificationTopicArn: res.notificationTopicArn }),
     // No Aurora here: the health check skips its database probe.
     ...environmentOf(FUNCTIONS.health, { transactionsTable: res.transactionsTable, transactionQueueUrl: res.transactionQueueUrl }),

@@ -9,7 +9,7 @@
  *
  * This module must not import jest: the local runtime uses it too.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -56,7 +56,10 @@ export function ensureMariaDbInstalled(): string {
   const aptGet = onPath("apt-get");
   if (!isRoot() || !aptGet) throw new Error(INSTALL_HINT);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  for (const args of [["-qq", "update"], ["-qq", "install", "-y", "--no-install-recommends", "mariadb-server"]]) {
+  for (const args of [
+    ["-qq", "update"],
+    ["-qq", "install", "-y", "--no-install-recommends", "mariadb-server"],
+  ]) {
     const run = spawnSync(aptGet, args, { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
     if (run.status !== 0) {
       const detail = (run.stderr || run.stdout || String(run.error ?? "")).trim().split("\n").slice(-3).join(" | ");
@@ -119,7 +122,9 @@ function templateDir(server: string, asRoot: boolean): string {
       { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
     );
     if (run.status !== 0) {
-      throw new Error(`mariadb-install-db failed (${run.status}): ${(run.stderr || run.stdout || "").trim().split("\n").slice(-5).join(" | ")}`);
+      throw new Error(
+        `mariadb-install-db failed (${run.status}): ${(run.stderr || run.stdout || "").trim().split("\n").slice(-5).join(" | ")}`,
+      );
     }
     // The buffer pool dump only slows the first start down.
     fs.rmSync(path.join(staging, "data", "ib_buffer_pool"), { force: true });
@@ -190,11 +195,11 @@ export interface MariaDb {
 const WATCHDOG = [
   'dir="$1"; shift',
   "trap '' HUP INT PIPE",
-  'exec 3<&0',
+  "exec 3<&0",
   '"$@" 3<&- </dev/null & pid=$!',
   '( cat <&3 >/dev/null 2>&1; kill -KILL "$pid" 2>/dev/null ) &',
   // Only the server writes to our pipe: after we are gone the shell's own "Killed" must not fail.
-  'exec 3<&- 2>/dev/null',
+  "exec 3<&- 2>/dev/null",
   'wait "$pid"; code=$?',
   'rm -rf "$dir"',
   'exit "$code"',
@@ -291,7 +296,10 @@ function spawnServer(server: string, dir: string, port: number, asRoot: boolean,
 }
 
 function tail(log: string): string {
-  const lines = log.trim().split("\n").filter((l) => /ERROR|error|Aborting/.test(l));
+  const lines = log
+    .trim()
+    .split("\n")
+    .filter((l) => /ERROR|error|Aborting/.test(l));
   return (lines.length ? lines : log.trim().split("\n")).slice(-4).join(" | ");
 }
 
@@ -314,7 +322,9 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<MariaD
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "mariadb-"));
     copyTree(path.join(template, "data"), path.join(dir, "data"));
     // Run by the server before it accepts connections: no client round trip at start.
-    fs.writeFileSync(path.join(dir, "init.sql"), `ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY ${escapeString(rootPassword)};\n`, { mode: 0o600 });
+    fs.writeFileSync(path.join(dir, "init.sql"), `ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY ${escapeString(rootPassword)};\n`, {
+      mode: 0o600,
+    });
     port = await freePort();
     try {
       running = await spawnServer(server, dir, port, asRoot, timeoutMs);

@@ -25,6 +25,7 @@ import { ENV, FUNCTIONS, type FunctionContract } from "../contracts/functions";
 import { applyEnv, type Emulators, type Resources, startEmulators } from "./emulators";
 import { matchRoute, readBody, toHttpApiEvent, type Written, writeGatewayError, writeResult } from "./http-api";
 import { fakeContext } from "./lambda-events";
+import { type LocalLedger, startLocalLedger } from "./ledger";
 import { type PollerStats, type QueuePoller, type SqsHandler, startQueuePoller } from "./sqs-poller";
 
 const HOST = "127.0.0.1";
@@ -53,6 +54,8 @@ export interface LocalRegionOptions {
   prefix?: string;
   /** Deployment settings (default: cdktf.json context and environment, as `cdktf synth` reads them). */
   config?: DeploymentConfig;
+  /** The ledger to post to (the drill shares one between two regions); default: a MariaDB of its own. */
+  ledger?: LocalLedger;
 }
 
 export interface LocalRegion {
@@ -63,6 +66,8 @@ export interface LocalRegion {
   readonly resources: Resources;
   /** The running emulators (endpoints, inspection of queues, SDK clients). */
   readonly emulators: Emulators;
+  /** The MariaDB standing in for the Aurora writer, with the migrated ledger. */
+  readonly ledger: LocalLedger;
   /** Env vars the handlers run with (handy for the AWS CLI or a script against the emulators). */
   readonly env: Readonly<Record<string, string>>;
   readonly pollers: { readonly transactions: PollerStats; readonly notifications: PollerStats };
@@ -142,12 +147,15 @@ export async function startLocalRegion(options: LocalRegionOptions = {}): Promis
   });
 
   try {
+    const ledger = options.ledger ?? (await startLocalLedger());
+    if (!options.ledger) cleanups.push(() => ledger.stop());
     const emulators = await startEmulators({
       region,
       prefix: options.prefix ?? "local",
       visibilityTimeoutSeconds,
       maxReceiveCount: options.maxReceiveCount,
       config,
+      ledger,
     });
     cleanups.push(() => emulators.stop());
 
@@ -271,6 +279,7 @@ export async function startLocalRegion(options: LocalRegionOptions = {}): Promis
       region,
       resources: emulators.resources,
       emulators,
+      ledger,
       env,
       pollers: { transactions: transactions.stats, notifications: notifications.stats },
       stop: () => (stopping ??= runCleanups()),
@@ -294,6 +303,7 @@ export function describeRegion(r: LocalRegion): string[] {
     `  topic           ${res.notificationTopicArn}`,
     `  subscriber      ${res.observerQueueUrl} (SNS envelopes of what was published)`,
     `  bucket          ${res.logBucket}`,
+    `  ledger          mysql://${r.ledger.user}@${r.ledger.host}:${r.ledger.port}/${r.ledger.database} (MariaDB standing in for the Aurora writer)`,
     `Ctrl-C to stop.`,
   ];
 }

@@ -20,7 +20,11 @@ import type { Connection, ConnectionOptions } from "mysql2/promise";
 import { createConnection } from "mysql2/promise";
 import { breaksConnection, classifyError, LedgerError } from "./errors";
 
-export type LedgerAuth = { kind: "iam"; region: string } | { kind: "password"; password: string };
+/**
+ * IAM tokens are signed for one region, and the global writer endpoint leads to whichever region
+ * holds the writer now: `regions` lists where it can be, in the order to try them.
+ */
+export type LedgerAuth = { kind: "iam"; regions: readonly string[] } | { kind: "password"; password: string };
 
 export interface LedgerConfig {
   host: string;
@@ -69,8 +73,11 @@ export interface LedgerConnection {
 /** Amazon RDS CA bundle; one object so mysql2 builds its TLS context once per container. */
 const RDS_TLS = { ca: awsCaBundle.ca, rejectUnauthorized: true, verifyIdentity: true, minVersion: "TLSv1.2" as const };
 
-/** The mysql2 options for one new connection (signs a fresh IAM token each time). Exported for tests. */
-export async function connectionOptions(config: LedgerConfig): Promise<ConnectionOptions> {
+/**
+ * The mysql2 options for one new connection (signs a fresh IAM token each time, for `region`:
+ * default the first of the configured regions). Exported for tests.
+ */
+export async function connectionOptions(config: LedgerConfig, region?: string): Promise<ConnectionOptions> {
   const base: ConnectionOptions = {
     host: config.host,
     port: config.port,
@@ -92,7 +99,12 @@ export async function connectionOptions(config: LedgerConfig): Promise<Connectio
   if (!config.tls) throw new LedgerError("IAM database authentication sends its token in clear text: it requires tls: true");
   // Loaded on first IAM connection only: local runs and tests never pay for the SDK's signer.
   const { Signer } = await import("@aws-sdk/rds-signer");
-  const signer = new Signer({ hostname: config.host, port: config.port, username: config.user, region: config.auth.region });
+  const signer = new Signer({
+    hostname: config.host,
+    port: config.port,
+    username: config.user,
+    region: region ?? config.auth.regions[0],
+  });
   const token = await signer.getAuthToken();
   return { ...base, password: token, enableCleartextPlugin: true, ssl: RDS_TLS };
 }
@@ -111,10 +123,29 @@ export function ledgerConnection(config: LedgerConfig): LedgerConnection {
     old?.conn.destroy();
   };
 
+  // IAM: the region whose token the writer last accepted is tried first.
+  const regions: Array<string | undefined> = config.auth.kind === "iam" ? [...config.auth.regions] : [undefined];
+  const connect = async (): Promise<Connection> => {
+    let lastError: unknown;
+    for (const region of [...regions]) {
+      try {
+        const conn = await createConnection(await connectionOptions(config, region));
+        regions.splice(regions.indexOf(region), 1);
+        regions.unshift(region);
+        return conn;
+      } catch (err) {
+        lastError = err;
+        // ER_ACCESS_DENIED_ERROR: a token for a region that does not hold the writer now.
+        if ((err as { errno?: number }).errno !== 1045) break;
+      }
+    }
+    throw lastError;
+  };
+
   const open = async () => {
     let conn: Connection;
     try {
-      conn = await createConnection(await connectionOptions(config));
+      conn = await connect();
     } catch (err) {
       throw classifyError(err, `connecting to the ledger at ${config.host}:${config.port}`);
     }
@@ -166,9 +197,11 @@ export function ledgerConnection(config: LedgerConfig): LedgerConnection {
     stats,
     config,
     session<T>(fn: (sql: LedgerSql) => Promise<T>, doing = "ledger"): Promise<T> {
-      const result = queue.then(() => run(fn)).catch((err: unknown) => {
-        throw classifyError(err, doing);
-      });
+      const result = queue
+        .then(() => run(fn))
+        .catch((err: unknown) => {
+          throw classifyError(err, doing);
+        });
       queue = result.catch(() => undefined);
       return result;
     },

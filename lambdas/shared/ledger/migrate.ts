@@ -10,9 +10,9 @@
  * Kept apart from the posting code: umzug is only bundled into the migrator.
  */
 import { Umzug, type UmzugStorage } from "umzug";
-import { LedgerError } from "./errors";
 import type { LedgerConnection, LedgerSql } from "./connection";
-import { MIGRATIONS, MIGRATIONS_HASH, migrationChecksum, type LedgerMigration } from "./migrations";
+import { LedgerError } from "./errors";
+import { type LedgerMigration, MIGRATIONS, MIGRATIONS_HASH, migrationChecksum } from "./migrations";
 import { LEDGER_TABLES } from "./tables";
 
 export { MIGRATIONS, MIGRATIONS_HASH } from "./migrations";
@@ -24,7 +24,7 @@ export interface MigrateOptions {
   /** Database to create (if missing) and migrate. */
   database: string;
   /** The application's user: may only SELECT and INSERT the ledger tables. */
-  appUser: { name: string; auth: AppUserAuth; /** @default "%" */ host?: string };
+  appUser: { name: string; auth: AppUserAuth /** @default "%" */; host?: string };
   /** How long to wait for another migrator's lock, seconds. @default 60 */
   lockTimeoutSeconds?: number;
   /** Progress lines (e.g. the Powertools logger's info). */
@@ -135,7 +135,8 @@ export async function migrate(connection: LedgerConnection, options: MigrateOpti
       for (const row of recorded) {
         const now = checksums.get(row.name);
         if (now === undefined) throw new LedgerError(`Database has migration ${row.name}, which this code does not know (older code?)`);
-        if (now !== row.checksum) throw new LedgerError(`Migration ${row.name} was changed after it was applied; add a new migration instead`);
+        if (now !== row.checksum)
+          throw new LedgerError(`Migration ${row.name} was changed after it was applied; add a new migration instead`);
       }
 
       const umzug = new Umzug<LedgerSql>({

@@ -52,7 +52,11 @@ export const REASON_MAX_LENGTH = 255;
 export const ledgerEntrySchema = z
   .object({
     transactionId: z.string().regex(TRANSACTION_ID_PATTERN, { error: "transactionId must be a lower-case UUID" }),
-    merchantId: z.string().min(1).max(ID_MAX_LENGTH).regex(ID_PATTERN, { error: "merchantId has characters other than letters, digits and _ . : -" }),
+    merchantId: z
+      .string()
+      .min(1)
+      .max(ID_MAX_LENGTH)
+      .regex(ID_PATTERN, { error: "merchantId has characters other than letters, digits and _ . : -" }),
     amount: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
     currency: z.string().regex(/^[A-Z]{3}$/, { error: "currency must be three upper-case letters" }),
     outcome: z.enum(ENTRY_OUTCOMES),
@@ -118,7 +122,14 @@ function prepare(entries: readonly LedgerEntryInput[]): { valid: LedgerEntryInpu
     if (results.get(id)?.status === "invalid") continue;
     const e = parsed.data;
     const seen = byId.get(id);
-    if (seen && (seen.merchantId !== e.merchantId || seen.amount !== e.amount || seen.currency !== e.currency || seen.outcome !== e.outcome || seen.reason !== e.reason)) {
+    if (
+      seen &&
+      (seen.merchantId !== e.merchantId ||
+        seen.amount !== e.amount ||
+        seen.currency !== e.currency ||
+        seen.outcome !== e.outcome ||
+        seen.reason !== e.reason)
+    ) {
       results.set(id, { status: "invalid", posted: false, message: "the batch holds this transaction id twice with different contents" });
       byId.delete(id);
       continue;
@@ -128,7 +139,11 @@ function prepare(entries: readonly LedgerEntryInput[]): { valid: LedgerEntryInpu
   return { valid: [...byId.values()], results };
 }
 
-function writeStatements(valid: readonly LedgerEntryInput[], region: string, batchId: string): { sql: string; values: unknown[]; selectIndex: number } {
+function writeStatements(
+  valid: readonly LedgerEntryInput[],
+  region: string,
+  batchId: string,
+): { sql: string; values: unknown[]; selectIndex: number } {
   const parts: string[] = ["SET TRANSACTION ISOLATION LEVEL READ COMMITTED", "START TRANSACTION"];
   const values: unknown[] = [];
 
@@ -193,7 +208,9 @@ function resultOf(entry: LedgerEntryInput, row: ReadBack | undefined): PostResul
   const mine = Number(row.mine) === 1;
   const expectedLegs = row.outcome === "POSTED" ? 2 : 0;
   if (legs !== expectedLegs) {
-    throw new LedgerError(`ledger entry ${entry.transactionId} (${row.outcome}) has ${legs} postings instead of ${expectedLegs}; nothing was committed`);
+    throw new LedgerError(
+      `ledger entry ${entry.transactionId} (${row.outcome}) has ${legs} postings instead of ${expectedLegs}; nothing was committed`,
+    );
   }
   const base = { outcome: row.outcome, postedAt: fromDatetime(row.posted_at), region: row.region };
   if (row.merchant_id !== entry.merchantId || amount !== entry.amount || row.currency !== entry.currency) {

@@ -47,7 +47,16 @@ export async function entryStatus(connection: LedgerConnection, transactionId: s
   const rows = await connection.session(
     (sql) =>
       sql.query<
-        Array<{ transaction_id: string; merchant_id: string; amount: string; currency: string; outcome: EntryOutcome; reason: string | null; region: string; posted_at: string }>
+        Array<{
+          transaction_id: string;
+          merchant_id: string;
+          amount: string;
+          currency: string;
+          outcome: EntryOutcome;
+          reason: string | null;
+          region: string;
+          posted_at: string;
+        }>
       >(
         `SELECT transaction_id, merchant_id, amount, currency, outcome, reason, region, posted_at
          FROM journal_entries WHERE transaction_id = CONVERT(? USING ascii) COLLATE ascii_bin`,

@@ -115,7 +115,7 @@ export class DnsFailover extends Construct {
         alias: { name: endpoint.albDnsName, zoneId: endpoint.albZoneId, evaluateTargetHealth: true },
       });
       const alarm = new CloudwatchMetricAlarm(this, `${side}-health-alarm`, {
-        region: ROUTE53_METRICS_REGION,
+        provider: AwsStack.of(this).providerFor(ROUTE53_METRICS_REGION),
         alarmName: naming.healthCheck(SIDES[side], endpoint.region),
         alarmDescription: `Route53 health check of the ${side} region (${endpoint.region}) /health is failing: DNS fails over.`,
         namespace: "AWS/Route53",
@@ -148,7 +148,7 @@ export class DnsFailover extends Construct {
     const { accountId, partition, naming } = AwsStack.of(this);
     const sameAccount = { StringEquals: { "aws:SourceAccount": accountId } };
     const key = new KmsKey(this, "alert-key", {
-      region: ROUTE53_METRICS_REGION,
+      provider: AwsStack.of(this).providerFor(ROUTE53_METRICS_REGION),
       description: `Route53 health-check alert topic key (${naming.suffix}, ${ROUTE53_METRICS_REGION})`,
       enableKeyRotation: true,
       deletionWindowInDays: 7,
@@ -172,7 +172,7 @@ export class DnsFailover extends Construct {
       ]),
     });
     new KmsAlias(this, "alert-key-alias", {
-      region: ROUTE53_METRICS_REGION,
+      provider: AwsStack.of(this).providerFor(ROUTE53_METRICS_REGION),
       name: `alias/${naming.name("payment-dns-alerts")}`,
       targetKeyId: key.keyId,
     });

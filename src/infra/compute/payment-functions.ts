@@ -2,6 +2,7 @@ import { LambdaEventSourceMapping } from "@cdktf/provider-aws/lib/lambda-event-s
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { Construct } from "constructs";
 import { environmentOf, FUNCTIONS, type FunctionContract, SIDE_EFFECT_LEASE_SECONDS } from "../../contracts/functions";
+import { LEDGER_DATABASE, LEDGER_USERS } from "../../contracts/ledger";
 import { AwsStack } from "../core/aws-stack";
 import type { AuroraGlobalDatabase } from "../data/database";
 import type { SecureBucket } from "../data/secure-bucket";
@@ -9,7 +10,7 @@ import type { PaymentTables } from "../data/tables";
 import type { NotificationTopic } from "../messaging/notification-topic";
 import type { QueueWithDlq } from "../messaging/queue";
 import type { Network } from "../network/network";
-import { NodejsFunction } from "./nodejs-function";
+import { type FunctionVpcPlacement, NodejsFunction } from "./nodejs-function";
 
 export interface PaymentFunctionsProps {
   readonly network: Network;
@@ -21,6 +22,8 @@ export interface PaymentFunctionsProps {
   readonly database: AuroraGlobalDatabase;
   readonly memoryMb: number;
   readonly reservedConcurrency: number;
+  /** The processor's reserved and event-source concurrency: one ledger connection each. */
+  readonly processorMaxConcurrency: number;
   readonly maxPaymentAmountMinor: number;
   readonly riskLimitMinor: number;
   readonly allowedCurrencies: readonly string[];
@@ -37,40 +40,67 @@ export class PaymentFunctions extends Construct {
   readonly notifier: NodejsFunction;
   readonly health: NodejsFunction;
   readonly all: NodejsFunction[];
+  /** Functions that reach AWS only through the VPC endpoints. */
   readonly securityGroupId: string;
+  /** Placement of functions that also use the ledger: the one group Aurora accepts connections from. */
+  readonly ledgerPlacement: FunctionVpcPlacement;
 
   constructor(scope: Construct, id: string, props: PaymentFunctionsProps) {
     super(scope, id);
     const { naming } = AwsStack.of(this);
     const { network, tables, transactionQueue, notificationQueue, database } = props;
 
+    const toEndpoints = [
+      { description: "HTTPS to interface endpoints", protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: [network.vpcCidr] },
+      {
+        description: "HTTPS to S3 and DynamoDB gateway endpoints",
+        protocol: "tcp",
+        fromPort: 443,
+        toPort: 443,
+        prefixListIds: network.gatewayPrefixListIds,
+      },
+    ];
     const securityGroup = new SecurityGroup(this, "security-group", {
       name: naming.name("payment-functions-sg"),
-      description: "Payment functions: HTTPS to VPC endpoints, MySQL to Aurora, nothing else",
+      description: "Payment functions: HTTPS to VPC endpoints, nothing else",
       vpcId: network.vpcId,
       ingress: [],
-      egress: [
-        { description: "HTTPS to interface endpoints", protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: [network.vpcCidr] },
-        {
-          description: "HTTPS to S3 and DynamoDB gateway endpoints",
-          protocol: "tcp",
-          fromPort: 443,
-          toPort: 443,
-          prefixListIds: network.gatewayPrefixListIds,
-        },
-        { description: "MySQL to Aurora", protocol: "tcp", fromPort: database.port, toPort: database.port, cidrBlocks: [network.vpcCidr] },
-      ],
+      egress: toEndpoints,
       revokeRulesOnDelete: true,
     });
     this.securityGroupId = securityGroup.id;
+    const ledgerClients = new SecurityGroup(this, "ledger-security-group", {
+      name: naming.name("payment-ledger-clients-sg"),
+      description: "Functions that use the ledger: HTTPS to VPC endpoints, MySQL to Aurora only",
+      vpcId: network.vpcId,
+      ingress: [],
+      egress: [
+        ...toEndpoints,
+        {
+          description: "MySQL to Aurora",
+          protocol: "tcp",
+          fromPort: database.port,
+          toPort: database.port,
+          securityGroups: [database.securityGroupId],
+        },
+      ],
+      revokeRulesOnDelete: true,
+    });
+    database.allowConnectionsFrom("ledger-clients", ledgerClients.id, "MySQL from the functions that use the ledger");
+    const placement = { subnetIds: network.privateSubnetIds, securityGroupIds: [securityGroup.id] };
+    this.ledgerPlacement = { subnetIds: network.privateSubnetIds, securityGroupIds: [ledgerClients.id] };
 
-    const make = (contract: FunctionContract, environment: Record<string, string>) =>
+    const make = (
+      contract: FunctionContract,
+      environment: Record<string, string>,
+      options: { vpc?: FunctionVpcPlacement; reservedConcurrency?: number } = {},
+    ) =>
       new NodejsFunction(this, contract.handler, {
         contract,
         environment,
         memoryMb: props.memoryMb,
-        reservedConcurrency: props.reservedConcurrency,
-        vpc: { subnetIds: network.privateSubnetIds, securityGroupIds: [securityGroup.id] },
+        reservedConcurrency: options.reservedConcurrency ?? props.reservedConcurrency,
+        vpc: options.vpc ?? placement,
       });
 
     this.gateway = make(
@@ -96,8 +126,17 @@ export class PaymentFunctions extends Construct {
         transactionLogBucket: props.transactionLogs.bucketName,
         riskLimitMinor: String(props.riskLimitMinor),
         sideEffectLeaseSeconds: String(SIDE_EFFECT_LEASE_SECONDS),
+        dbWriterEndpoint: database.globalWriterEndpoint,
+        dbPort: String(database.port),
+        dbName: LEDGER_DATABASE,
+        dbUser: LEDGER_USERS.writer,
+        dbAuthMode: "iam",
+        // The writer is usually in the primary region (first) and after a failover in the DR region.
+        dbIamRegions: database.regions.join(","),
       }),
+      { vpc: this.ledgerPlacement, reservedConcurrency: props.processorMaxConcurrency },
     );
+    database.grantConnect(this.processor, LEDGER_USERS.writer);
     tables.grantReadWrite(this.processor, "transactions");
     transactionQueue.grantConsume(this.processor);
     notificationQueue.grantSend(this.processor);
@@ -115,16 +154,16 @@ export class PaymentFunctions extends Construct {
         dbEndpoint: database.endpoint,
         dbPort: String(database.port),
       }),
+      { vpc: this.ledgerPlacement },
     );
     tables.grantDescribe(this.health, "transactions");
     transactionQueue.grantDescribe(this.health);
 
     this.all = [this.gateway, this.processor, this.notifier, this.health];
 
-    const maximumConcurrency = Math.max(2, Math.min(props.reservedConcurrency, 1000));
-    for (const [sourceId, fn, queue] of [
-      ["processor-source", this.processor, transactionQueue],
-      ["notifier-source", this.notifier, notificationQueue],
+    for (const [sourceId, fn, queue, maximumConcurrency] of [
+      ["processor-source", this.processor, transactionQueue, props.processorMaxConcurrency],
+      ["notifier-source", this.notifier, notificationQueue, Math.max(2, Math.min(props.reservedConcurrency, 1000))],
     ] as const) {
       const source = fn.contract.eventSource;
       if (!source) throw new Error(`${fn.contract.handler} has no event source in its contract`);

@@ -6,6 +6,14 @@ import type { Construct, IConstruct } from "constructs";
 import type { Naming } from "../../contracts/names";
 import type { RegionKey } from "../security/region-key";
 
+/**
+ * AWS provider versions the synthesized configuration supports. The @cdktf/provider-aws bindings
+ * pin the exact 6.x version they were generated from; the configuration uses nothing that only one
+ * major version understands (no resource-level `region`: aliased providers instead), so the last
+ * 5.x line and 6.x both run it.
+ */
+export const AWS_PROVIDER_VERSIONS = ">= 5.100.0, < 7.0.0";
+
 export interface AwsStackProps {
   /** The region every resource of the stack lives in (unless it names another provider). */
   readonly region: string;
@@ -42,6 +50,8 @@ export class AwsStack extends TerraformStack {
   private callerIdentity?: DataAwsCallerIdentity;
   private partitionData?: DataAwsPartition;
   private regionKey?: RegionKey;
+  private readonly regionProviders = new Map<string, AwsProvider>();
+  private readonly tags: Readonly<Record<string, string>>;
 
   constructor(scope: Construct, id: string, props: AwsStackProps) {
     super(scope, id);
@@ -50,7 +60,25 @@ export class AwsStack extends TerraformStack {
     this.logRetentionDays = props.logRetentionDays;
     this.knownAccount = props.account;
     this.knownPartition = props.partition;
+    this.tags = props.tags;
     this.provider = new AwsProvider(this, "aws", { region: props.region, defaultTags: [{ tags: { ...props.tags } }] });
+    this.addOverride("terraform.required_providers.aws.version", AWS_PROVIDER_VERSIONS);
+  }
+
+  /**
+   * The provider for a resource of this stack that must live in `region`: undefined (the
+   * default provider) for the stack's own region, else one aliased provider per region (alias =
+   * the region name), created on first use with the same default tags. Resources pass it as
+   * `provider:`, never the provider-6-only resource-level `region`.
+   */
+  providerFor(region: string): AwsProvider | undefined {
+    if (region === this.region) return undefined;
+    let provider = this.regionProviders.get(region);
+    if (!provider) {
+      provider = new AwsProvider(this, `aws-${region}`, { alias: region, region, defaultTags: [{ tags: { ...this.tags } }] });
+      this.regionProviders.set(region, provider);
+    }
+    return provider;
   }
 
   /** The deploying account (a data source, read once per stack). */

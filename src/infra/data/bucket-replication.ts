@@ -18,7 +18,7 @@ export interface BucketReplicationProps {
 /**
  * S3 replication source -> destination with Replication Time Control (15 minutes, metrics on) and
  * SSE-KMS objects re-encrypted with the destination region's key. Owned by the dr stack; the
- * configuration itself lives in the source region (provider v6 per-resource `region`).
+ * configuration itself lives in the source region (the stack's aliased provider for that region).
  */
 export class BucketReplication extends Construct {
   readonly role: IamRole;
@@ -41,7 +41,7 @@ export class BucketReplication extends Construct {
     });
 
     new S3BucketReplicationConfigurationA(this, "configuration", {
-      region: source.region,
+      provider: AwsStack.of(this).providerFor(source.region),
       // Through the versioning resource: replication needs versioning on first.
       bucket: source.versioning.bucket,
       role: this.role.arn,

@@ -6,16 +6,18 @@ import { RdsClusterInstance } from "@cdktf/provider-aws/lib/rds-cluster-instance
 import { RdsClusterParameterGroup } from "@cdktf/provider-aws/lib/rds-cluster-parameter-group";
 import { RdsGlobalCluster } from "@cdktf/provider-aws/lib/rds-global-cluster";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
+import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { TerraformStack } from "cdktf";
 import { Construct } from "constructs";
+import { AURORA_PORT } from "../../contracts/ledger";
 import { AwsStack } from "../core/aws-stack";
-import { assumeRolePolicy } from "../core/iam";
+import { assumeRolePolicy, type IGrantable, type PolicyStatement } from "../core/iam";
 import type { Network } from "../network/network";
 import { EncryptedLogGroup } from "../observability/log-group";
 
 export const AURORA_ENGINE = "aurora-mysql";
 export const AURORA_LOG_EXPORTS = ["audit", "error", "general", "slowquery"];
-export const AURORA_PORT = 3306;
+export { AURORA_PORT };
 
 /** Master credentials of the primary (writer) cluster. */
 export interface MasterCredentials {
@@ -32,6 +34,8 @@ interface CommonProps {
   readonly engineVersion: string;
   readonly instanceClass: string;
   readonly instanceCount: number;
+  /** Regions whose clusters can hold the writer (both of the deployment): users are granted in each. */
+  readonly writerRegions: readonly string[];
 }
 
 /** Burstable classes below medium have no Performance Insights. */
@@ -44,9 +48,8 @@ export type AuroraGlobalDatabaseProps = CommonProps &
     | { readonly role: "primary"; readonly credentials: MasterCredentials }
     | {
         readonly role: "dr";
-        /** The global cluster created by the primary stack. */
-        readonly globalClusterIdentifier: string;
-        readonly sourceRegion: string;
+        /** The primary stack's database, whose global cluster this one joins. */
+        readonly primary: AuroraGlobalDatabase;
       }
   );
 
@@ -64,12 +67,18 @@ export class AuroraGlobalDatabase extends Construct {
   /** Writer endpoint (on the secondary: the endpoint that becomes the writer after promotion). */
   readonly endpoint: string;
   readonly readerEndpoint: string;
+  /** The global database's writer endpoint: always the current writer, in whichever region. */
+  readonly globalWriterEndpoint: string;
   readonly port = AURORA_PORT;
   readonly securityGroupId: string;
+  /** Regions whose clusters can be the writer: database users are granted in both. */
+  readonly regions: readonly string[];
+  private readonly stack: AwsStack;
 
   constructor(scope: Construct, id: string, props: AuroraGlobalDatabaseProps) {
     super(scope, id);
-    const { naming, region, partition, key } = AwsStack.of(this);
+    this.stack = AwsStack.of(this);
+    const { naming, region, partition, key } = this.stack;
     const { network } = props;
     this.clusterIdentifier = naming.auroraCluster(props.role);
 
@@ -80,11 +89,9 @@ export class AuroraGlobalDatabase extends Construct {
     });
     const securityGroup = new SecurityGroup(this, "security-group", {
       name: naming.name("payment-aurora-sg"),
-      description: "MySQL from inside the VPC only",
+      // Ingress: one rule per client (allowConnectionsFrom), nothing else.
+      description: "MySQL from the ledger's clients only",
       vpcId: network.vpcId,
-      ingress: [
-        { description: "MySQL from the VPC", protocol: "tcp", fromPort: AURORA_PORT, toPort: AURORA_PORT, cidrBlocks: [network.vpcCidr] },
-      ],
       egress: [],
       revokeRulesOnDelete: true,
     });
@@ -142,6 +149,8 @@ export class AuroraGlobalDatabase extends Construct {
         deletionProtection: false,
       });
       this.globalClusterIdentifier = this.globalCluster.id;
+      this.globalWriterEndpoint = this.globalCluster.endpoint;
+      this.regions = props.writerRegions;
       const secret = ephemeralSecret(this, "aurora_master", props.credentials.secretId);
       this.cluster = new RdsCluster(this, "cluster", {
         ...common,
@@ -153,11 +162,14 @@ export class AuroraGlobalDatabase extends Construct {
         lifecycle: { ignoreChanges: ["global_cluster_identifier"] },
       });
     } else {
-      this.globalClusterIdentifier = props.globalClusterIdentifier;
+      const { primary } = props;
+      this.globalClusterIdentifier = primary.globalClusterIdentifier;
+      this.globalWriterEndpoint = primary.globalWriterEndpoint;
+      this.regions = props.writerRegions;
       this.cluster = new RdsCluster(this, "cluster", {
         ...common,
-        globalClusterIdentifier: props.globalClusterIdentifier,
-        sourceRegion: props.sourceRegion,
+        globalClusterIdentifier: primary.globalClusterIdentifier,
+        sourceRegion: primary.stack.region,
         // Replication state changes on switchover/failover; Terraform must not fight it.
         lifecycle: { ignoreChanges: ["replication_source_identifier", "global_cluster_identifier"] },
       });
@@ -200,6 +212,35 @@ export class AuroraGlobalDatabase extends Construct {
     this.clusterArn = this.cluster.arn;
     this.endpoint = this.cluster.endpoint;
     this.readerEndpoint = this.cluster.readerEndpoint;
+  }
+
+  /** MySQL from the members of a security group (the functions that use the ledger), nothing else. */
+  allowConnectionsFrom(id: string, securityGroupId: string, description: string): VpcSecurityGroupIngressRule {
+    return new VpcSecurityGroupIngressRule(this, `ingress-${id}`, {
+      securityGroupId: this.securityGroupId,
+      referencedSecurityGroupId: securityGroupId,
+      ipProtocol: "tcp",
+      fromPort: AURORA_PORT,
+      toPort: AURORA_PORT,
+      description,
+    });
+  }
+
+  /**
+   * IAM database authentication as one database user. The writer moves between the regions'
+   * clusters, whose resource ids the other stack cannot know: the grant names the user in any
+   * cluster of this account in the deployment's regions.
+   */
+  grantConnect(grantee: IGrantable, user: string): PolicyStatement {
+    const { partition, accountId } = this.stack;
+    const statement: PolicyStatement = {
+      Sid: "ConnectAsLedgerUser",
+      Effect: "Allow",
+      Action: ["rds-db:connect"],
+      Resource: this.regions.map((r) => `arn:${partition}:rds-db:${r}:${accountId}:dbuser:*/${user}`),
+    };
+    grantee.addToPolicy(statement);
+    return statement;
   }
 }
 

@@ -29,8 +29,11 @@ export interface SecureBucketProps {
   readonly bucketName: string;
   /** @default "region-key" */
   readonly encryption?: BucketEncryption;
-  /** Where S3 server access logs of this bucket go: under `s3/<this bucket>/` of that bucket. */
-  readonly accessLogsBucketName?: string;
+  /**
+   * The access-log bucket receiving this bucket's S3 server access logs (under `s3/<this
+   * bucket>/`); logging is configured only once that bucket's policy lets the logging service in.
+   */
+  readonly accessLogs?: SecureBucket;
   /** Empty the bucket on destroy (environments are destroyable); false for Terraform state. */
   readonly forceDestroy: boolean;
   readonly lifecycleRules?: S3BucketLifecycleConfigurationRule[];
@@ -86,11 +89,13 @@ export class SecureBucket extends Construct {
       bucket: this.bucket.id,
       rule: { objectOwnership: "BucketOwnerEnforced" },
     });
-    if (props.accessLogsBucketName) {
+    if (props.accessLogs) {
       new S3BucketLoggingA(this, "access-logging", {
         bucket: this.bucket.id,
-        targetBucket: props.accessLogsBucketName,
+        targetBucket: props.accessLogs.bucketName,
         targetPrefix: `${ACCESS_LOG_PREFIX.s3}${props.bucketName}/`,
+        // PutBucketLogging fails until the target grants logging.s3.amazonaws.com.
+        dependsOn: [props.accessLogs.policy],
       });
     }
     if (props.lifecycleRules?.length) {

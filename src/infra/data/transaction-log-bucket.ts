@@ -4,7 +4,7 @@ import { SecureBucket } from "./secure-bucket";
 
 export interface TransactionLogBucketProps {
   /** Bucket receiving this bucket's S3 server access logs. */
-  readonly accessLogsBucketName: string;
+  readonly accessLogs: SecureBucket;
 }
 
 /**
@@ -18,7 +18,7 @@ export class TransactionLogBucket extends SecureBucket {
     super(scope, id, {
       bucketName,
       forceDestroy: true,
-      accessLogsBucketName: props.accessLogsBucketName,
+      accessLogs: props.accessLogs,
       lifecycleRules: [
         {
           id: "tier-and-expire-old-versions",

@@ -12,9 +12,9 @@ export interface AlertTopicProps {
    */
   readonly kmsKeyArn?: string;
   /**
-   * Region the topic lives in and whose alarms may publish to it. Always set as the per-resource
-   * `region` (provider v6), so a topic outside the stack's provider region (the us-east-1
-   * Route53 alerts) and its policy can never disagree about where the alarms are.
+   * Region the topic lives in and whose alarms may publish to it. Outside the stack's region (the
+   * us-east-1 Route53 alerts) the topic, its policy and subscription use the stack's aliased
+   * provider for that region, so they can never disagree about where the alarms are.
    * @default the stack's region
    */
   readonly region?: string;
@@ -38,18 +38,19 @@ export class AlertTopic extends Construct {
     const stack = AwsStack.of(this);
     const { accountId, partition } = stack;
     const region = props.region ?? stack.region;
+    const provider = stack.providerFor(region);
     this.topicName = stack.naming.name(props.baseName ?? "payment-alerts");
 
     this.topic = new SnsTopic(this, "topic", {
       name: this.topicName,
       kmsMasterKeyId: props.kmsKeyArn ?? stack.key.arn,
-      region,
+      provider,
     });
     this.topicArn = this.topic.arn;
 
     new SnsTopicPolicy(this, "policy", {
       arn: this.topic.arn,
-      region,
+      provider,
       // Replaces the default policy (which lets every principal of the account publish).
       policy: policyDocument([
         {
@@ -79,7 +80,7 @@ export class AlertTopic extends Construct {
         topicArn: this.topic.arn,
         protocol: "email",
         endpoint: props.email,
-        region,
+        provider,
       });
     }
   }

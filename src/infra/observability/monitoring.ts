@@ -90,7 +90,7 @@ export class Monitoring extends Construct {
       const topic = elsewhere ? props.sourceRegionAlarmTopicArn : props.alarmTopicArn;
       if (!topic) throw new Error(`Alarm ${alarm.id} is in ${alarm.metric.region} but no alert topic there was given.`);
       return new CloudwatchMetricAlarm(this, alarm.id, {
-        ...(elsewhere ? { region: alarm.metric.region } : {}),
+        ...(elsewhere ? { provider: AwsStack.of(this).providerFor(alarm.metric.region!) } : {}),
         alarmName: naming.name(`payment-${alarm.id}`),
         alarmDescription: alarm.description,
         namespace: alarm.metric.namespace,

@@ -14,7 +14,7 @@ import { EncryptedLogGroup } from "../observability/log-group";
  */
 export interface AuditTrailProps {
   /** Bucket receiving the audit bucket's S3 server access logs. */
-  readonly accessLogsBucketName: string;
+  readonly accessLogs: SecureBucket;
 }
 
 /** The trail's name; the region's KMS key policy names it before the trail exists. */
@@ -26,7 +26,7 @@ export function auditTrailName(naming: Naming): string {
 export const AUDIT_LOG_RETENTION_DAYS = 365;
 
 export interface AuditLogBucketProps {
-  readonly accessLogsBucketName: string;
+  readonly accessLogs: SecureBucket;
   readonly policyStatements?: (bucketArn: string) => PolicyStatement[];
 }
 
@@ -41,7 +41,7 @@ export class AuditLogBucket extends SecureBucket {
     super(scope, id, {
       bucketName,
       forceDestroy: true,
-      accessLogsBucketName: props.accessLogsBucketName,
+      accessLogs: props.accessLogs,
       lifecycleRules: [
         {
           id: "expire-after-retention",
@@ -78,7 +78,7 @@ export class AuditTrail extends Construct {
     const trailArn = `arn:${partition}:cloudtrail:${region}:${accountId}:trail/${this.trailName}`;
 
     this.bucket = new AuditLogBucket(this, "bucket", {
-      accessLogsBucketName: props.accessLogsBucketName,
+      accessLogs: props.accessLogs,
       policyStatements: (bucketArn): PolicyStatement[] => [
         {
           Sid: "CloudTrailChecksBucketAcl",

@@ -9,10 +9,11 @@ import { DnsFailover } from "../api/dns-failover";
 import { PaymentHttpApi } from "../api/http-api";
 import { PaymentLoadBalancer } from "../api/load-balancer";
 import { PaymentWebAcl } from "../api/web-acl";
+import { LedgerMigrator } from "../compute/ledger-migrator";
 import { PaymentFunctions } from "../compute/payment-functions";
 import { AwsStack } from "../core/aws-stack";
 import { BucketReplication } from "../data/bucket-replication";
-import { AuroraGlobalDatabase } from "../data/database";
+import { AuroraGlobalDatabase, type MasterCredentials } from "../data/database";
 import { PaymentTables } from "../data/tables";
 import { TransactionLogBucket } from "../data/transaction-log-bucket";
 import { NotificationTopic } from "../messaging/notification-topic";
@@ -38,6 +39,8 @@ export interface DataLayer {
   readonly transactionLogs: TransactionLogBucket;
   /** S3 replication primary -> dr (dr stack only). */
   readonly logReplication?: BucketReplication;
+  /** The master user's secret (primary stack only: the DR cluster has no credentials of its own). */
+  readonly credentials?: MasterCredentials;
 }
 
 /** The region's payment services: queues, functions and the two front doors. */
@@ -49,6 +52,8 @@ export interface Services {
   readonly api: PaymentHttpApi;
   readonly loadBalancer: PaymentLoadBalancer;
   readonly webAcl: PaymentWebAcl;
+  /** Applies the ledger's migrations at deploy (primary stack only). */
+  readonly migrator?: LedgerMigrator;
 }
 
 /** Logs, alarms, audit and failover routing of the region. */
@@ -113,21 +118,24 @@ export class PaymentRegionStack extends AwsStack {
       engineVersion: config.auroraEngineVersion,
       instanceClass: config.dbInstanceClass,
       instanceCount: this.settings.dbInstanceCount,
+      writerRegions: [config.primaryRegion, config.drRegion],
     };
+    const credentials = primary
+      ? undefined
+      : { secretId: config.dbSecretId, username: config.dbMasterUsername, passwordVersion: config.dbPasswordVersion };
     const database = primary
       ? new AuroraGlobalDatabase(this, "database", {
           ...common,
           role: "dr",
-          globalClusterIdentifier: primary.data.database.globalClusterIdentifier,
-          sourceRegion: primary.region,
+          primary: primary.data.database,
         })
       : new AuroraGlobalDatabase(this, "database", {
           ...common,
           role: "primary",
-          credentials: { secretId: config.dbSecretId, username: config.dbMasterUsername, passwordVersion: config.dbPasswordVersion },
+          credentials: credentials!,
         });
     const tables = new PaymentTables(this, "tables", primary ? { role: "dr", primary: primary.data.tables } : { role: "primary" });
-    const transactionLogs = new TransactionLogBucket(this, "transaction-logs", { accessLogsBucketName: this.accessLogs.bucketName });
+    const transactionLogs = new TransactionLogBucket(this, "transaction-logs", { accessLogs: this.accessLogs });
     const logReplication = primary
       ? new BucketReplication(this, "transaction-log-replication", {
           name: "transaction-logs",
@@ -135,7 +143,7 @@ export class PaymentRegionStack extends AwsStack {
           destination: transactionLogs,
         })
       : undefined;
-    return { database, tables, transactionLogs, logReplication };
+    return { database, tables, transactionLogs, logReplication, credentials };
   }
 
   private buildServices(config: DeploymentConfig): Services {
@@ -152,6 +160,7 @@ export class PaymentRegionStack extends AwsStack {
       database: this.data.database,
       memoryMb: config.lambdaMemoryMb,
       reservedConcurrency: config.lambdaReservedConcurrency,
+      processorMaxConcurrency: config.processorMaxConcurrency,
       maxPaymentAmountMinor: config.maxPaymentAmountMinor,
       riskLimitMinor: config.riskLimitMinor,
       allowedCurrencies: config.allowedCurrencies,
@@ -174,7 +183,15 @@ export class PaymentRegionStack extends AwsStack {
       loadBalancerArn: loadBalancer.arn,
       rateLimitPer5Minutes: config.wafRateLimitPer5Minutes,
     });
-    return { transactionQueue, notificationQueue, notificationTopic, functions, api, loadBalancer, webAcl };
+    const migrator = this.data.credentials
+      ? new LedgerMigrator(this, "ledger-migrator", {
+          database: this.data.database,
+          credentials: this.data.credentials,
+          vpc: functions.ledgerPlacement,
+          memoryMb: config.lambdaMemoryMb,
+        })
+      : undefined;
+    return { transactionQueue, notificationQueue, notificationTopic, functions, api, loadBalancer, webAcl, migrator };
   }
 
   private buildObservability(config: DeploymentConfig, primary?: PaymentRegionStack): Observability {
@@ -197,7 +214,10 @@ export class PaymentRegionStack extends AwsStack {
           dlqName: q.dlqName,
           maxAgeSeconds: QUEUES[q.queueId].maxAgeSeconds,
         })),
-        functions: services.functions.all.map((fn) => ({ key: fn.contract.key, name: fn.functionName })),
+        functions: [...services.functions.all, ...(services.migrator ? [services.migrator.function] : [])].map((fn) => ({
+          key: fn.contract.key,
+          name: fn.functionName,
+        })),
         tables: TABLE_IDS.map((key) => ({ key, name: data.tables.tables[key].name })),
         replicaRegion: this.role === "primary" ? config.drRegion : config.primaryRegion,
         bucketReplication:
@@ -211,12 +231,11 @@ export class PaymentRegionStack extends AwsStack {
             : undefined,
       },
     });
-    const auditTrail =
-      this.role === "primary" ? new AuditTrail(this, "audit-trail", { accessLogsBucketName: this.accessLogs.bucketName }) : undefined;
+    const auditTrail = this.role === "primary" ? new AuditTrail(this, "audit-trail", { accessLogs: this.accessLogs }) : undefined;
     let auditLogReplica: AuditLogBucket | undefined;
     if (primary?.observability.auditTrail) {
       // PCI DSS 10.5: a copy of the audit trail outside the region it describes.
-      auditLogReplica = new AuditLogBucket(this, "audit-log-replica", { accessLogsBucketName: this.accessLogs.bucketName });
+      auditLogReplica = new AuditLogBucket(this, "audit-log-replica", { accessLogs: this.accessLogs });
       new BucketReplication(this, "audit-log-replication", {
         name: "audit-logs",
         source: primary.observability.auditTrail.bucket,

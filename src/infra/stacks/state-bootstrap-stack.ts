@@ -22,7 +22,7 @@ export class StateBootstrapStack extends AwsStack {
     new LocalBackend(this, { path: `../../../terraform.${id}.tfstate` });
     const accessLogs = new AccessLogBucket(this, "access-logs", { baseName: "payment-state-access-logs", loadBalancerLogs: false });
     const state = new SecureBucket(this, "state-bucket", {
-      accessLogsBucketName: accessLogs.bucketName,
+      accessLogs,
       bucketName: config.stateBucket,
       // No region key in this stack: the AWS-managed S3 key.
       encryption: "aws-kms",

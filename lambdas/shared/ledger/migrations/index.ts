@@ -13,10 +13,17 @@ export const MIGRATIONS: readonly LedgerMigration[] = [ledgerSchema];
 
 /** SHA-256 of one migration's name and SQL: stored when applied, to notice later edits. */
 export function migrationChecksum(migration: LedgerMigration): string {
-  return createHash("sha256").update(JSON.stringify([migration.name, migration.statements])).digest("hex");
+  return createHash("sha256")
+    .update(JSON.stringify([migration.name, migration.statements]))
+    .digest("hex");
 }
 
 /** SHA-256 over every migration's name and SQL, in order. */
-export const MIGRATIONS_HASH: string = createHash("sha256")
-  .update(JSON.stringify(MIGRATIONS.map((m) => [m.name, m.statements])))
-  .digest("hex");
+export function migrationsHash(migrations: readonly LedgerMigration[]): string {
+  return createHash("sha256")
+    .update(JSON.stringify(migrations.map((m) => [m.name, m.statements])))
+    .digest("hex");
+}
+
+/** The fingerprint of this code's migrations: Terraform re-invokes the migrator when it changes. */
+export const MIGRATIONS_HASH: string = migrationsHash(MIGRATIONS);

@@ -1,0 +1,24 @@
+/**
+ * The ledger connection as the function's environment describes it (src/contracts/functions.ts):
+ * in AWS the global writer endpoint, TLS and IAM tokens; in the local runtime a password.
+ */
+import { ENV } from "../../src/contracts/functions";
+import { ConfigError, intEnv, optionalEnv, requireEnv } from "./env";
+import type { LedgerConfig } from "./ledger";
+
+export function ledgerConfigFromEnv(): LedgerConfig {
+  const base = {
+    host: requireEnv(ENV.dbWriterEndpoint),
+    port: intEnv(ENV.dbPort, 3306, 1, 65_535),
+    database: requireEnv(ENV.dbName),
+    user: requireEnv(ENV.dbUser),
+  };
+  const mode = requireEnv(ENV.dbAuthMode);
+  if (mode === "iam") {
+    const regions = (optionalEnv(ENV.dbIamRegions) ?? optionalEnv("AWS_REGION") ?? "").split(",").filter((r) => r !== "");
+    if (regions.length === 0) throw new ConfigError(`Missing environment variable ${ENV.dbIamRegions}`);
+    return { ...base, tls: true, auth: { kind: "iam", regions } };
+  }
+  if (mode === "password") return { ...base, tls: false, auth: { kind: "password", password: requireEnv(ENV.dbPassword) } };
+  throw new ConfigError(`Invalid environment variable ${ENV.dbAuthMode}: "${mode}" (expected iam or password)`);
+}
