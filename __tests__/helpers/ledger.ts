@@ -17,7 +17,7 @@ export interface LedgerDatabase {
   readonly root: mysql.Connection;
   /** A new ledger connection as the app user (closed by LedgerServer.stop). */
   app(overrides?: Partial<LedgerConfig>): LedgerConnection;
-  /** A ledger connection as root without a default database (what the migrator uses). */
+  /** The server's ledger connection as root (what the migrator uses; its default database moves). */
   admin(): LedgerConnection;
 }
 
@@ -37,8 +37,10 @@ export async function startLedgerServer(): Promise<LedgerServer> {
     return c;
   };
   const base = { host: db.host, port: db.port };
-  const admin = () =>
-    track(ledgerConnection({ ...base, tls: false, user: db.rootUser, auth: { kind: "password", password: db.rootPassword } }));
+  const adminConnection = track(
+    ledgerConnection({ ...base, tls: false, user: db.rootUser, auth: { kind: "password", password: db.rootPassword } }),
+  );
+  const admin = () => adminConnection;
 
   return {
     db,

@@ -55,6 +55,11 @@ export function ensureMariaDbInstalled(): string {
   if (found) return found;
   const aptGet = onPath("apt-get");
   if (!isRoot() || !aptGet) throw new Error(INSTALL_HINT);
+  // Parallel test workers would otherwise race for dpkg's lock: one installs, the others wait.
+  return withInstallLock(() => findMariaDbServer() ?? aptInstall(aptGet));
+}
+
+function aptInstall(aptGet: string): string {
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   for (const args of [
     ["-qq", "update"],
@@ -69,6 +74,28 @@ export function ensureMariaDbInstalled(): string {
   const installed = findMariaDbServer();
   if (!installed) throw new Error(INSTALL_HINT);
   return installed;
+}
+
+/** Runs `fn` holding a lock file in the temp dir (taken over after 10 minutes: a crashed holder). */
+function withInstallLock<T>(fn: () => T): T {
+  const lock = path.join(os.tmpdir(), "mariadb-install.lock");
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      fs.closeSync(fs.openSync(lock, "wx"));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const age = Date.now() - (fs.statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > 10 * 60_000) fs.rmSync(lock, { force: true });
+      else Atomics.wait(sleeper, 0, 0, 500);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    fs.rmSync(lock, { force: true });
+  }
 }
 
 function findInstallDb(server: string): string {

@@ -1,9 +1,12 @@
+/** Posting, reads, the connection and the error classes; posting against a real MariaDB. */
 import { randomUUID } from "node:crypto";
 import mysql from "mysql2/promise";
 import {
   balances,
+  classifyError,
   entryStatus,
   type LedgerConnection,
+  LedgerConstraintError,
   type LedgerEntryInput,
   LedgerError,
   LedgerUnavailableError,
@@ -11,14 +14,18 @@ import {
   type PostResult,
   postBatch,
 } from "../../lambdas/shared/ledger";
+import { connectionOptions } from "../../lambdas/shared/ledger/connection";
 import { freePort } from "../../src/local/mariadb";
 import { entry, type LedgerDatabase, type LedgerServer, rows, startLedgerServer } from "../helpers/ledger";
 
 const REGION = "ap-southeast-1";
 let server: LedgerServer;
+/** One database for the file: tests compare counts before and after instead of starting empty. */
+let d: LedgerDatabase;
 
 beforeAll(async () => {
   server = await startLedgerServer();
+  d = await server.database();
 }, 300_000);
 afterAll(() => server?.stop());
 
@@ -27,7 +34,7 @@ interface Counts {
   postings: number;
   accounts: number;
 }
-async function counts(d: LedgerDatabase): Promise<Counts> {
+async function counts(): Promise<Counts> {
   const [c] = await rows<Counts>(
     d.root,
     "SELECT (SELECT COUNT(*) FROM journal_entries) AS entries, (SELECT COUNT(*) FROM postings) AS postings, (SELECT COUNT(*) FROM accounts) AS accounts",
@@ -36,7 +43,7 @@ async function counts(d: LedgerDatabase): Promise<Counts> {
 }
 
 /** Sums per currency over the whole ledger and per entry must all be zero; POSTED entries have 2 legs. */
-async function expectBalanced(d: LedgerDatabase) {
+async function expectBalanced() {
   const byCurrency = await rows<{ s: string }>(
     d.root,
     "SELECT SUM(CASE direction WHEN 'CREDIT' THEN amount ELSE -amount END) AS s FROM postings GROUP BY currency",
@@ -56,27 +63,41 @@ const recorded = (r: PostResult | undefined) => {
   return r as Extract<PostResult, { status: "recorded" }>;
 };
 
-function mixedBatch(): LedgerEntryInput[] {
+/** Nine POSTED entries over three merchants and two currencies, and one REJECTED. */
+function mixedBatch(shop = `shop-${randomUUID().slice(0, 8)}`): LedgerEntryInput[] {
   return [
-    ...Array.from({ length: 9 }, (_, i) => entry({ merchantId: `shop-${i % 3}`, currency: i % 2 ? "SGD" : "USD", amount: 100 * (i + 1) })),
-    entry({ merchantId: "shop-0", amount: 9_000_000, outcome: "REJECTED", reason: "RISK_LIMIT_EXCEEDED: over 5000000" }),
+    ...Array.from({ length: 9 }, (_, i) =>
+      entry({ merchantId: `${shop}-${i % 3}`, currency: i % 2 ? "SGD" : "USD", amount: 100 * (i + 1) }),
+    ),
+    entry({ merchantId: `${shop}-0`, amount: 9_000_000, outcome: "REJECTED", reason: "RISK_LIMIT_EXCEEDED: over 5000000" }),
   ];
 }
 
-describe("posting a batch", () => {
-  let d: LedgerDatabase;
-  let app: LedgerConnection;
-  const batch = mixedBatch();
+/** Difference of counts over `fn`. */
+async function delta(fn: () => Promise<unknown>): Promise<Counts> {
+  const before = await counts();
+  await fn();
+  const after = await counts();
+  return {
+    entries: after.entries - before.entries,
+    postings: after.postings - before.postings,
+    accounts: after.accounts - before.accounts,
+  };
+}
 
-  beforeAll(async () => {
-    d = await server.database();
+describe("posting a batch", () => {
+  let app: LedgerConnection;
+  const batch = mixedBatch("shop");
+
+  beforeAll(() => {
     app = d.app();
   });
 
   test("posts every entry in two round trips, both legs per POSTED entry, none for REJECTED", async () => {
     await app.session(async (sql) => sql.query("SELECT 1")); // warm: the handshake is not a round trip of the batch
     const before = app.stats.roundTrips;
-    const results = await postBatch(app, batch, { region: REGION });
+    let results = new Map<string, PostResult>();
+    const added = await delta(async () => (results = await postBatch(app, batch, { region: REGION })));
     expect(app.stats.roundTrips - before).toBe(2);
     expect(results.size).toBe(10);
     for (const e of batch) {
@@ -84,8 +105,8 @@ describe("posting a batch", () => {
       expect(r).toMatchObject({ posted: true, outcome: e.outcome, region: REGION });
       expect(r.postedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
     }
-    expect(await counts(d)).toEqual({ entries: 10, postings: 18, accounts: 6 + 2 });
-    await expectBalanced(d);
+    expect(added).toEqual({ entries: 10, postings: 18, accounts: 6 + 2 });
+    await expectBalanced();
   });
 
   test("balances are the merchant's credits per currency", async () => {
@@ -114,12 +135,12 @@ describe("posting a batch", () => {
 
   test("a duplicate delivery posts nothing again and reports the entry as it stands", async () => {
     const first = await entryStatus(app, batch[0]!.transactionId);
-    const before = await counts(d);
+    const before = await counts();
     const again = await postBatch(app, batch, { region: "ap-southeast-2" });
     for (const e of batch)
       expect(recorded(again.get(e.transactionId))).toMatchObject({ posted: false, outcome: e.outcome, region: REGION });
     expect(recorded(again.get(batch[0]!.transactionId)).postedAt).toBe(first!.postedAt);
-    expect(await counts(d)).toEqual(before);
+    expect(await counts()).toEqual(before);
   });
 
   test("a batch of old and new entries posts only the new ones", async () => {
@@ -127,7 +148,7 @@ describe("posting a batch", () => {
     const results = await postBatch(app, [...batch.slice(0, 3), ...fresh], { region: REGION });
     expect(batch.slice(0, 3).map((e) => results.get(e.transactionId)?.posted)).toEqual([false, false, false]);
     expect(fresh.map((e) => results.get(e.transactionId)?.posted)).toEqual([true, true]);
-    await expectBalanced(d);
+    await expectBalanced();
   });
 
   test("a duplicate with another amount, currency or merchant is a conflict; the rest of the batch posts", async () => {
@@ -148,7 +169,7 @@ describe("posting a batch", () => {
     }
     expect(results.get(fresh.transactionId)).toMatchObject({ status: "recorded", posted: true });
     expect(await balances(app, "impostor")).toEqual([]);
-    await expectBalanced(d);
+    await expectBalanced();
   });
 
   test("invalid entries are reported one by one and the valid ones post; an all-invalid batch costs no round trip", async () => {
@@ -188,7 +209,6 @@ describe("posting a batch", () => {
 
 describe("round trips", () => {
   test("a batch of 10 takes at most 3, including the ping of an idle connection", async () => {
-    const d = await server.database();
     const pinging = d.app({ idlePingMs: 0 });
     await pinging.session((sql) => sql.query("SELECT 1"));
     const before = pinging.stats.roundTrips;
@@ -200,7 +220,7 @@ describe("round trips", () => {
 
 describe("concurrent processors", () => {
   test("two connections (two regions) racing on the same ids post each entry exactly once", async () => {
-    const d = await server.database();
+    const before = await counts();
     const a = d.app();
     const b = d.app();
     let unavailable = 0;
@@ -228,13 +248,14 @@ describe("concurrent processors", () => {
         expect(x.region).toBe(y.region);
       }
     }
-    expect(await counts(d)).toMatchObject({ entries: rounds * 10, postings: rounds * 20 });
-    await expectBalanced(d);
+    const after = await counts();
+    expect([after.entries - before.entries, after.postings - before.postings]).toEqual([rounds * 10, rounds * 20]);
+    await expectBalanced();
     if (process.env.LEDGER_RACE_REPORT) console.log(`race: ${unavailable} of ${rounds * 2} deliveries had to be retried`);
   });
 
   test("the loser of a duplicate-key race gets a retryable error, and its retry finds the entry", async () => {
-    const d = await server.database();
+    const before = await counts();
     const app = d.app();
     const e = entry();
     // Another writer (another region's processor) has inserted the entry but not committed yet.
@@ -258,21 +279,22 @@ describe("concurrent processors", () => {
     await expect(losing).rejects.toMatchObject({ errno: 1062 });
     const retry = await postBatch(app, [e], { region: REGION });
     expect(retry.get(e.transactionId)).toMatchObject({ status: "recorded", posted: false, outcome: "REJECTED", region: "ap-southeast-2" });
-    expect(await counts(d)).toMatchObject({ entries: 1, postings: 0 });
+    const after = await counts();
+    expect([after.entries - before.entries, after.postings - before.postings]).toEqual([1, 0]);
   });
 });
 
 describe("when the ledger cannot take writes", () => {
   test("a read-only server (a demoted writer) fails the batch as retryable and writes nothing", async () => {
-    const d = await server.database();
     const app = d.app();
     const batch = mixedBatch();
     await server.db.setReadOnly(true);
     try {
-      const error = await postBatch(app, batch, { region: REGION }).catch((err: unknown) => err);
+      let error: unknown;
+      const added = await delta(async () => (error = await postBatch(app, batch, { region: REGION }).catch((err: unknown) => err)));
       expect(error).toBeInstanceOf(LedgerUnavailableError);
       expect(error).toMatchObject({ errno: 1290 });
-      expect(await counts(d)).toEqual({ entries: 0, postings: 0, accounts: 0 });
+      expect(added).toEqual({ entries: 0, postings: 0, accounts: 0 });
     } finally {
       await server.db.setReadOnly(false);
     }
@@ -283,7 +305,6 @@ describe("when the ledger cannot take writes", () => {
   });
 
   test("a user without INSERT fails the batch as retryable and writes nothing", async () => {
-    const d = await server.database();
     const user = `ro_${process.pid}`;
     await d.root.query("CREATE USER ?@'%' IDENTIFIED BY 'ro-pw'", [user]);
     await d.root.query(`GRANT SELECT ON ${d.name}.* TO ?@'%'`, [user]);
@@ -296,21 +317,24 @@ describe("when the ledger cannot take writes", () => {
       tls: false,
     });
     try {
-      const error = await postBatch(readOnlyUser, mixedBatch(), { region: REGION }).catch((err: unknown) => err);
+      let error: unknown;
+      const added = await delta(
+        async () => (error = await postBatch(readOnlyUser, mixedBatch(), { region: REGION }).catch((err: unknown) => err)),
+      );
       expect(error).toBeInstanceOf(LedgerUnavailableError);
       expect(error).toMatchObject({ errno: 1142 });
-      expect(await counts(d)).toEqual({ entries: 0, postings: 0, accounts: 0 });
+      expect(added).toEqual({ entries: 0, postings: 0, accounts: 0 });
     } finally {
       await readOnlyUser.close();
     }
   });
 
   test("tls: true never falls back to a plain connection (this server has no TLS)", async () => {
-    const d = await server.database();
     const tls = d.app({ tls: true });
-    await expect(postBatch(tls, [entry()], { region: REGION })).rejects.toMatchObject({ code: "HANDSHAKE_NO_SSL_SUPPORT" });
+    const e = entry();
+    await expect(postBatch(tls, [e], { region: REGION })).rejects.toMatchObject({ code: "HANDSHAKE_NO_SSL_SUPPORT" });
     expect(tls.stats.connects).toBe(0);
-    expect(await counts(d)).toMatchObject({ entries: 0 });
+    expect(await entryStatus(d.app(), e.transactionId)).toBeNull();
   });
 
   test("no server: connection refused is retryable", async () => {
@@ -330,7 +354,6 @@ describe("when the ledger cannot take writes", () => {
   });
 
   test("a statement that outlives the query timeout is retryable, its connection is replaced, and the retry posts", async () => {
-    const d = await server.database();
     const app = d.app({ queryTimeoutMs: 300 });
     const e = entry();
     const blocker = await mysql.createConnection({
@@ -357,7 +380,6 @@ describe("when the ledger cannot take writes", () => {
   });
 
   test("a connection killed by the server (failover) fails one batch, the next reconnects", async () => {
-    const d = await server.database();
     const app = d.app();
     const [thread] = await app.session((sql) => sql.query<Array<{ id: number }>>("SELECT CONNECTION_ID() AS id"));
     await d.root.query(`KILL ${Number(thread!.id)}`);
@@ -369,6 +391,109 @@ describe("when the ledger cannot take writes", () => {
     const second = await postBatch(app, [e], { region: REGION });
     expect(second.get(e.transactionId)).toMatchObject({ status: "recorded" });
     expect(app.stats.connects).toBe(2);
-    expect(await counts(d)).toMatchObject({ entries: 1, postings: 2 });
+    expect(await entryStatus(app, e.transactionId)).toMatchObject({ outcome: "POSTED" });
+    await expectBalanced();
+  });
+});
+
+const AWS = { host: "ledger.cluster-abc.ap-southeast-1.rds.amazonaws.com", port: 3306, database: "ledger", user: "ledger_app" };
+
+describe("ledger connection options", () => {
+  const saved = { ...process.env };
+  beforeAll(() => {
+    // The signer signs locally; these never leave the process.
+    process.env.AWS_ACCESS_KEY_ID = "AKIDEXAMPLE";
+    process.env.AWS_SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+    delete process.env.AWS_SESSION_TOKEN;
+    delete process.env.AWS_PROFILE;
+  });
+  afterAll(() => {
+    process.env = saved;
+  });
+
+  test("IAM: a fresh RDS auth token as the password, sent in clear text over verified TLS with the RDS CA", async () => {
+    const options = await connectionOptions({ ...AWS, auth: { kind: "iam", regions: ["ap-southeast-1", "ap-southeast-2"] }, tls: true });
+    expect(options.password).toMatch(
+      /^ledger\.cluster-abc\.ap-southeast-1\.rds\.amazonaws\.com:3306\/\?Action=connect&DBUser=ledger_app&.*X-Amz-Signature=[0-9a-f]{64}/,
+    );
+    expect(options.password).toContain("X-Amz-Expires=900");
+    expect(options.enableCleartextPlugin).toBe(true);
+    const ssl = options.ssl as { ca: string[]; rejectUnauthorized: boolean; verifyIdentity: boolean };
+    expect(ssl.ca.length).toBeGreaterThan(10);
+    expect(ssl.ca.every((pem) => pem.includes("BEGIN CERTIFICATE"))).toBe(true);
+    expect(ssl).toMatchObject({ rejectUnauthorized: true, verifyIdentity: true });
+    expect(options).toMatchObject({ connectTimeout: 3000, multipleStatements: true, database: "ledger" });
+  });
+
+  test("IAM: the token is signed for the region asked for (the writer's region after a failover)", async () => {
+    const config = { ...AWS, auth: { kind: "iam" as const, regions: ["ap-southeast-1", "ap-southeast-2"] }, tls: true };
+    expect((await connectionOptions(config)).password).toContain("%2Fap-southeast-1%2Frds-db%2Faws4_request");
+    expect((await connectionOptions(config, "ap-southeast-2")).password).toContain("%2Fap-southeast-2%2Frds-db%2Faws4_request");
+  });
+
+  test("IAM without TLS is refused as a configuration error (the token would travel in clear text)", async () => {
+    const conn = ledgerConnection({ ...AWS, auth: { kind: "iam", regions: ["ap-southeast-1", "ap-southeast-2"] }, tls: false });
+    const error = await conn.session((sql) => sql.query("SELECT 1")).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(LedgerError);
+    expect(error).not.toBeInstanceOf(LedgerUnavailableError);
+    expect(conn.stats.connects).toBe(0);
+  });
+
+  test("password: no TLS locally, the RDS CA when asked", async () => {
+    const local = await connectionOptions({ ...AWS, host: "127.0.0.1", auth: { kind: "password", password: "pw" }, tls: false });
+    expect(local).toMatchObject({ password: "pw" });
+    expect(local.ssl).toBeUndefined();
+    expect(local.enableCleartextPlugin).toBeUndefined();
+    const remote = await connectionOptions({ ...AWS, auth: { kind: "password", password: "pw" }, tls: true });
+    expect(remote.ssl).toMatchObject({ rejectUnauthorized: true, verifyIdentity: true });
+  });
+});
+
+describe("ledger error classes", () => {
+  const server = (errno: number, code = "ER_X") =>
+    Object.assign(new Error(`server error ${errno}`), { errno, code, sqlMessage: `message ${errno}` });
+
+  test.each([
+    [1290, "read-only (--read-only, Aurora reader)"],
+    [1836, "read-only mode"],
+    [1792, "read-only transaction"],
+    [1213, "deadlock"],
+    [1205, "lock wait timeout"],
+    [1062, "duplicate key race"],
+    [1045, "access denied"],
+    [1142, "missing privilege"],
+    [1146, "table not migrated yet"],
+    [1053, "server shutting down"],
+  ])("errno %i (%s) is retryable", (errno) => {
+    const e = classifyError(server(errno), "posting");
+    expect(e).toBeInstanceOf(LedgerUnavailableError);
+    expect(e).toMatchObject({ retryable: true, errno });
+    expect(e.message).toMatch(/^posting: /);
+  });
+
+  test.each(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "PROTOCOL_CONNECTION_LOST", "PROTOCOL_SEQUENCE_TIMEOUT"])(
+    "%s is retryable",
+    (code) => {
+      expect(classifyError(Object.assign(new Error(code), { code }), "x")).toBeInstanceOf(LedgerUnavailableError);
+    },
+  );
+
+  test("any fatal driver error is retryable", () => {
+    expect(classifyError(Object.assign(new Error("boom"), { fatal: true, code: "SOMETHING_NEW" }), "x")).toBeInstanceOf(
+      LedgerUnavailableError,
+    );
+  });
+
+  test.each([3819, 4025, 1452, 1406])("errno %i (the rows were refused) is a constraint error, not retryable", (errno) => {
+    const e = classifyError(server(errno), "x");
+    expect(e).toBeInstanceOf(LedgerConstraintError);
+    expect(e.retryable).toBe(false);
+  });
+
+  test("anything else is a plain LedgerError, and ledger errors pass through unchanged", () => {
+    const e = classifyError(server(1064, "ER_PARSE_ERROR"), "x");
+    expect(e.constructor).toBe(LedgerError);
+    expect(e.retryable).toBe(false);
+    expect(classifyError(e, "y")).toBe(e);
   });
 });
