@@ -133,3 +133,68 @@ describe("processor and the writer", () => {
     expect(source.scaling_config).toEqual({ maximum_concurrency: 30 });
   });
 });
+
+describe("the way to a writer in the other region", () => {
+  const app = synthAppToDisk();
+  const values = (stack: Synth, type: string): Synth[] => Object.values(stack.resource[type] ?? {});
+
+  test("dr peers its VPC with primary's; primary accepts through dr's aliased provider; primary declares no peering", () => {
+    const [connection] = values(app.dr, "aws_vpc_peering_connection");
+    expect(values(app.dr, "aws_vpc_peering_connection")).toHaveLength(1);
+    expect(connection).toMatchObject({
+      vpc_id: expect.stringMatching(/^\$\{aws_vpc\.network_vpc_\w+\.id\}$/),
+      peer_vpc_id: expect.stringMatching(/cross-stack-output-aws_vpcnetwork_vpc_\w+id\}$/),
+      peer_region: "ap-southeast-1",
+      auto_accept: false,
+    });
+    expect(values(app.dr, "aws_vpc_peering_connection_accepter")).toEqual([
+      expect.objectContaining({
+        provider: "aws.ap-southeast-1",
+        auto_accept: true,
+        vpc_peering_connection_id: expect.stringMatching(/aws_vpc_peering_connection\.region-peering_connection_/),
+      }),
+    ]);
+    expect(app.primary.resource.aws_vpc_peering_connection).toBeUndefined();
+  });
+
+  test("only the private route tables learn the other VPC, both ways, once the peering is accepted", () => {
+    const peeringRoutes = values(app.dr, "aws_route").filter((r) => r.vpc_peering_connection_id);
+    expect(peeringRoutes).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          route_table_id: expect.stringMatching(/^\$\{aws_route_table\.network_private-rt_\w+\.id\}$/),
+          destination_cidr_block: "10.0.0.0/16",
+          vpc_peering_connection_id: expect.stringMatching(/aws_vpc_peering_connection_accepter\./),
+        }),
+        expect.objectContaining({
+          provider: "aws.ap-southeast-1",
+          route_table_id: expect.stringMatching(/cross-stack-output-aws_route_tablenetwork_private-rt_\w+id\}$/),
+          destination_cidr_block: "10.1.0.0/16",
+          vpc_peering_connection_id: expect.stringMatching(/aws_vpc_peering_connection_accepter\./),
+        }),
+      ]),
+    );
+    expect(peeringRoutes).toHaveLength(2);
+  });
+
+  test("each Aurora accepts MySQL from the other region's private subnets only; the ledger clients may reach them", () => {
+    const cidrRules = (stack: Synth) =>
+      values(stack, "aws_vpc_security_group_ingress_rule")
+        .filter((r) => r.cidr_ipv4)
+        .map((r) => [r.cidr_ipv4, r.from_port, r.to_port]);
+    expect(cidrRules(app.primary)).toEqual([
+      ["10.1.48.0/20", 3306, 3306],
+      ["10.1.64.0/20", 3306, 3306],
+      ["10.1.80.0/20", 3306, 3306],
+    ]);
+    expect(cidrRules(app.dr)).toEqual([
+      ["10.0.48.0/20", 3306, 3306],
+      ["10.0.64.0/20", 3306, 3306],
+      ["10.0.80.0/20", 3306, 3306],
+    ]);
+    const ledgerSg = values(app.primary, "aws_security_group").find((g) => g.name === "payment-ledger-clients-sg-dev")!;
+    expect(ledgerSg.egress).toEqual(
+      expect.arrayContaining([expect.objectContaining({ from_port: 3306, cidr_blocks: ["10.1.48.0/20", "10.1.64.0/20", "10.1.80.0/20"] })]),
+    );
+  });
+});

@@ -532,6 +532,15 @@ function cidrsOverlap(a: string, b: string): boolean {
   return x.start < y.start + y.size && y.start < x.start + x.size;
 }
 
+/**
+ * The subnet layout of a region's VPC: sixteenths of it, public subnets first, then private ones,
+ * one of each per zone. The other region derives from it where the peer's functions live.
+ */
+export function subnetCidrs(vpcCidr: string, zoneCount: number): { public: string[]; private: string[] } {
+  const range = (offset: number) => Array.from({ length: zoneCount }, (_, i) => cidrSubnet(vpcCidr, 4, offset + i));
+  return { public: range(0), private: range(zoneCount) };
+}
+
 /** The i-th subnet of `newBits` more bits inside `cidr` (like Terraform's cidrsubnet). */
 export function cidrSubnet(cidr: string, newBits: number, index: number): string {
   const { start, prefix } = cidrRange(cidr);

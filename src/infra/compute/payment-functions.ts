@@ -24,6 +24,8 @@ export interface PaymentFunctionsProps {
   readonly reservedConcurrency: number;
   /** The processor's reserved and event-source concurrency: one ledger connection each. */
   readonly processorMaxConcurrency: number;
+  /** The other region's private subnets: its ledger clients reach this region's writer, and ours its. */
+  readonly peerPrivateCidrs: readonly string[];
   readonly maxPaymentAmountMinor: number;
   readonly riskLimitMinor: number;
   readonly allowedCurrencies: readonly string[];
@@ -83,10 +85,18 @@ export class PaymentFunctions extends Construct {
           toPort: database.port,
           securityGroups: [database.securityGroupId],
         },
+        {
+          description: "MySQL to the other region's Aurora (the writer after a switchover), over the peering",
+          protocol: "tcp",
+          fromPort: database.port,
+          toPort: database.port,
+          cidrBlocks: [...props.peerPrivateCidrs],
+        },
       ],
       revokeRulesOnDelete: true,
     });
     database.allowConnectionsFrom("ledger-clients", ledgerClients.id, "MySQL from the functions that use the ledger");
+    database.allowConnectionsFromCidrs("peer-ledger-clients", props.peerPrivateCidrs, "MySQL from the other region's functions");
     const placement = { subnetIds: network.privateSubnetIds, securityGroupIds: [securityGroup.id] };
     this.ledgerPlacement = { subnetIds: network.privateSubnetIds, securityGroupIds: [ledgerClients.id] };
 

@@ -227,6 +227,24 @@ export class AuroraGlobalDatabase extends Construct {
   }
 
   /**
+   * MySQL from the other region's private subnets, where its ledger clients run (security groups
+   * cannot be referenced across regions), over the regions' peering.
+   */
+  allowConnectionsFromCidrs(id: string, cidrs: readonly string[], description: string): VpcSecurityGroupIngressRule[] {
+    return cidrs.map(
+      (cidr, i) =>
+        new VpcSecurityGroupIngressRule(this, `ingress-${id}-${i}`, {
+          securityGroupId: this.securityGroupId,
+          cidrIpv4: cidr,
+          ipProtocol: "tcp",
+          fromPort: AURORA_PORT,
+          toPort: AURORA_PORT,
+          description,
+        }),
+    );
+  }
+
+  /**
    * IAM database authentication as one database user. The writer moves between the regions'
    * clusters, whose resource ids the other stack cannot know: the grant names the user in any
    * cluster of this account in the deployment's regions.

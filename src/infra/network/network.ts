@@ -11,7 +11,7 @@ import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
 import { VpcEndpoint } from "@cdktf/provider-aws/lib/vpc-endpoint";
 import { Construct } from "constructs";
-import { cidrSubnet } from "../../contracts/config";
+import { subnetCidrs } from "../../contracts/config";
 import { AwsStack } from "../core/aws-stack";
 import { assumeRolePolicy, policyDocument } from "../core/iam";
 import { EncryptedLogGroup } from "../observability/log-group";
@@ -37,6 +37,8 @@ export class Network extends Construct {
   readonly zoneIds: readonly string[];
   readonly publicSubnetIds: string[];
   readonly privateSubnetIds: string[];
+  /** The route table of the private subnets (the peering route to the other region goes here). */
+  readonly privateRouteTableId: string;
   /** Prefix lists of the S3 and DynamoDB gateway endpoints, for security-group egress rules. */
   readonly gatewayPrefixListIds: string[];
   readonly endpointSecurityGroupId: string;
@@ -61,26 +63,27 @@ export class Network extends Construct {
     const igw = new InternetGateway(this, "igw", { vpcId: this.vpc.id, tags: { Name: naming.name("payment-igw") } });
 
     this.zoneIds = zoneIds;
-    // Sixteenths of the VPC: public subnets first, private subnets after them.
-    const makeSubnets = (tier: "public" | "private", offset: number) =>
+    const cidrs = subnetCidrs(cidr, zoneIds.length);
+    const makeSubnets = (tier: "public" | "private") =>
       zoneIds.map(
         (zoneId, i) =>
           new Subnet(this, `${tier}-subnet-${i}`, {
             vpcId: this.vpc.id,
-            cidrBlock: cidrSubnet(cidr, 4, offset + i),
+            cidrBlock: cidrs[tier][i],
             availabilityZoneId: zoneId,
             mapPublicIpOnLaunch: false,
             tags: { Name: naming.name(`payment-${tier}-${zoneId}`), Tier: tier },
           }),
       );
-    const publicSubnets = makeSubnets("public", 0);
-    const privateSubnets = makeSubnets("private", zoneIds.length);
+    const publicSubnets = makeSubnets("public");
+    const privateSubnets = makeSubnets("private");
     this.publicSubnetIds = publicSubnets.map((s) => s.id);
     this.privateSubnetIds = privateSubnets.map((s) => s.id);
 
     const publicRoutes = new RouteTable(this, "public-rt", { vpcId: this.vpc.id, tags: { Name: naming.name("payment-public-rt") } });
     new Route(this, "public-default-route", { routeTableId: publicRoutes.id, destinationCidrBlock: "0.0.0.0/0", gatewayId: igw.id });
     const privateRoutes = new RouteTable(this, "private-rt", { vpcId: this.vpc.id, tags: { Name: naming.name("payment-private-rt") } });
+    this.privateRouteTableId = privateRoutes.id;
     for (const [tier, subnets, routes] of [
       ["public", publicSubnets, publicRoutes],
       ["private", privateSubnets, privateRoutes],

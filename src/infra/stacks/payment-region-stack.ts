@@ -1,7 +1,7 @@
 import { S3Backend, TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
 import { API_STAGE } from "../../contracts/api";
-import { type DeploymentConfig, type RegionRole, type RegionSettings, regionOf } from "../../contracts/config";
+import { type DeploymentConfig, type RegionRole, type RegionSettings, regionOf, subnetCidrs } from "../../contracts/config";
 import { QUEUES } from "../../contracts/functions";
 import { defaultTags, Naming } from "../../contracts/names";
 import { TABLE_IDS } from "../../contracts/tables";
@@ -19,6 +19,7 @@ import { TransactionLogBucket } from "../data/transaction-log-bucket";
 import { NotificationTopic } from "../messaging/notification-topic";
 import { QueueWithDlq } from "../messaging/queue";
 import { Network } from "../network/network";
+import { RegionPeering } from "../network/region-peering";
 import { ACCESS_LOG_PREFIX, AccessLogBucket } from "../observability/access-log-bucket";
 import { AlertTopic } from "../observability/alert-topic";
 import { Monitoring } from "../observability/monitoring";
@@ -72,6 +73,10 @@ export interface Observability {
 export class PaymentRegionStack extends AwsStack {
   readonly role: RegionRole;
   readonly settings: RegionSettings;
+  /** The other region's settings (its CIDR and zones are known from the configuration). */
+  readonly peer: RegionSettings;
+  /** The peering that lets either region's functions reach the writer (dr stack only). */
+  readonly peering?: RegionPeering;
   readonly network: Network;
   readonly accessLogs: AccessLogBucket;
   readonly data: DataLayer;
@@ -92,6 +97,7 @@ export class PaymentRegionStack extends AwsStack {
     }
     this.role = role;
     this.settings = settings;
+    this.peer = regionOf(config, role === "primary" ? "dr" : "primary");
 
     const backend = new S3Backend(this, {
       bucket: config.stateBucket,
@@ -104,6 +110,9 @@ export class PaymentRegionStack extends AwsStack {
 
     this.key = new RegionKey(this, "encryption", { cloudTrailName: role === "primary" ? auditTrailName(this.naming) : undefined });
     this.network = new Network(this, "network", { cidr: settings.vpcCidr, zoneIds: settings.zoneIds });
+    if (primary) {
+      this.peering = new RegionPeering(this, "region-peering", { local: this.network, peer: primary.network, peerRegion: primary.region });
+    }
     this.accessLogs = new AccessLogBucket(this, "access-logs", { loadBalancerLogs: true });
 
     this.data = this.buildDataLayer(config, primary);
@@ -161,6 +170,7 @@ export class PaymentRegionStack extends AwsStack {
       memoryMb: config.lambdaMemoryMb,
       reservedConcurrency: config.lambdaReservedConcurrency,
       processorMaxConcurrency: config.processorMaxConcurrency,
+      peerPrivateCidrs: subnetCidrs(this.peer.vpcCidr, this.peer.zoneIds.length).private,
       maxPaymentAmountMinor: config.maxPaymentAmountMinor,
       riskLimitMinor: config.riskLimitMinor,
       allowedCurrencies: config.allowedCurrencies,
