@@ -28,7 +28,14 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda"
 import { ENV } from "../../src/contracts/functions";
 import { documentClient, s3, sqs } from "../shared/clients";
 import { intEnv, once, requireEnv } from "../shared/env";
-import { type LedgerEntryInput, LedgerUnavailableError, ledgerConnection, type PostResult, postBatch } from "../shared/ledger";
+import {
+  type LedgerEntryInput,
+  type LedgerStats,
+  LedgerUnavailableError,
+  ledgerConnection,
+  type PostResult,
+  postBatch,
+} from "../shared/ledger";
 import { ledgerConfigFromEnv } from "../shared/ledger-config";
 import { countPayments, instrumented, logger } from "../shared/runtime";
 import { type NotificationMessage, parseRecord, type TransactionMessage, transactionMessageSchema } from "../shared/schemas";
@@ -46,6 +53,9 @@ const config = once(() => ({
 
 /** One connection to the ledger writer per container, reused across invocations. */
 const ledger = once(() => ledgerConnection(ledgerConfigFromEnv()));
+
+/** Round trips and connections of this container's ledger connection (benchmarks count them). */
+export const ledgerStats = (): LedgerStats => ledger().stats;
 
 export class PoisonMessageError extends Error {
   constructor(message: string) {

@@ -13,18 +13,21 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { PutItemCommand, UpdateItemCommand, type UpdateItemCommandInput } from "@aws-sdk/client-dynamodb";
+import { BatchGetItemCommand, PutItemCommand, UpdateItemCommand, type UpdateItemCommandInput } from "@aws-sdk/client-dynamodb";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { SendMessageBatchCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { build } from "esbuild";
 import { zipSync } from "fflate";
 import type { HttpEvent, HttpResult } from "../../lambdas/shared/http";
+import { type LedgerStats, ledgerConnection, postBatch } from "../../lambdas/shared/ledger";
+import type { TransactionMessage } from "../../lambdas/shared/schemas";
 import { TRANSACTIONS_PATH } from "../../src/contracts/api";
 import { ENV, FUNCTIONS } from "../../src/contracts/functions";
 import { bundleHandler } from "../../src/infra/compute/bundling";
 import { applyEnv, type Emulators, startEmulators } from "../../src/local/emulators";
 import { fakeContext, httpApiEvent, paymentBody, sqsEvent, sqsRecord } from "../../src/local/lambda-events";
+import { type LocalLedger, startLocalLedger } from "../../src/local/ledger";
 import { startRecordingProxy } from "../../src/local/recording-proxy";
 import { seedTransactions } from "../../src/local/seed";
 import { type BenchRow, printTable, ROOT, summarize } from "./stats";
@@ -128,13 +131,17 @@ async function gatewayUnbundledBaseline(): Promise<BenchRow> {
   return summarize(`payment-gateway: unbundled zip baseline (${packages.size} packages reached, whole)`, "KB", [bytes / 1024]);
 }
 
-/** Loads a handler as a fresh module (as a new container would), after env is set. */
-function freshHandler<E, R>(name: string): (event: E, context: Context) => Promise<R> {
+/** Loads a handler's module fresh (as a new container would: its own clients and connection), after env is set. */
+function freshModule<M>(name: string): M {
   for (const key of Object.keys(require.cache)) {
     if (key.includes(`${path.sep}lambdas${path.sep}`)) delete require.cache[key];
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (require(path.join(ROOT, "lambdas", name, "index.ts")) as { handler: (event: E, context: Context) => Promise<R> }).handler;
+  return require(path.join(ROOT, "lambdas", name, "index.ts")) as M;
+}
+
+function freshHandler<E, R>(name: string): (event: E, context: Context) => Promise<R> {
+  return freshModule<{ handler: (event: E, context: Context) => Promise<R> }>(name).handler;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -175,8 +182,8 @@ async function load(op: (i: number) => Promise<void>, concurrency: number, total
   };
 }
 
-async function withEmulators<T>(fn: (emu: Emulators) => Promise<T>): Promise<T> {
-  const emu = await startEmulators({ prefix: `bench${Date.now().toString(36)}` });
+async function withEmulators<T>(fn: (emu: Emulators) => Promise<T>, ledger?: LocalLedger): Promise<T> {
+  const emu = await startEmulators({ prefix: `bench${Date.now().toString(36)}`, ledger });
   const restore = applyEnv(emu.baseEnv);
   try {
     return await fn(emu);
@@ -333,98 +340,149 @@ export async function benchGateway(): Promise<BenchRow[]> {
   });
 }
 
+/**
+ * The processor with its ledger (MariaDB standing in for Aurora) against the floor of its own
+ * calls sent bare: per batch of 10, one BatchGetItem, the ledger transaction, 10 conditional
+ * transitions, one SendMessageBatch, one S3 object and 10 completion writes. Batches run
+ * PROCESSOR_CONCURRENCY at a time, each "container" (handler instance, floor worker) with its own
+ * ledger connection, as Lambda runs them.
+ */
 export async function benchProcessor(): Promise<BenchRow[]> {
-  return withEmulators(async (emu) => {
-    const processor = freshHandler<SQSEvent, SQSBatchResponse>("transaction-processor");
-    const specs = Array.from({ length: PROCESSOR_MESSAGES }, (_, i) => ({ amount: 100 + i }));
-    const messages = await seedTransactions(emu.clients.dynamodb, emu.resources.transactionsTable, specs);
-    const batches: SQSEvent[] = [];
-    for (let i = 0; i < messages.length; i += 10)
-      batches.push(sqsEvent(messages.slice(i, i + 10).map((m) => sqsRecord(JSON.stringify(m)))));
-    // Four equal slices: each is one measurement of messages/second. Within a slice, batches run
-    // PROCESSOR_CONCURRENCY at a time, as the event source mapping runs several invocations at once.
-    const batchMs: number[] = [];
-    const drain = async (part: SQSEvent[], handle: (b: SQSEvent) => Promise<void>): Promise<number> => {
-      const t0 = performance.now();
-      let count = 0;
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: PROCESSOR_CONCURRENCY }, async () => {
-          while (next < part.length) {
-            const b = part[next++]!;
-            await handle(b);
-            count += b.Records.length;
-          }
-        }),
-      );
-      return (count / (performance.now() - t0)) * 1000;
-    };
-    const slices = (all: SQSEvent[]) => {
-      const size = Math.ceil(all.length / 4);
-      return [0, 1, 2, 3].map((k) => all.slice(k * size, (k + 1) * size)).filter((p) => p.length > 0);
-    };
-    const rates: number[] = [];
-    for (const part of slices(batches)) {
-      rates.push(
-        await drain(part, async (b) => {
-          const b0 = performance.now();
-          const res = await processor(b, fakeContext("transaction-processor"));
-          batchMs.push(performance.now() - b0);
-          if (res.batchItemFailures.length > 0) throw new Error(`processor failed ${res.batchItemFailures.length} records`);
-        }),
-      );
-    }
-
-    // Floor of the processor's own calls per batch of 10: 10 conditional transitions, one
-    // SendMessageBatch, one S3 object, 10 completion writes, straight to the emulators.
-    const floorMessages = await seedTransactions(emu.clients.dynamodb, emu.resources.transactionsTable, specs);
-    const floorBatches: SQSEvent[] = [];
-    for (let i = 0; i < floorMessages.length; i += 10)
-      floorBatches.push(sqsEvent(floorMessages.slice(i, i + 10).map((m) => sqsRecord(JSON.stringify(m)))));
-    const sqs = new SQSClient({
-      region: emu.region,
-      endpoint: emu.fauxqs.endpoint,
-      credentials: { accessKeyId: "x", secretAccessKey: "x" },
-    });
-    const { dynamodb, s3 } = emu.clients;
-    const table = emu.resources.transactionsTable;
-    const updateEach = (ids: string[], update: Omit<UpdateItemCommandInput, "TableName" | "Key">) =>
-      Promise.all(
-        ids.map((id) => dynamodb.send(new UpdateItemCommand({ TableName: table, Key: { transaction_id: { S: id } }, ...update }))),
-      );
-    const ownCalls = async (b: SQSEvent) => {
-      const ids = b.Records.map((r) => (JSON.parse(r.body) as { transaction_id: string }).transaction_id);
-      await updateEach(ids, {
-        UpdateExpression: "SET #s = :p",
-        ConditionExpression: "#s = :r",
-        ExpressionAttributeNames: { "#s": "status" },
-        ExpressionAttributeValues: { ":p": { S: "PROCESSED" }, ":r": { S: "RECEIVED" } },
+  const ledger = await startLocalLedger();
+  try {
+    return await withEmulators(async (emu) => {
+      const containers = Array.from({ length: PROCESSOR_CONCURRENCY }, () => {
+        const mod = freshModule<{ handler: (e: SQSEvent, c: Context) => Promise<SQSBatchResponse>; ledgerStats: () => LedgerStats }>(
+          "transaction-processor",
+        );
+        return mod;
       });
-      await sqs.send(
-        new SendMessageBatchCommand({
-          QueueUrl: emu.resources.notificationQueueUrl,
-          Entries: ids.map((id, n) => ({ Id: String(n), MessageBody: id })),
+      const specs = Array.from({ length: PROCESSOR_MESSAGES }, (_, i) => ({ amount: 100 + i }));
+      const toBatches = (messages: TransactionMessage[]) => {
+        const batches: SQSEvent[] = [];
+        for (let i = 0; i < messages.length; i += 10)
+          batches.push(sqsEvent(messages.slice(i, i + 10).map((m) => sqsRecord(JSON.stringify(m)))));
+        return batches;
+      };
+      const batches = toBatches(await seedTransactions(emu.clients.dynamodb, emu.resources.transactionsTable, specs));
+      // Four equal slices: each is one measurement of messages/second.
+      const drain = async (part: SQSEvent[], handle: (b: SQSEvent, worker: number) => Promise<void>): Promise<number> => {
+        const t0 = performance.now();
+        let count = 0;
+        let next = 0;
+        await Promise.all(
+          Array.from({ length: PROCESSOR_CONCURRENCY }, async (_, worker) => {
+            while (next < part.length) {
+              const b = part[next++]!;
+              await handle(b, worker);
+              count += b.Records.length;
+            }
+          }),
+        );
+        return (count / (performance.now() - t0)) * 1000;
+      };
+      const slices = (all: SQSEvent[]) => {
+        const size = Math.ceil(all.length / 4);
+        return [0, 1, 2, 3].map((k) => all.slice(k * size, (k + 1) * size)).filter((p) => p.length > 0);
+      };
+
+      const batchMs: number[] = [];
+      const roundTrips: number[] = [];
+      const rates: number[] = [];
+      for (const part of slices(batches)) {
+        rates.push(
+          await drain(part, async (b, worker) => {
+            const container = containers[worker]!;
+            const before = container.ledgerStats().roundTrips;
+            const b0 = performance.now();
+            const res = await container.handler(b, fakeContext("transaction-processor"));
+            batchMs.push(performance.now() - b0);
+            roundTrips.push(container.ledgerStats().roundTrips - before);
+            if (res.batchItemFailures.length > 0) throw new Error(`processor failed ${res.batchItemFailures.length} records`);
+          }),
+        );
+      }
+
+      const floorBatches = toBatches(await seedTransactions(emu.clients.dynamodb, emu.resources.transactionsTable, specs));
+      const sqs = new SQSClient({
+        region: emu.region,
+        endpoint: emu.fauxqs.endpoint,
+        credentials: { accessKeyId: "x", secretAccessKey: "x" },
+      });
+      const { dynamodb, s3 } = emu.clients;
+      const table = emu.resources.transactionsTable;
+      const connections = containers.map(() =>
+        ledgerConnection({
+          host: ledger.host,
+          port: ledger.port,
+          database: ledger.database,
+          user: ledger.user,
+          tls: false,
+          auth: { kind: "password", password: ledger.password },
         }),
       );
-      await s3.send(new PutObjectCommand({ Bucket: emu.resources.logBucket, Key: `floor/${randomUUID()}.jsonl`, Body: ids.join("\n") }));
-      await updateEach(ids, { UpdateExpression: "SET notified = :t, logged = :t", ExpressionAttributeValues: { ":t": { BOOL: true } } });
-    };
-    const floorRates: number[] = [];
-    for (const part of slices(floorBatches)) floorRates.push(await drain(part, ownCalls));
-    sqs.destroy();
-    const median = (xs: number[]) => summarize("", "", xs).median;
-    return [
-      summarize(
-        `transaction-processor: throughput, batches of 10, ${PROCESSOR_CONCURRENCY} at a time (${messages.length} messages)`,
-        "msg/s",
-        rates,
-        ">= 1000",
-      ),
-      summarize("transaction-processor: batch of 10 duration", "ms", batchMs),
-      summarize(`floor: the processor's own calls per batch (22 per 10 messages), ${PROCESSOR_CONCURRENCY} at a time`, "msg/s", floorRates),
-      summarize("transaction-processor / floor of its own calls throughput", "x", [median(rates) / median(floorRates)]),
-    ];
-  });
+      const updateEach = (ids: string[], update: Omit<UpdateItemCommandInput, "TableName" | "Key">) =>
+        Promise.all(
+          ids.map((id) => dynamodb.send(new UpdateItemCommand({ TableName: table, Key: { transaction_id: { S: id } }, ...update }))),
+        );
+      const ownCalls = async (b: SQSEvent, worker: number) => {
+        const messages = b.Records.map((r) => JSON.parse(r.body) as TransactionMessage);
+        const ids = messages.map((m) => m.transaction_id);
+        await dynamodb.send(
+          new BatchGetItemCommand({
+            RequestItems: { [table]: { Keys: ids.map((id) => ({ transaction_id: { S: id } })), ConsistentRead: true } },
+          }),
+        );
+        await postBatch(
+          connections[worker]!,
+          messages.map((m) => ({
+            transactionId: m.transaction_id,
+            merchantId: m.merchant_id,
+            amount: m.amount,
+            currency: m.currency,
+            outcome: "POSTED",
+          })),
+          { region: emu.region },
+        );
+        await updateEach(ids, {
+          UpdateExpression: "SET #s = :p",
+          ConditionExpression: "#s = :r",
+          ExpressionAttributeNames: { "#s": "status" },
+          ExpressionAttributeValues: { ":p": { S: "PROCESSED" }, ":r": { S: "RECEIVED" } },
+        });
+        await sqs.send(
+          new SendMessageBatchCommand({
+            QueueUrl: emu.resources.notificationQueueUrl,
+            Entries: ids.map((id, n) => ({ Id: String(n), MessageBody: id })),
+          }),
+        );
+        await s3.send(new PutObjectCommand({ Bucket: emu.resources.logBucket, Key: `floor/${randomUUID()}.jsonl`, Body: ids.join("\n") }));
+        await updateEach(ids, { UpdateExpression: "SET notified = :t, logged = :t", ExpressionAttributeValues: { ":t": { BOOL: true } } });
+      };
+      const floorRates: number[] = [];
+      for (const part of slices(floorBatches)) floorRates.push(await drain(part, ownCalls));
+      sqs.destroy();
+      await Promise.all(connections.map((c) => c.close()));
+      const median = (xs: number[]) => summarize("", "", xs).median;
+      return [
+        summarize(
+          `transaction-processor with the ledger: throughput, batches of 10, ${PROCESSOR_CONCURRENCY} at a time (${PROCESSOR_MESSAGES} messages)`,
+          "msg/s",
+          rates,
+        ),
+        summarize("transaction-processor: batch of 10 duration", "ms", batchMs),
+        summarize("transaction-processor: ledger round trips per batch of 10", "round trips", roundTrips, "<= 3"),
+        summarize(
+          `floor: the processor's own calls per batch (BatchGetItem, ledger transaction, 20 writes, 1 SQS, 1 S3), ${PROCESSOR_CONCURRENCY} at a time`,
+          "msg/s",
+          floorRates,
+        ),
+        summarize("transaction-processor / floor of its own calls throughput", "x", [median(rates) / median(floorRates)], ">= 0.8"),
+      ];
+    }, ledger);
+  } finally {
+    await ledger.stop();
+  }
 }
 
 async function main(): Promise<void> {
