@@ -1,0 +1,208 @@
+/**
+ * One direction of replication (source region -> destination region): a FIFO of committed writes,
+ * each applied to the destination's emulator once its delay has passed, under the destination's
+ * item lock and by last writer wins. Dispatch is in commit order and each item's lock queues in
+ * call order, so an item's replicated writes land in the order they were made.
+ */
+import type { DynamoWire, WireItem } from "./dynamo-wire";
+import { compareVersions, type ItemVersion } from "./item-version";
+import type { KeyLocks } from "./key-locks";
+
+export interface RegionState {
+  readonly name: string;
+  /** The region's emulator for replicated writes: its own few sockets, so a backlog after heal cannot starve the handlers. */
+  readonly replicaWire: DynamoWire;
+  readonly locks: KeyLocks;
+  /** Each item's current version in this region; kept after a delete (the tombstone). */
+  readonly versions: Map<string, ItemVersion>;
+  isolated: boolean;
+}
+
+/** A write committed in its source region, waiting to be applied elsewhere. */
+export interface CommittedWrite {
+  readonly table: string;
+  /** src/local/dynamo-wire.ts itemId */
+  readonly id: string;
+  readonly key: WireItem;
+  /** The item after the write; null for a delete. */
+  readonly image: WireItem | null;
+  readonly version: ItemVersion;
+  /** performance.now() at commit: lag is measured on this process's monotonic clock. */
+  readonly committedAt: number;
+}
+
+export type Outcome = "applied" | "discarded" | "failed";
+
+export interface SettledWrite extends CommittedWrite {
+  readonly from: string;
+  readonly to: string;
+  readonly outcome: Outcome;
+  /** Commit in the source to settlement in the destination, ms. */
+  readonly lagMs: number;
+}
+
+interface Pending extends CommittedWrite {
+  readonly seq: number;
+  readonly dueAt: number;
+  waiters?: Array<() => void>;
+}
+
+export interface LinkOptions {
+  readonly delayMs: number;
+  readonly onSettled?: (write: SettledWrite) => void;
+  readonly isStopped: () => boolean;
+}
+
+/** Lag samples for the median: the last LAG_WINDOW applied writes (the max is over all). */
+const LAG_WINDOW = 10_000;
+const RETRY_MAX_MS = 1000;
+
+type Attempt = "applied" | "discarded" | "failed" | "parked";
+
+export class ReplicationLink {
+  replicated = 0;
+  discarded = 0;
+  failed = 0;
+  private readonly queue: (Pending | undefined)[] = [];
+  private head = 0;
+  /** Dispatched but found held (isolated) when their turn came: they go first on heal. */
+  private parked: Pending[] = [];
+  private readonly inFlight = new Set<Pending>();
+  private timer: NodeJS.Timeout | undefined;
+  private seq = 0;
+  private readonly lags = new Float64Array(LAG_WINDOW);
+  private lagCount = 0;
+  private lagMax = 0;
+
+  constructor(
+    readonly from: RegionState,
+    readonly to: RegionState,
+    private readonly options: LinkOptions,
+  ) {}
+
+  /** Replication is held while either end is isolated. */
+  get held(): boolean {
+    return this.from.isolated || this.to.isolated;
+  }
+
+  /** Committed here, not yet applied or discarded there. */
+  get pending(): number {
+    return this.queue.length - this.head + this.parked.length + this.inFlight.size;
+  }
+
+  enqueue(write: CommittedWrite): void {
+    this.queue.push({ ...write, seq: ++this.seq, dueAt: write.committedAt + this.options.delayMs });
+    if (!this.timer) this.pump();
+  }
+
+  /** Dispatches what is due (parked writes first) and sets the timer for the next. */
+  pump(): void {
+    this.clearTimer();
+    if (this.held || this.options.isStopped()) return;
+    if (this.parked.length > 0) {
+      const parked = this.parked.sort((a, b) => a.seq - b.seq);
+      this.parked = [];
+      for (const p of parked) this.dispatch(p);
+    }
+    const now = performance.now();
+    while (this.head < this.queue.length) {
+      const next = this.queue[this.head]!;
+      if (next.dueAt > now) {
+        this.timer = setTimeout(() => this.pump(), next.dueAt - now);
+        break;
+      }
+      this.queue[this.head++] = undefined;
+      this.dispatch(next);
+    }
+    // Drop the consumed front now and then instead of shifting on every write.
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Calls `done` once per write pending now, when it settles; returns how many. */
+  watch(done: () => void): number {
+    let count = 0;
+    const add = (p: Pending | undefined) => {
+      if (!p) return;
+      p.waiters ??= [];
+      p.waiters.push(done);
+      count++;
+    };
+    for (let i = this.head; i < this.queue.length; i++) add(this.queue[i]);
+    for (const p of this.parked) add(p);
+    for (const p of this.inFlight) add(p);
+    return count;
+  }
+
+  lag(): { p50: number | null; max: number | null; samples: number } {
+    const n = Math.min(this.lagCount, LAG_WINDOW);
+    if (n === 0) return { p50: null, max: null, samples: 0 };
+    const sorted = this.lags.slice(0, n).sort();
+    const round = (ms: number) => Math.round(ms * 10) / 10;
+    return { p50: round(sorted[Math.ceil(n / 2) - 1]), max: round(this.lagMax), samples: this.lagCount };
+  }
+
+  clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private dispatch(p: Pending): void {
+    this.inFlight.add(p);
+    // Taking the item's lock now, in dispatch order, is what keeps each item's writes in order.
+    const attempt = this.to.locks.run([p.id], () => this.applyLocked(p)).catch((): Attempt => "failed");
+    void attempt.then((result) => this.settle(p, result));
+  }
+
+  private async applyLocked(p: Pending): Promise<Attempt> {
+    if (this.held || this.options.isStopped()) return "parked";
+    const current = this.to.versions.get(p.id);
+    if (current && compareVersions(p.version, current) <= 0) return "discarded";
+    const written = await this.write(p);
+    if (written === "applied") this.to.versions.set(p.id, p.version);
+    return written;
+  }
+
+  /** Puts the image (or deletes the item) straight into the destination's emulator, never through its proxy: no ping-pong. */
+  private async write(p: Pending): Promise<Attempt> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = p.image
+          ? await this.to.replicaWire.call("PutItem", { TableName: p.table, Item: p.image })
+          : await this.to.replicaWire.call("DeleteItem", { TableName: p.table, Key: p.key });
+        if (res.status === 200) return "applied";
+        // A refused write (bad item, missing table) will not succeed later; a server error might.
+        if (res.status < 500) return "failed";
+      } catch {
+        // The emulator is unreachable (stopped for the drill?): keep trying, in order.
+      }
+      if (this.options.isStopped()) return "failed";
+      if (this.held) return "parked";
+      await new Promise<void>((resolve) => setTimeout(resolve, Math.min(RETRY_MAX_MS, 10 * 2 ** attempt)).unref());
+    }
+  }
+
+  private settle(p: Pending, result: Attempt): void {
+    this.inFlight.delete(p);
+    if (result === "parked") {
+      if (this.options.isStopped()) return;
+      this.parked.push(p);
+      // Healed while this write was on its way back: it must not wait for the next heal.
+      if (!this.held) this.pump();
+      return;
+    }
+    const lagMs = performance.now() - p.committedAt;
+    if (result === "applied") {
+      this.replicated++;
+      this.lags[this.lagCount % LAG_WINDOW] = lagMs;
+      this.lagCount++;
+      if (lagMs > this.lagMax) this.lagMax = lagMs;
+    } else if (result === "discarded") this.discarded++;
+    else this.failed++;
+    const { seq: _seq, dueAt: _dueAt, waiters, ...write } = p;
+    this.options.onSettled?.({ ...write, from: this.from.name, to: this.to.name, outcome: result, lagMs });
+    for (const done of waiters ?? []) done();
+  }
+}
