@@ -5,7 +5,7 @@
  * flush, and no ping-pong.
  */
 import { randomUUID } from "node:crypto";
-import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { CreateTableCommand, DeleteTableCommand, DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import {
   BatchWriteCommand,
   DeleteCommand,
@@ -295,7 +295,7 @@ test("isolate holds a region's writes both ways; heal delivers them in order, by
   const [fromA, fromB, both] = [newId(), newId(), newId()];
   replicator.isolate(A);
   try {
-    await put(A, { transaction_id: fromA });
+    for (let step = 1; step <= 3; step++) await put(A, { transaction_id: fromA, step });
     await put(A, { transaction_id: both, writer: "A" });
     await sleep(5);
     await put(B, { transaction_id: fromB });
@@ -303,7 +303,7 @@ test("isolate holds a region's writes both ways; heal delivers them in order, by
     await sleep(DELAY * 2);
     expect(await get(B, fromA)).toBeUndefined();
     expect(await get(A, fromB)).toBeUndefined();
-    expect(direction(AB)).toMatchObject({ held: true, pending: 2 });
+    expect(direction(AB)).toMatchObject({ held: true, pending: 4 });
     expect(direction(BA)).toMatchObject({ held: true, pending: 2 });
     expect(replicator.stats().regions[A].isolated).toBe(true);
     // Held writes are not waited for.
@@ -312,7 +312,12 @@ test("isolate holds a region's writes both ways; heal delivers them in order, by
     replicator.heal(A);
   }
   await replicator.flush();
-  expect(await get(B, fromA)).toEqual({ transaction_id: fromA });
+  expect(await get(B, fromA)).toEqual({ transaction_id: fromA, step: 3 });
+  expect(settledFor(fromA).map((w) => `${w.outcome} ${(w.image!.step as { N: string }).N}`)).toEqual([
+    "applied 1",
+    "applied 2",
+    "applied 3",
+  ]);
   expect(await get(A, fromB)).toEqual({ transaction_id: fromB });
   expect((await get(A, both))?.writer).toBe("B");
   expect((await get(B, both))?.writer).toBe("B");
@@ -400,5 +405,31 @@ test("takes existing dynalites, creates the tables from the shared definitions, 
     await expect(fetch(own.endpoints[A])).rejects.toThrow();
   } finally {
     await Promise.all([one.stop(), two.stop()]);
+  }
+});
+
+test("a replicated write the other region refuses is counted as failed, and the rest of its batch still lands", async () => {
+  const own = await startReplicator({ regions: [{ name: A }, { name: B }], tables: [TABLE, OTHER], delayMs: 50 });
+  const toA = DynamoDBDocumentClient.from(new DynamoDBClient({ region: A, endpoint: own.endpoints[A], credentials: CREDENTIALS }));
+  const directB = new DynamoDBClient({ region: B, endpoint: own.dynamoEndpoints[B], credentials: CREDENTIALS });
+  try {
+    // Behind the replicator's back: B loses a table, so replicated writes to it are refused.
+    await directB.send(new DeleteTableCommand({ TableName: OTHER }));
+    await toA.send(
+      new BatchWriteCommand({
+        RequestItems: {
+          [TABLE]: [{ PutRequest: { Item: { transaction_id: "t-kept" } } }],
+          [OTHER]: [{ PutRequest: { Item: { id: "lost" } } }],
+        },
+      }),
+    );
+    await own.flush();
+    expect(own.stats().directions[AB]).toMatchObject({ replicated: 1, failed: 1, pending: 0 });
+    const kept = await directB.send(new GetItemCommand({ TableName: TABLE, Key: { transaction_id: { S: "t-kept" } } }));
+    expect(kept.Item).toEqual({ transaction_id: { S: "t-kept" } });
+  } finally {
+    toA.destroy();
+    directB.destroy();
+    await own.stop();
   }
 });

@@ -4,7 +4,7 @@
  * item lock and by last writer wins. Dispatch is in commit order and each item's lock queues in
  * call order, so an item's replicated writes land in the order they were made.
  */
-import type { DynamoWire, WireItem } from "./dynamo-wire";
+import { type DynamoWire, itemId, type WireItem } from "./dynamo-wire";
 import { compareVersions, type ItemVersion } from "./item-version";
 import type { KeyLocks } from "./key-locks";
 
@@ -56,6 +56,8 @@ export interface LinkOptions {
 /** Lag samples for the median: the last LAG_WINDOW applied writes (the max is over all). */
 const LAG_WINDOW = 10_000;
 const RETRY_MAX_MS = 1000;
+/** BatchWriteItem's limit. */
+const MAX_BATCH = 25;
 
 type Attempt = "applied" | "discarded" | "failed" | "parked";
 
@@ -99,11 +101,8 @@ export class ReplicationLink {
   pump(): void {
     this.clearTimer();
     if (this.held || this.options.isStopped()) return;
-    if (this.parked.length > 0) {
-      const parked = this.parked.sort((a, b) => a.seq - b.seq);
-      this.parked = [];
-      for (const p of parked) this.dispatch(p);
-    }
+    const due: Pending[] = this.parked.sort((a, b) => a.seq - b.seq);
+    this.parked = [];
     const now = performance.now();
     while (this.head < this.queue.length) {
       const next = this.queue[this.head]!;
@@ -112,13 +111,26 @@ export class ReplicationLink {
         break;
       }
       this.queue[this.head++] = undefined;
-      this.dispatch(next);
+      due.push(next);
     }
     // Drop the consumed front now and then instead of shifting on every write.
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue.splice(0, this.head);
       this.head = 0;
     }
+    // Batches of distinct items, in order: an item's next write goes in a later batch.
+    let batch: Pending[] = [];
+    const ids = new Set<string>();
+    for (const p of due) {
+      if (batch.length === MAX_BATCH || ids.has(p.id)) {
+        this.dispatch(batch);
+        batch = [];
+        ids.clear();
+      }
+      batch.push(p);
+      ids.add(p.id);
+    }
+    if (batch.length > 0) this.dispatch(batch);
   }
 
   /** Calls `done` once per write pending now, when it settles; returns how many. */
@@ -149,48 +161,82 @@ export class ReplicationLink {
     this.timer = undefined;
   }
 
-  private dispatch(p: Pending): void {
-    this.inFlight.add(p);
-    // Taking the item's lock now, in dispatch order, is what keeps each item's writes in order.
-    const attempt = this.to.locks.run([p.id], () => this.applyLocked(p)).catch((): Attempt => "failed");
-    void attempt.then((result) => this.settle(p, result));
+  private dispatch(batch: Pending[]): void {
+    for (const p of batch) this.inFlight.add(p);
+    // Taking the items' locks now, in dispatch order, is what keeps each item's writes in order.
+    const attempt = this.to.locks
+      .run(
+        batch.map((p) => p.id),
+        () => this.applyLocked(batch),
+      )
+      .catch((): Attempt[] => batch.map(() => "failed"));
+    void attempt.then((results) => {
+      for (const [i, p] of batch.entries()) this.settle(p, results[i]);
+      // Healed while parked writes were on their way back: they must not wait for the next heal.
+      if (this.parked.length > 0 && !this.held) this.pump();
+    });
   }
 
-  private async applyLocked(p: Pending): Promise<Attempt> {
-    if (this.held || this.options.isStopped()) return "parked";
-    const current = this.to.versions.get(p.id);
-    if (current && compareVersions(p.version, current) <= 0) return "discarded";
-    const written = await this.write(p);
-    if (written === "applied") this.to.versions.set(p.id, p.version);
-    return written;
+  /** Results in batch order. */
+  private async applyLocked(batch: Pending[]): Promise<Attempt[]> {
+    if (this.held || this.options.isStopped()) return batch.map(() => "parked");
+    const results = new Map<Pending, Attempt>();
+    const newer = batch.filter((p) => {
+      const current = this.to.versions.get(p.id);
+      if (current && compareVersions(p.version, current) <= 0) results.set(p, "discarded");
+      return !results.has(p);
+    });
+    if (newer.length > 0) {
+      for (const [p, result] of await this.write(newer)) {
+        results.set(p, result);
+        if (result === "applied") this.to.versions.set(p.id, p.version);
+      }
+    }
+    return batch.map((p) => results.get(p) ?? "failed");
   }
 
-  /** Puts the image (or deletes the item) straight into the destination's emulator, never through its proxy: no ping-pong. */
-  private async write(p: Pending): Promise<Attempt> {
-    for (let attempt = 0; ; attempt++) {
+  /**
+   * Puts the images (or deletes the items) straight into the destination's emulator, never
+   * through its proxy: no ping-pong. One BatchWriteItem costs dynalite a third of the CPU per item
+   * of single writes, which matters when a backlog flows after heal.
+   */
+  private async write(items: Pending[]): Promise<Map<Pending, Attempt>> {
+    const results = new Map<Pending, Attempt>();
+    let remaining = items;
+    for (let attempt = 0; remaining.length > 0; attempt++) {
       try {
-        const res = p.image
-          ? await this.to.replicaWire.call("PutItem", { TableName: p.table, Item: p.image })
-          : await this.to.replicaWire.call("DeleteItem", { TableName: p.table, Key: p.key });
-        if (res.status === 200) return "applied";
-        // A refused write (bad item, missing table) will not succeed later; a server error might.
-        if (res.status < 500) return "failed";
+        const res = await this.to.replicaWire.call<{ UnprocessedItems?: unknown }>("BatchWriteItem", {
+          RequestItems: requestItems(remaining),
+        });
+        if (res.status === 200) {
+          const unprocessed = unprocessedIds(res.output.UnprocessedItems, remaining);
+          for (const p of remaining) if (!unprocessed.has(p.id)) results.set(p, "applied");
+          remaining = remaining.filter((p) => unprocessed.has(p.id));
+          if (remaining.length === 0) break;
+        } else if (res.status < 500) {
+          // Refused (bad item, missing table): it will not succeed later. One bad item refuses
+          // the whole batch, so the others are tried alone.
+          if (remaining.length === 1) results.set(remaining[0], "failed");
+          else for (const p of remaining) for (const [one, result] of await this.write([p])) results.set(one, result);
+          break;
+        }
       } catch {
         // The emulator is unreachable (stopped for the drill?): keep trying, in order.
       }
-      if (this.options.isStopped()) return "failed";
-      if (this.held) return "parked";
+      const giveUp: Attempt | undefined = this.options.isStopped() ? "failed" : this.held ? "parked" : undefined;
+      if (giveUp) {
+        for (const p of remaining) results.set(p, giveUp);
+        break;
+      }
       await new Promise<void>((resolve) => setTimeout(resolve, Math.min(RETRY_MAX_MS, 10 * 2 ** attempt)).unref());
     }
+    return results;
   }
 
   private settle(p: Pending, result: Attempt): void {
     this.inFlight.delete(p);
     if (result === "parked") {
-      if (this.options.isStopped()) return;
-      this.parked.push(p);
-      // Healed while this write was on its way back: it must not wait for the next heal.
-      if (!this.held) this.pump();
+      if (!this.options.isStopped()) this.parked.push(p);
       return;
     }
     const lagMs = performance.now() - p.committedAt;
@@ -205,4 +251,29 @@ export class ReplicationLink {
     this.options.onSettled?.({ ...write, from: this.from.name, to: this.to.name, outcome: result, lagMs });
     for (const done of waiters ?? []) done();
   }
+}
+
+/** BatchWriteItem's RequestItems for these writes (distinct items). */
+function requestItems(items: readonly Pending[]): Record<string, unknown[]> {
+  const byTable: Record<string, unknown[]> = {};
+  for (const p of items) {
+    byTable[p.table] ??= [];
+    byTable[p.table].push(p.image ? { PutRequest: { Item: p.image } } : { DeleteRequest: { Key: p.key } });
+  }
+  return byTable;
+}
+
+/** Ids of the writes that BatchWriteItem handed back unprocessed. */
+function unprocessedIds(unprocessed: unknown, sent: readonly Pending[]): Set<string> {
+  const ids = new Set<string>();
+  if (!unprocessed || typeof unprocessed !== "object") return ids;
+  for (const [table, requests] of Object.entries(unprocessed as Record<string, unknown[]>)) {
+    // A write's key lists its attributes in key-schema order (keyOf), as itemId needs them.
+    const keyAttributes = Object.keys(sent.find((p) => p.table === table)?.key ?? {});
+    for (const request of requests as { PutRequest?: { Item: WireItem }; DeleteRequest?: { Key: WireItem } }[]) {
+      const item = request.PutRequest?.Item ?? request.DeleteRequest?.Key;
+      if (item) ids.add(itemId(table, keyAttributes, item));
+    }
+  }
+  return ids;
 }
