@@ -325,6 +325,26 @@ test("isolate holds a region's writes both ways; heal delivers them in order, by
   expect(direction(AB).lagMs.max).toBeGreaterThanOrEqual(DELAY * 2);
 });
 
+test("a backlog held by isolation drains in full after heal", async () => {
+  const ids = Array.from({ length: 300 }, newId);
+  replicator.isolate(B);
+  try {
+    for (let i = 0; i < ids.length; i += 25) {
+      const chunk = ids.slice(i, i + 25).map((id) => ({ PutRequest: { Item: { transaction_id: id, n: i } } }));
+      await docs[A].send(new BatchWriteCommand({ RequestItems: { [TABLE]: chunk } }));
+    }
+    // All due at heal: more batches than may be in flight at once.
+    await sleep(DELAY + 20);
+    expect(direction(AB)).toMatchObject({ held: true, pending: 300 });
+  } finally {
+    replicator.heal(B);
+  }
+  await replicator.flush();
+  expect(direction(AB).pending).toBe(0);
+  expect(ids.filter((id) => settledFor(id)[0]?.outcome !== "applied")).toEqual([]);
+  expect(await get(B, ids[299])).toEqual({ transaction_id: ids[299], n: 275 });
+});
+
 test("flush resolves once everything pending has been applied", async () => {
   const ids = Array.from({ length: 20 }, newId);
   await Promise.all(ids.map((id) => put(A, { transaction_id: id })));

@@ -58,6 +58,8 @@ const LAG_WINDOW = 10_000;
 const RETRY_MAX_MS = 1000;
 /** BatchWriteItem's limit. */
 const MAX_BATCH = 25;
+/** As many as the replica wire has sockets (src/local/replicator.ts). */
+const MAX_BATCHES_IN_FLIGHT = 8;
 
 type Attempt = "applied" | "discarded" | "failed" | "parked";
 
@@ -70,6 +72,7 @@ export class ReplicationLink {
   /** Dispatched but found held (isolated) when their turn came: they go first on heal. */
   private parked: Pending[] = [];
   private readonly inFlight = new Set<Pending>();
+  private batchesInFlight = 0;
   private timer: NodeJS.Timeout | undefined;
   private seq = 0;
   private readonly lags = new Float64Array(LAG_WINDOW);
@@ -97,40 +100,46 @@ export class ReplicationLink {
     if (!this.timer) this.pump();
   }
 
-  /** Dispatches what is due (parked writes first) and sets the timer for the next. */
+  /**
+   * Dispatches what is due (parked writes first) in batches, at most MAX_BATCHES_IN_FLIGHT at a
+   * time: a batch holds its items' locks while it waits for the emulator, so a backlog after heal
+   * must not lock thousands of items that handlers may be writing. Sets the timer for the next.
+   */
   pump(): void {
     this.clearTimer();
     if (this.held || this.options.isStopped()) return;
-    const due: Pending[] = this.parked.sort((a, b) => a.seq - b.seq);
-    this.parked = [];
     const now = performance.now();
-    while (this.head < this.queue.length) {
-      const next = this.queue[this.head]!;
-      if (next.dueAt > now) {
-        this.timer = setTimeout(() => this.pump(), next.dueAt - now);
-        break;
-      }
-      this.queue[this.head++] = undefined;
-      due.push(next);
+    // Batches settle in any order: parked writes go back in commit order.
+    if (this.parked.length > 1) this.parked.sort((a, b) => a.seq - b.seq);
+    while (this.batchesInFlight < MAX_BATCHES_IN_FLIGHT) {
+      const batch = this.takeBatch(now);
+      if (batch.length === 0) break;
+      this.dispatch(batch);
     }
+    // Due but not dispatched: the next settled batch pumps again.
+    const next = this.queue[this.head];
+    if (next && next.dueAt > now && this.parked.length === 0) this.timer = setTimeout(() => this.pump(), next.dueAt - now);
     // Drop the consumed front now and then instead of shifting on every write.
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue.splice(0, this.head);
       this.head = 0;
     }
-    // Batches of distinct items, in order: an item's next write goes in a later batch.
-    let batch: Pending[] = [];
+  }
+
+  /** The next due writes, in order, of distinct items: an item's next write goes in a later batch. */
+  private takeBatch(now: number): Pending[] {
+    const batch: Pending[] = [];
     const ids = new Set<string>();
-    for (const p of due) {
-      if (batch.length === MAX_BATCH || ids.has(p.id)) {
-        this.dispatch(batch);
-        batch = [];
-        ids.clear();
-      }
-      batch.push(p);
-      ids.add(p.id);
+    while (batch.length < MAX_BATCH) {
+      const fromQueue = this.parked.length === 0;
+      const next = fromQueue ? this.queue[this.head] : this.parked[0];
+      if (!next || next.dueAt > now || ids.has(next.id)) break;
+      if (fromQueue) this.queue[this.head++] = undefined;
+      else this.parked.shift();
+      batch.push(next);
+      ids.add(next.id);
     }
-    if (batch.length > 0) this.dispatch(batch);
+    return batch;
   }
 
   /** Calls `done` once per write pending now, when it settles; returns how many. */
@@ -162,6 +171,7 @@ export class ReplicationLink {
   }
 
   private dispatch(batch: Pending[]): void {
+    this.batchesInFlight++;
     for (const p of batch) this.inFlight.add(p);
     // Taking the items' locks now, in dispatch order, is what keeps each item's writes in order.
     const attempt = this.to.locks
@@ -171,9 +181,10 @@ export class ReplicationLink {
       )
       .catch((): Attempt[] => batch.map(() => "failed"));
     void attempt.then((results) => {
+      this.batchesInFlight--;
       for (const [i, p] of batch.entries()) this.settle(p, results[i]);
-      // Healed while parked writes were on their way back: they must not wait for the next heal.
-      if (this.parked.length > 0 && !this.held) this.pump();
+      // More may be due, and writes parked by an isolation that has ended since must not wait for the next heal.
+      this.pump();
     });
   }
 
