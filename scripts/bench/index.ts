@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { benchBundles, benchGateway, benchProcessor } from "./lambdas";
+import { benchReplicator } from "./replicator";
 import { type BenchRow, printTable, ROOT, summarize } from "./stats";
 import { benchSynth } from "./synth";
 
@@ -28,6 +29,7 @@ async function main(): Promise<void> {
   if (want("bundles")) rows.push(...(await benchBundles()));
   if (want("gateway")) rows.push(...(await benchGateway()));
   if (want("processor")) rows.push(...(await benchProcessor()));
+  if (want("replicator")) rows.push(...(await benchReplicator()));
   if (want("tests")) rows.push(...benchTests());
   printTable(rows);
   const out = path.join(__dirname, "results.json");
