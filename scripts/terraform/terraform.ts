@@ -207,7 +207,10 @@ export interface RunResult {
  * Runs `terraform <args>` in `cwd`, appending its output to `logFile`; prints it too when `echo`.
  * Never throws on a non-zero exit: the caller decides.
  */
-export function terraform(args: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv; logFile: string; echo?: boolean }): Promise<RunResult> {
+export function terraform(
+  args: readonly string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv; logFile: string; echo?: boolean; /** epoch ms: stop terraform (exit 124) if still running then */ deadline?: number },
+): Promise<RunResult> {
   const started = Date.now();
   mkdirSync(path.dirname(options.logFile), { recursive: true });
   const logStream = createWriteStream(options.logFile, { flags: "a" });
@@ -226,15 +229,26 @@ export function terraform(args: readonly string[], options: { cwd: string; env: 
     };
     child.stdout.on("data", onData);
     child.stderr.on("data", onData);
+    let timedOut = false;
+    const timer =
+      options.deadline === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            onData(Buffer.from(`\nError: stopped: terraform ${args[0]} still running at the deadline\n`));
+            child.kill("SIGTERM");
+            setTimeout(() => child.kill("SIGKILL"), 10_000).unref();
+          }, Math.max(0, options.deadline - Date.now()));
     child.on("error", (error) => {
       logStream.end();
       reject(new Error(`cannot run terraform: ${error.message}`));
     });
     child.on("close", (code, signal) => {
+      if (timer) clearTimeout(timer);
       const ms = Date.now() - started;
       logStream.write(`[exit ${code ?? signal} after ${seconds(ms)}]\n`);
       logStream.end();
-      resolve({ code: code ?? 1, ms, output });
+      resolve({ code: timedOut ? 124 : (code ?? 1), ms, output });
     });
   });
 }
