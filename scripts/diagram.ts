@@ -163,7 +163,10 @@ class Model {
 
   groupOf(r: Resource): string {
     if (GLOBAL_TYPES.has(r.type)) return GLOBAL_GROUP;
-    return typeof r.body.region === "string" && !r.body.region.includes("${") ? r.body.region : this.regions[r.stack];
+    if (typeof r.body.region === "string" && !r.body.region.includes("${")) return r.body.region;
+    // A resource in another region names that region's aliased provider (`aws.<alias>`).
+    if (typeof r.body.provider === "string") return providerRegion(this.stacks[r.stack], r.body.provider.replace(/^aws\./, ""));
+    return this.regions[r.stack];
   }
 
   /** The resources a resource refers to: same-stack references and primary outputs read by dr. */
@@ -217,10 +220,12 @@ class Model {
   }
 }
 
-function providerRegion(stack: Json): string {
+/** Region of a stack's default AWS provider, or of the one with `alias`. */
+function providerRegion(stack: Json, alias?: string): string {
   const providers = stack.provider?.aws;
   const list: Json[] = Array.isArray(providers) ? providers : providers ? [providers] : [];
-  return (list.find((p) => !p.alias) ?? list[0])?.region ?? "unknown-region";
+  const provider = alias ? list.find((p) => p.alias === alias) : (list.find((p) => !p.alias) ?? list[0]);
+  return provider?.region ?? "unknown-region";
 }
 
 function nameOf(r: Resource): string {

@@ -123,7 +123,9 @@ const dataKeyArn = (stack: Synth): string =>
     theId(stack, KmsKey.tfResourceType, (k) => String(k.description).startsWith("Payment processing data key")),
     "arn",
   );
-const functionNames = (stack: Synth): string[] => entries(stack, LambdaFunction.tfResourceType).map(([, f]) => f.function_name);
+/** Each function's name as alarms read it: the function resource's function_name attribute. */
+const functionNames = (stack: Synth): string[] =>
+  entries(stack, LambdaFunction.tfResourceType).map(([id]) => ref(LambdaFunction.tfResourceType, id, "function_name"));
 
 /** Names of the tables a stack holds: primary's own tables, or the tables dr's replicas join. */
 function tableNames(stack: Synth, primary: Synth, app?: { primary: Synth; dr: Synth }): string[] {
@@ -769,8 +771,8 @@ describe("log groups", () => {
       const groups = logGroups(json[role]).map(([, g]) => g);
       const app = groups.find((g) => g.name === "/aws/payment-processing/dev");
       expect(app?.retention_in_days).toBe(731);
-      for (const name of functionNames(json[role]))
-        expect(groups.find((g) => g.name === `/aws/lambda/${name}`)?.retention_in_days).toBe(731);
+      for (const [, fn] of entries(json[role], LambdaFunction.tfResourceType))
+        expect(groups.find((g) => g.name === `/aws/lambda/${fn.function_name}`)?.retention_in_days).toBe(731);
       expect(groups.filter((g) => g.retention_in_days !== 731).map((g) => g.name)).toEqual([]);
     }
   });

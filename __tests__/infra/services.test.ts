@@ -415,6 +415,17 @@ describe("ALB", () => {
   });
 });
 
+describe("ordering", () => {
+  test("every invoke permission names its function through the function resource, so the function exists first", () => {
+    for (const stack of [primary, dr]) {
+      const permissions = resourcesOf(stack, LambdaPermission.tfResourceType);
+      expect(permissions.length).toBeGreaterThanOrEqual(5);
+      for (const p of permissions)
+        expect(p.function_name).toMatch(/^\$\{aws_lambda_function\.functions_[\w-]+_function_\w+\.(function_name|arn)\}$/);
+    }
+  });
+});
+
 describe("deployment packages", () => {
   test("each function's zip exists in the synthesized stack and holds only the bundled index.js", () => {
     const outdir = synthAppToDisk().outdir;

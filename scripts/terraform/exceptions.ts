@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { StackJson } from "./terraform";
+import type { StackJson } from "./terraform";
 
 /**
  * The rehearsal's exceptions (scripts/terraform/exceptions.json): the only differences, besides the
@@ -65,7 +65,11 @@ export function validateExceptions(data: unknown): string[] {
       if (e.attributes !== undefined) problems.push(`${label}: "attributes" do not go with effect omit (the whole resource is left out)`);
     } else if (EFFECTS.includes(e.effect as (typeof EFFECTS)[number])) {
       const pattern = e.effect === "omit_attribute" ? ATTRIBUTE_PATTERN : ATTRIBUTE_PATH_PATTERN;
-      if (!Array.isArray(e.attributes) || e.attributes.length === 0 || !e.attributes.every((a) => typeof a === "string" && pattern.test(a))) {
+      if (
+        !Array.isArray(e.attributes) ||
+        e.attributes.length === 0 ||
+        !e.attributes.every((a) => typeof a === "string" && pattern.test(a))
+      ) {
         problems.push(
           `${label}: "attributes" must be a non-empty array of ${e.effect === "omit_attribute" ? "top-level argument names (snake_case)" : "argument paths such as rule[0].filter"} for effect ${String(e.effect)}`,
         );
@@ -84,11 +88,16 @@ export function validateExceptions(data: unknown): string[] {
         }
       }
     }
-    if (e.stacks !== undefined && (!Array.isArray(e.stacks) || e.stacks.length === 0 || !e.stacks.every((s) => typeof s === "string" && STACK_PATTERN.test(s)))) {
+    if (
+      e.stacks !== undefined &&
+      (!Array.isArray(e.stacks) || e.stacks.length === 0 || !e.stacks.every((s) => typeof s === "string" && STACK_PATTERN.test(s)))
+    ) {
       problems.push(`${label}: "stacks" must be a non-empty array of stack names (or absent for every stack)`);
     }
     if (typeof e.limitation !== "string" || e.limitation.trim().length < MIN_LIMITATION_LENGTH) {
-      problems.push(`${label}: "limitation" must name the moto limitation that forces this in at least ${MIN_LIMITATION_LENGTH} characters`);
+      problems.push(
+        `${label}: "limitation" must name the moto limitation that forces this in at least ${MIN_LIMITATION_LENGTH} characters`,
+      );
     }
     const unknown = Object.keys(e).filter((k) => !KNOWN_FIELDS.has(k));
     if (unknown.length) problems.push(`${label}: unknown field(s) ${unknown.join(", ")}`);
@@ -107,7 +116,12 @@ export function loadExceptions(file = EXCEPTIONS_FILE): RehearsalException[] {
 }
 
 function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, "\\$&")).join(".*")}$`);
+  return new RegExp(
+    `^${glob
+      .split("*")
+      .map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, "\\$&"))
+      .join(".*")}$`,
+  );
 }
 
 /** Does the entry cover resource `type.name` of `stack`? */
@@ -213,12 +227,10 @@ export function applyExceptions(stacks: Record<string, StackJson>, exceptions: r
               problems.push(`${stack}: ${address} is omitted but ${match} is still read; give a stand-in under "references"`);
               return match;
             }
-            const expression = standIn
-              .replace(/\{\{region\}\}/g, o.region ?? "")
-              .replace(/\{\{([a-z0-9_]+)\}\}/g, (_, arg: string) => {
-                if (!(arg in o.args)) problems.push(`${stack}: stand-in for ${match} uses {{${arg}}}, which ${address} does not set`);
-                return asExpression(o.args[arg]);
-              });
+            const expression = standIn.replace(/\{\{region\}\}/g, o.region ?? "").replace(/\{\{([a-z0-9_]+)\}\}/g, (_, arg: string) => {
+              if (!(arg in o.args)) problems.push(`${stack}: stand-in for ${match} uses {{${arg}}}, which ${address} does not set`);
+              return asExpression(o.args[arg]);
+            });
             return `(${expression})`;
           }),
         );

@@ -4,7 +4,7 @@
  * rehearsal makes itself (prerequisite secret, emptying the state bucket, looking for leftovers),
  * sent unsigned: moto reads the service and region from the Authorization header's credential scope.
  */
-import { ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import * as path from "node:path";
@@ -75,7 +75,11 @@ export async function startMoto(logFile: string): Promise<Moto> {
 
 /** POST /moto-api/config, e.g. {"lambda": {"use_docker": false}}. */
 export async function configureMoto(endpoint: string, config: object): Promise<void> {
-  const response = await fetch(`${endpoint}/moto-api/config`, { method: "POST", body: JSON.stringify(config), headers: { "Content-Type": "application/json" } });
+  const response = await fetch(`${endpoint}/moto-api/config`, {
+    method: "POST",
+    body: JSON.stringify(config),
+    headers: { "Content-Type": "application/json" },
+  });
   if (!response.ok) throw new Error(`moto config ${JSON.stringify(config)} refused: ${response.status} ${await response.text()}`);
 }
 

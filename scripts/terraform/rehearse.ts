@@ -24,24 +24,24 @@
 import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { applyExceptions, loadExceptions, RehearsalException } from "./exceptions";
-import { configureMoto, emptyBucket, jsonCall, Moto, queryCall, s3Call, startMoto, xmlValues } from "./moto";
+import { applyExceptions, loadExceptions, type RehearsalException } from "./exceptions";
+import { configureMoto, emptyBucket, jsonCall, type Moto, queryCall, s3Call, startMoto, xmlValues } from "./moto";
 import {
-  PROFILES,
-  ROOT,
-  StackJson,
-  WORK_ROOT,
   awsProviderVersion,
   deployOrder,
   errorSummary,
   log,
+  PROFILES,
   providerMirror,
   providerVersionOverride,
+  ROOT,
   readStack,
+  type StackJson,
   seconds,
   synth,
   terraform,
   terraformEnv,
+  WORK_ROOT,
   writeCliConfig,
   writeOverride,
 } from "./terraform";
@@ -53,8 +53,25 @@ const LOG_DIR = path.join(REHEARSE_ROOT, "logs");
 
 /** Services the stacks call (provider `endpoints` keys valid in AWS provider 5.100 and 6.x). */
 const PROVIDER_ENDPOINTS = [
-  "acm", "apigatewayv2", "cloudtrail", "cloudwatch", "cloudwatchlogs", "dynamodb", "ec2", "elbv2", "iam", "kms",
-  "lambda", "rds", "route53", "s3", "secretsmanager", "sns", "sqs", "sts", "wafv2",
+  "acm",
+  "apigatewayv2",
+  "cloudtrail",
+  "cloudwatch",
+  "cloudwatchlogs",
+  "dynamodb",
+  "ec2",
+  "elbv2",
+  "iam",
+  "kms",
+  "lambda",
+  "rds",
+  "route53",
+  "s3",
+  "secretsmanager",
+  "sns",
+  "sqs",
+  "sts",
+  "wafv2",
 ];
 const CREDENTIALS = { access_key: "test", secret_key: "test" };
 
@@ -97,7 +114,11 @@ export function backendOverride(json: StackJson, endpoint: string): object | und
   else if (backend.local) override.terraform = { backend: { local: { path: "terraform.tfstate" } } };
   const reads = Object.entries<any>(json.data?.terraform_remote_state ?? {}).filter(([, r]) => r.backend === "s3");
   if (reads.length) {
-    override.data = { terraform_remote_state: Object.fromEntries(reads.map(([name, r]) => [name, { config: { ...r.config, ...s3BackendSettings(endpoint) } }])) };
+    override.data = {
+      terraform_remote_state: Object.fromEntries(
+        reads.map(([name, r]) => [name, { config: { ...r.config, ...s3BackendSettings(endpoint) } }]),
+      ),
+    };
   }
   return Object.keys(override).length ? override : undefined;
 }
@@ -145,8 +166,12 @@ async function inventory(endpoint: string, regions: string[], tag: { key: string
   }
   const home = regions[0];
   for (const bucket of xmlValues(await s3Call(endpoint, home, "GET", "/"), "Name")) found.push(`s3 bucket ${bucket}`);
-  for (const role of xmlValues(await queryCall(endpoint, "iam", "us-east-1", { Action: "ListRoles", Version: "2010-05-08" }), "RoleName")) found.push(`iam role ${role}`);
-  for (const policy of xmlValues(await queryCall(endpoint, "iam", "us-east-1", { Action: "ListPolicies", Scope: "Local", Version: "2010-05-08" }), "PolicyName")) {
+  for (const role of xmlValues(await queryCall(endpoint, "iam", "us-east-1", { Action: "ListRoles", Version: "2010-05-08" }), "RoleName"))
+    found.push(`iam role ${role}`);
+  for (const policy of xmlValues(
+    await queryCall(endpoint, "iam", "us-east-1", { Action: "ListPolicies", Scope: "Local", Version: "2010-05-08" }),
+    "PolicyName",
+  )) {
     found.push(`iam policy ${policy}`);
   }
   return found.sort();
@@ -169,7 +194,9 @@ async function main(): Promise<void> {
     log(`synthesizing -> ${path.relative(ROOT, SYNTH_DIR)}/stacks`);
     synth(SYNTH_DIR, profile);
   }
-  const stackNames = readdirSync(path.join(SYNTH_DIR, "stacks")).filter((s) => existsSync(path.join(SYNTH_DIR, "stacks", s, "cdk.tf.json")));
+  const stackNames = readdirSync(path.join(SYNTH_DIR, "stacks")).filter((s) =>
+    existsSync(path.join(SYNTH_DIR, "stacks", s, "cdk.tf.json")),
+  );
   const synthesized = Object.fromEntries(stackNames.map((s) => [s, readStack(path.join(SYNTH_DIR, "stacks", s))]));
   const order = deployOrder(synthesized);
   log(`deploy order: ${order.join(" -> ")}`);
@@ -181,10 +208,13 @@ async function main(): Promise<void> {
   log(`\nexceptions (scripts/terraform/exceptions.json): ${exceptions.length} entries, ${applied.length} change(s)`);
   exceptions.forEach((e: RehearsalException, i) => {
     const where = applied.filter((a) => a.entry === i);
-    log(`  [${i}] ${e.effect} ${e.resource}${e.attributes ? ` ${e.attributes.join(", ")}` : ""}: ${where.length ? where.map((a) => `${a.stack}/${a.address.split(".")[1]}`).join(", ") : "STALE (matches nothing)"}`);
+    log(
+      `  [${i}] ${e.effect} ${e.resource}${e.attributes ? ` ${e.attributes.join(", ")}` : ""}: ${where.length ? where.map((a) => `${a.stack}/${a.address.split(".")[1]}`).join(", ") : "STALE (matches nothing)"}`,
+    );
   });
   if (stale.length || problems.length) {
-    for (const i of stale) log(`stale exception [${i}] ${exceptions[i].effect} ${exceptions[i].resource}: matches nothing any more, remove it`);
+    for (const i of stale)
+      log(`stale exception [${i}] ${exceptions[i].effect} ${exceptions[i].resource}: matches nothing any more, remove it`);
     for (const p of problems) log(`exception problem: ${p}`);
     throw new RehearsalFailure(`${stale.length} stale exception(s), ${problems.length} problem(s)`);
   }
@@ -197,7 +227,7 @@ async function main(): Promise<void> {
   const figures: StackFigures[] = order.map((stack) => ({ stack }));
   const fig = (stack: string) => figures.find((f) => f.stack === stack)!;
   let failure: Error | undefined;
-  let leftovers: string[] = [];
+  const leftovers: string[] = [];
   try {
     await configureMoto(moto.endpoint, { lambda: { use_docker: false } });
     const env = terraformEnv(cliConfig, { AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test", AWS_EC2_METADATA_DISABLED: "true" });
@@ -238,10 +268,18 @@ async function main(): Promise<void> {
     // A step still running well past the budget is hung (a provider waiting for something moto never reports): stop it.
     const deadline = started + 2 * budgetSeconds * 1000;
     const run = (stack: string, args: string[]) =>
-      terraform([...args, ...(flags[args[0]] ?? [])], { cwd: path.join(WORK_DIR, stack), env, logFile: path.join(LOG_DIR, `${stack}.log`), deadline });
+      terraform([...args, ...(flags[args[0]] ?? [])], {
+        cwd: path.join(WORK_DIR, stack),
+        env,
+        logFile: path.join(LOG_DIR, `${stack}.log`),
+        deadline,
+      });
     const must = async (stack: string, step: string, args: string[]) => {
       const result = await run(stack, args);
-      if (result.code !== 0) throw new RehearsalFailure(`${stack}: terraform ${step} failed (log: ${path.relative(ROOT, path.join(LOG_DIR, `${stack}.log`))}):\n${errorSummary(result.output)}`);
+      if (result.code !== 0)
+        throw new RehearsalFailure(
+          `${stack}: terraform ${step} failed (log: ${path.relative(ROOT, path.join(LOG_DIR, `${stack}.log`))}):\n${errorSummary(result.output)}`,
+        );
       return result;
     };
 
@@ -273,7 +311,10 @@ async function main(): Promise<void> {
       const plan = plans[i];
       if (plan.code === 1) throw new RehearsalFailure(`${stack}: terraform plan failed:\n${errorSummary(plan.output)}`);
       fig(stack).planChanges = plan.code === 2;
-      const changes = plan.output.split("\n").filter((l) => /^\s+# .* (will|must) be /.test(l)).map((l) => l.trim());
+      const changes = plan.output
+        .split("\n")
+        .filter((l) => /^\s+# .* (will|must) be /.test(l))
+        .map((l) => l.trim());
       log(`  ${stack.padEnd(8)} ${plan.code === 0 ? "no changes" : `${changes.length} CHANGE(S):\n      ${changes.join("\n      ")}`}`);
       if (plan.code === 2) drifting.push(stack);
     }
@@ -296,7 +337,9 @@ async function main(): Promise<void> {
       f.destroySeconds = destroy.ms / 1000;
       const state = await must(stack, "state list", ["state", "list"]);
       const remaining = state.output.split("\n").filter((l) => l.trim() && !l.startsWith("data."));
-      log(`  ${stack.padEnd(8)} destroyed: ${f.destroyed} resources in ${seconds(destroy.ms)}${remaining.length ? `; STILL IN STATE: ${remaining.join(", ")}` : ""}`);
+      log(
+        `  ${stack.padEnd(8)} destroyed: ${f.destroyed} resources in ${seconds(destroy.ms)}${remaining.length ? `; STILL IN STATE: ${remaining.join(", ")}` : ""}`,
+      );
       if (remaining.length) throw new RehearsalFailure(`${stack}: resources still in state after destroy: ${remaining.join(", ")}`);
     }
     const after = (await inventory(moto.endpoint, regions, projectTag)).filter((x) => !baseline.includes(x));
@@ -344,7 +387,8 @@ async function main(): Promise<void> {
     path.join(REHEARSE_ROOT, "summary.json"),
     `${JSON.stringify({ providerVersion: version, order, stacks: figures, exceptions: exceptions.length, applied, leftovers, totalSeconds, failure: failure?.message }, null, 2)}\n`,
   );
-  if (!failure && totalSeconds > budgetSeconds) failure = new RehearsalFailure(`the rehearsal took ${totalSeconds.toFixed(0)} s, over its ${budgetSeconds} s budget`);
+  if (!failure && totalSeconds > budgetSeconds)
+    failure = new RehearsalFailure(`the rehearsal took ${totalSeconds.toFixed(0)} s, over its ${budgetSeconds} s budget`);
   if (failure) {
     log(`\nrehearsal FAILED: ${failure.message}`);
     process.exitCode = 1;

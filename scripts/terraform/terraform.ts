@@ -16,7 +16,7 @@
  *   TERRAFORM               the terraform binary (default: terraform on PATH)
  */
 import { execFileSync, spawn } from "node:child_process";
-import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { SCAN_PROFILES } from "../scan/profiles";
 
@@ -29,7 +29,7 @@ export const SUPPORTED_AWS_PROVIDER_VERSIONS = ">= 5.100.0, < 7.0.0";
 export const AWS_PROVIDER = "registry.terraform.io/hashicorp/aws";
 const DEFAULT_MIRROR = "/opt/tf-plugins";
 
-/** A way of synthesizing the app: settings as environment variables (src/config.ts names). */
+/** A way of synthesizing the app: settings as environment variables (src/contracts/config.ts names). */
 export interface Profile {
   readonly name: string;
   readonly env: Readonly<Record<string, string>>;
@@ -61,7 +61,9 @@ export function synth(outdir: string, profile: Profile): string[] {
     env: { ...process.env, ...profile.env, CDKTF_OUTDIR: outdir, CHECKPOINT_DISABLE: "1" },
   });
   const stacksDir = path.join(outdir, "stacks");
-  return readdirSync(stacksDir).filter((s) => existsSync(path.join(stacksDir, s, "cdk.tf.json"))).sort();
+  return readdirSync(stacksDir)
+    .filter((s) => existsSync(path.join(stacksDir, s, "cdk.tf.json")))
+    .sort();
 }
 
 /** A synthesized stack's Terraform JSON. */
@@ -87,7 +89,9 @@ export function deployOrder(stacks: Readonly<Record<string, StackJson>>): string
       .map((r) => byKey.get(`${r.config.bucket}/${r.config.key}`))
       .filter((n): n is string => n !== undefined);
   const order: string[] = [];
-  const local = Object.keys(stacks).filter((n) => !keyOf(stacks[n])).sort();
+  const local = Object.keys(stacks)
+    .filter((n) => !keyOf(stacks[n]))
+    .sort();
   order.push(...local);
   const remaining = new Set(Object.keys(stacks).filter((n) => !order.includes(n)));
   while (remaining.size) {
@@ -128,7 +132,10 @@ function compareVersions(a: string, b: string): number {
 export function mirroredVersions(mirror: string, provider = AWS_PROVIDER): string[] {
   const dir = path.join(mirror, ...provider.split("/"));
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((v) => /^\d+\.\d+\.\d+/.test(v)).sort(compareVersions).reverse();
+  return readdirSync(dir)
+    .filter((v) => /^\d+\.\d+\.\d+/.test(v))
+    .sort(compareVersions)
+    .reverse();
 }
 
 /** The exact AWS provider version to run: TF_AWS_PROVIDER_VERSION, else the newest in the mirror. */
@@ -209,7 +216,13 @@ export interface RunResult {
  */
 export function terraform(
   args: readonly string[],
-  options: { cwd: string; env: NodeJS.ProcessEnv; logFile: string; echo?: boolean; /** epoch ms: stop terraform (exit 124) if still running then */ deadline?: number },
+  options: {
+    cwd: string;
+    env: NodeJS.ProcessEnv;
+    logFile: string;
+    echo?: boolean /** epoch ms: stop terraform (exit 124) if still running then */;
+    deadline?: number;
+  },
 ): Promise<RunResult> {
   const started = Date.now();
   mkdirSync(path.dirname(options.logFile), { recursive: true });
@@ -233,12 +246,15 @@ export function terraform(
     const timer =
       options.deadline === undefined
         ? undefined
-        : setTimeout(() => {
-            timedOut = true;
-            onData(Buffer.from(`\nError: stopped: terraform ${args[0]} still running at the deadline\n`));
-            child.kill("SIGTERM");
-            setTimeout(() => child.kill("SIGKILL"), 10_000).unref();
-          }, Math.max(0, options.deadline - Date.now()));
+        : setTimeout(
+            () => {
+              timedOut = true;
+              onData(Buffer.from(`\nError: stopped: terraform ${args[0]} still running at the deadline\n`));
+              child.kill("SIGTERM");
+              setTimeout(() => child.kill("SIGKILL"), 10_000).unref();
+            },
+            Math.max(0, options.deadline - Date.now()),
+          );
     child.on("error", (error) => {
       logStream.end();
       reject(new Error(`cannot run terraform: ${error.message}`));

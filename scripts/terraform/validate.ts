@@ -12,12 +12,13 @@
  * Options: --profile NAME (one profile only), --skip-synth (reuse the last synth).
  * Fails (exit 1) on any validate error or a wrong provider constraint; warnings are printed.
  */
+
+import { readdirSync } from "node:fs";
 import * as path from "node:path";
 import {
-  PROFILES,
-  WORK_ROOT,
   awsProviderVersion,
   log,
+  PROFILES,
   providerConstraintProblems,
   providerMirror,
   providerVersionOverride,
@@ -26,10 +27,10 @@ import {
   synth,
   terraform,
   terraformEnv,
+  WORK_ROOT,
   writeCliConfig,
   writeOverride,
 } from "./terraform";
-import { readdirSync } from "node:fs";
 
 interface Diagnostic {
   severity: "error" | "warning";
@@ -53,7 +54,13 @@ function describe(d: Diagnostic): string {
   return `${d.summary}${where ? ` [${where}]` : ""}${d.detail ? `: ${d.detail.split("\n")[0]}` : ""}`;
 }
 
-async function validateStack(profile: string, stack: string, dir: string, env: NodeJS.ProcessEnv, version: string | undefined): Promise<StackResult> {
+async function validateStack(
+  profile: string,
+  stack: string,
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  version: string | undefined,
+): Promise<StackResult> {
   const started = Date.now();
   const logFile = path.join(WORK_ROOT, "validate", `${profile}-${stack}.log`);
   const errors = providerConstraintProblems(stack, readStack(dir));
@@ -61,7 +68,9 @@ async function validateStack(profile: string, stack: string, dir: string, env: N
   if (version) writeOverride(dir, "provider_version", providerVersionOverride(version));
   const init = await terraform(["init", "-backend=false", "-input=false", "-no-color"], { cwd: dir, env, logFile });
   if (init.code !== 0) {
-    errors.push(`terraform init failed (see ${path.relative(process.cwd(), logFile)}):\n${init.output.trim().split("\n").slice(-15).join("\n")}`);
+    errors.push(
+      `terraform init failed (see ${path.relative(process.cwd(), logFile)}):\n${init.output.trim().split("\n").slice(-15).join("\n")}`,
+    );
     return { profile, stack, ok: false, errors, warnings, ms: Date.now() - started };
   }
   const run = await terraform(["validate", "-json", "-no-color"], { cwd: dir, env, logFile });
@@ -101,7 +110,9 @@ async function main(): Promise<void> {
     }
     for (const stack of stacks) {
       const result = await validateStack(profile.name, stack, path.join(outdir, "stacks", stack), env, version);
-      log(`  ${profile.name.padEnd(8)} ${stack.padEnd(8)} ${result.ok ? "valid" : "INVALID"}  ${result.errors.length} error(s), ${result.warnings.length} warning(s)  ${seconds(result.ms)}`);
+      log(
+        `  ${profile.name.padEnd(8)} ${stack.padEnd(8)} ${result.ok ? "valid" : "INVALID"}  ${result.errors.length} error(s), ${result.warnings.length} warning(s)  ${seconds(result.ms)}`,
+      );
       results.push(result);
     }
   }

@@ -45,7 +45,7 @@ export class NodejsFunction extends Construct implements IGrantable {
     const { naming, region, key } = AwsStack.of(this);
     const { contract } = props;
     this.contract = contract;
-    this.functionName = naming.function(contract.handler);
+    const functionName = naming.function(contract.handler);
 
     const bundle = bundleHandler(contract.handler);
     this.asset = new TerraformAsset(this, "code", {
@@ -55,7 +55,8 @@ export class NodejsFunction extends Construct implements IGrantable {
     });
 
     this.logGroup = new EncryptedLogGroup(this, "logs", {
-      name: `/aws/lambda/${this.functionName}`,
+      // The plain name: the log group must exist before the function.
+      name: `/aws/lambda/${functionName}`,
     });
 
     this.role = new IamRole(this, "role", {
@@ -91,7 +92,7 @@ export class NodejsFunction extends Construct implements IGrantable {
     });
 
     this.function = new LambdaFunction(this, "function", {
-      functionName: this.functionName,
+      functionName,
       description: contract.description,
       runtime: "nodejs22.x",
       architectures: ["arm64"],
@@ -111,6 +112,8 @@ export class NodejsFunction extends Construct implements IGrantable {
       vpcConfig: props.vpc,
       dependsOn: [this.logGroup.logGroup, policy],
     });
+    // The resource's attribute: whatever refers to it (invoke permissions) is created after the function.
+    this.functionName = this.function.functionName;
     this.arn = this.function.arn;
     this.invokeArn = this.function.invokeArn;
   }

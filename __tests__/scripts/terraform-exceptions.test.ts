@@ -1,11 +1,11 @@
-import { App } from "cdktf";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { EXCEPTIONS_FILE, applyExceptions, exceptionMatches, loadExceptions, validateExceptions } from "../scripts/terraform/exceptions";
-import { deployOrder } from "../scripts/terraform/terraform";
-import { buildApp } from "../src/app";
-import { loadConfig } from "../src/config";
+import { App } from "cdktf";
+import { applyExceptions, EXCEPTIONS_FILE, exceptionMatches, loadExceptions, validateExceptions } from "../../scripts/terraform/exceptions";
+import { deployOrder } from "../../scripts/terraform/terraform";
+import { loadConfig } from "../../src/contracts/config";
+import { buildApp } from "../../src/infra/app";
 
 const omitPolicy = {
   resource: "aws_sqs_queue_redrive_allow_policy",
@@ -35,7 +35,8 @@ function stacks(): Record<string, any> {
         aws_dynamodb_table_replica: { tables_replica_D4: { global_table_arn: "${data.terraform_remote_state.primary.outputs.table_arn}" } },
         aws_iam_role_policy: {
           fn_policy_E5: {
-            policy: '{"Statement":[{"Resource":["${aws_dynamodb_table_replica.tables_replica_D4.arn}","${aws_dynamodb_table_replica.tables_replica_D4.arn}/index/*"]}]}',
+            policy:
+              '{"Statement":[{"Resource":["${aws_dynamodb_table_replica.tables_replica_D4.arn}","${aws_dynamodb_table_replica.tables_replica_D4.arn}/index/*"]}]}',
             depends_on: ["aws_dynamodb_table_replica.tables_replica_D4"],
           },
         },
@@ -71,7 +72,9 @@ describe("scripts/terraform/exceptions.json", () => {
     expect(problems({ ...omitPolicy, attributes: ["x"] })).toEqual([expect.stringContaining("do not go with effect omit")]);
     expect(problems({ ...ignoreRedrive, attributes: [] })).toEqual([expect.stringContaining('"attributes"')]);
     expect(problems({ ...ignoreRedrive, attributes: ["Redrive Policy"] })).toEqual([expect.stringContaining('"attributes"')]);
-    expect(problems({ ...ignoreRedrive, effect: "omit_attribute", attributes: ["rule[0].filter"] })).toEqual([expect.stringContaining("top-level")]);
+    expect(problems({ ...ignoreRedrive, effect: "omit_attribute", attributes: ["rule[0].filter"] })).toEqual([
+      expect.stringContaining("top-level"),
+    ]);
     expect(problems({ ...ignoreRedrive, references: { arn: "x" } })).toEqual([expect.stringContaining("only goes with effect omit")]);
     expect(problems({ ...omitPolicy, stacks: [] })).toEqual([expect.stringContaining('"stacks"')]);
     expect(problems({ ...omitPolicy, limitation: "moto" })).toEqual([expect.stringContaining('"limitation"')]);
@@ -108,7 +111,8 @@ describe("applying exceptions to the rehearsal's copies", () => {
     const copies = stacks();
     const result = applyExceptions(copies, [omitReplica as any]);
     expect(result.problems).toEqual([]);
-    const standIn = '(replace(data.terraform_remote_state.primary.outputs.table_arn, "/:dynamodb:[a-z0-9-]+:/", ":dynamodb:ap-southeast-2:"))';
+    const standIn =
+      '(replace(data.terraform_remote_state.primary.outputs.table_arn, "/:dynamodb:[a-z0-9-]+:/", ":dynamodb:ap-southeast-2:"))';
     expect(copies.dr.resource.aws_dynamodb_table_replica).toBeUndefined();
     expect(copies.dr.output.table_arn.value).toBe(`\${${standIn}}`);
     const policy = copies.dr.resource.aws_iam_role_policy.fn_policy_E5;
@@ -128,7 +132,6 @@ describe("applying exceptions to the rehearsal's copies", () => {
     const result = applyExceptions(stacks(), [omitPolicy as any, staleOmit as any, staleAttribute as any]);
     expect(result.stale).toEqual([1, 2]);
   });
-
 });
 
 describe("the checked-in exceptions against the synthesized app", () => {
@@ -139,7 +142,10 @@ describe("the checked-in exceptions against the synthesized app", () => {
       buildApp(app, loadConfig({}, {}));
       app.synth();
       const synthesized = Object.fromEntries(
-        ["state", "primary", "dr"].map((stack) => [stack, JSON.parse(readFileSync(path.join(outdir, "stacks", stack, "cdk.tf.json"), "utf8"))]),
+        ["state", "primary", "dr"].map((stack) => [
+          stack,
+          JSON.parse(readFileSync(path.join(outdir, "stacks", stack, "cdk.tf.json"), "utf8")),
+        ]),
       );
       const exceptions = loadExceptions();
       const result = applyExceptions(synthesized, exceptions);
@@ -155,7 +161,10 @@ describe("deploy order", () => {
   test("local-backend stacks first, then each stack after the stacks it reads through remote state", () => {
     const backend = (key: string) => ({ terraform: { backend: { s3: { bucket: "b", key } } } });
     const order = deployOrder({
-      dr: { ...backend("p/dr.tfstate"), data: { terraform_remote_state: { primary: { backend: "s3", config: { bucket: "b", key: "p/primary.tfstate" } } } } },
+      dr: {
+        ...backend("p/dr.tfstate"),
+        data: { terraform_remote_state: { primary: { backend: "s3", config: { bucket: "b", key: "p/primary.tfstate" } } } },
+      },
       primary: backend("p/primary.tfstate"),
       state: { terraform: { backend: { local: { path: "x" } } } },
     });
