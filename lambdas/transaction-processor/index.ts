@@ -140,7 +140,9 @@ async function processRecord(record: SQSRecord, batch: BatchState): Promise<void
         Key: { transaction_id: id },
         UpdateExpression:
           "SET #status = :status, updated_at = :now, processed_at = :now, lease_until = :lease, lease_owner = :token" +
-          (decision.failureReason !== undefined ? ", failure_reason = :reason" : ""),
+          (decision.failureReason !== undefined ? ", failure_reason = :reason" : "") +
+          // Out of the sparse pending index (src/contracts/tables.ts): no longer RECEIVED.
+          " REMOVE pending_shard, pending_since",
         ConditionExpression: "#status = :received AND amount = :amount AND currency = :currency",
         ExpressionAttributeNames: { "#status": "status" },
         ExpressionAttributeValues: {

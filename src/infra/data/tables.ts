@@ -1,7 +1,7 @@
 import { DynamodbTable } from "@cdktf/provider-aws/lib/dynamodb-table";
 import { DynamodbTableReplicaA } from "@cdktf/provider-aws/lib/dynamodb-table-replica";
 import { Construct } from "constructs";
-import { attributeNames, TABLE_IDS, TABLES, type TableId } from "../../contracts/tables";
+import { attributeNames, projectionOf, TABLE_IDS, TABLES, type TableId } from "../../contracts/tables";
 import { AwsStack } from "../core/aws-stack";
 import type { IGrantable } from "../core/iam";
 import type { RegionKey } from "../security/region-key";
@@ -44,7 +44,16 @@ export class PaymentTables extends Construct {
           billingMode: "PAY_PER_REQUEST",
           hashKey: def.hashKey,
           attribute: attributeNames(def).map((a) => ({ name: a, type: "S" })),
-          globalSecondaryIndex: def.indexes.map((i) => ({ name: i.name, hashKey: i.hashKey, projectionType: "ALL" })),
+          globalSecondaryIndex: def.indexes.map((i) => {
+            const projection = projectionOf(i);
+            return {
+              name: i.name,
+              hashKey: i.hashKey,
+              rangeKey: i.rangeKey,
+              projectionType: projection.type,
+              nonKeyAttributes: projection.nonKeyAttributes,
+            };
+          }),
           ttl: def.ttlAttribute ? { attributeName: def.ttlAttribute, enabled: true } : undefined,
           // Global tables replicate from the stream.
           streamEnabled: true,
@@ -82,6 +91,13 @@ export class PaymentTables extends Construct {
     });
     // DynamoDB uses the caller's rights on the table's CMK.
     this.key.grantUse(grantee, "dynamodb", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]);
+  }
+
+  /** Item reads only (GetItem, Query): what a function that checks but never changes a table needs. */
+  grantRead(grantee: IGrantable, id: TableId): void {
+    const { arn } = this.tables[id];
+    grantee.addToPolicy({ Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:Query"], Resource: [arn, `${arn}/index/*`] });
+    this.key.grantUse(grantee, "dynamodb", ["kms:Decrypt"]);
   }
 
   /** For health checks: DescribeTable only. */
