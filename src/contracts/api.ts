@@ -29,6 +29,15 @@ export const API_ROUTES: readonly ApiRoute[] = [
   { method: "GET", path: HEALTH_PATH, handler: FUNCTIONS.health.handler },
 ];
 
+/**
+ * Every other method and path goes to the gateway (HTTP API `$default` route, ALB default
+ * action), so both front doors answer an unknown route with the same 404/405 and error body.
+ */
+export const DEFAULT_ROUTE_HANDLER = FUNCTIONS.gateway.handler;
+
+/** API Gateway's route key of the catch-all route. */
+export const DEFAULT_ROUTE_KEY = "$default";
+
 /** `POST /transactions`: API Gateway's route key. */
 export const routeKey = (route: ApiRoute): string => `${route.method} ${route.path}`;
 
