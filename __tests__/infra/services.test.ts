@@ -299,9 +299,10 @@ describe("HTTP API", () => {
     });
   });
 
-  test("invoke permissions are scoped to each route of this API", () => {
+  test("invoke permissions are scoped to each route of this API, $default included", () => {
     const fromApi = resourcesOf(primary, LambdaPermission.tfResourceType).filter((p) => p.principal === "apigateway.amazonaws.com");
     expect(fromApi.map((p) => p.source_arn.replace(/^\$\{aws_apigatewayv2_api\.api_[A-F0-9]{8}\.execution_arn\}/, "")).sort()).toEqual([
+      "/prod/$default",
       "/prod/GET/health",
       "/prod/GET/transactions/*",
       "/prod/POST/transactions",

@@ -18,7 +18,7 @@ import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { DeleteCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import type { Context } from "aws-lambda";
-import { resolveRoute } from "../../src/contracts/api";
+import { AUTH_HEADER, resolveRoute } from "../../src/contracts/api";
 import { ENV, FUNCTIONS } from "../../src/contracts/functions";
 import type { MerchantKeyItem } from "../../src/contracts/merchant-keys";
 import { documentClient, sqs } from "../shared/clients";
@@ -211,7 +211,7 @@ function header(req: HttpRequest, name: string): string | undefined {
 async function authenticate(req: HttpRequest): Promise<Merchant> {
   let merchant: Merchant;
   try {
-    merchant = await verifier().authenticate(header(req, "authorization"));
+    merchant = await verifier().authenticate(header(req, AUTH_HEADER));
   } catch (err) {
     if (err instanceof HttpError) throw err;
     logger.error("API key lookup failed", { error: err as Error });

@@ -7,6 +7,7 @@
 
 import { STATUS_CODES } from "node:http";
 import type { ALBEvent, ALBResult, APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { AUTH_HEADER } from "../../src/contracts/api";
 import type { HttpError } from "./errors";
 
 export type HttpEvent = APIGatewayProxyEventV2 | ALBEvent;
@@ -78,7 +79,7 @@ export function corsHeaders(allowOrigin: string | undefined): Record<string, str
   if (!allowOrigin) return {};
   return {
     "access-control-allow-origin": allowOrigin,
-    "access-control-allow-headers": "authorization,content-type,idempotency-key",
+    "access-control-allow-headers": `${AUTH_HEADER},content-type,idempotency-key`,
     "access-control-allow-methods": "GET,POST,OPTIONS",
     vary: "Origin",
   };

@@ -20,6 +20,9 @@ export const HEALTH_PATH = "/health";
 /** The payments collection: POST accepts a payment, GET `/{id}` reports one. */
 export const TRANSACTIONS_PATH = "/transactions";
 
+/** The request header carrying a merchant's API key (`Bearer <key>`), lower-cased as both front doors pass it. */
+export const AUTH_HEADER = "authorization";
+
 /** The HTTP API stage every route is deployed in. */
 export const API_STAGE = "prod";
 

@@ -4,7 +4,7 @@ import { Apigatewayv2Route } from "@cdktf/provider-aws/lib/apigatewayv2-route";
 import { Apigatewayv2Stage } from "@cdktf/provider-aws/lib/apigatewayv2-stage";
 import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
 import { Construct } from "constructs";
-import { API_ROUTES, API_STAGE, type ApiRoute, DEFAULT_ROUTE_HANDLER, DEFAULT_ROUTE_KEY, routeKey } from "../../contracts/api";
+import { API_ROUTES, API_STAGE, type ApiRoute, AUTH_HEADER, DEFAULT_ROUTE_HANDLER, DEFAULT_ROUTE_KEY, routeKey } from "../../contracts/api";
 import type { NodejsFunction } from "../compute/nodejs-function";
 import { AwsStack } from "../core/aws-stack";
 import { EncryptedLogGroup } from "../observability/log-group";
@@ -60,7 +60,7 @@ export class PaymentHttpApi extends Construct {
         ? {
             allowOrigins: [props.corsAllowOrigin],
             allowMethods: ["GET", "POST", "OPTIONS"],
-            allowHeaders: ["authorization", "content-type", "idempotency-key"],
+            allowHeaders: [AUTH_HEADER, "content-type", "idempotency-key"],
             maxAge: 600,
           }
         : undefined,

@@ -2,6 +2,7 @@ import { Wafv2WebAcl } from "@cdktf/provider-aws/lib/wafv2-web-acl";
 import { Wafv2WebAclAssociation } from "@cdktf/provider-aws/lib/wafv2-web-acl-association";
 import { Wafv2WebAclLoggingConfiguration } from "@cdktf/provider-aws/lib/wafv2-web-acl-logging-configuration";
 import { Construct } from "constructs";
+import { AUTH_HEADER } from "../../contracts/api";
 import { AwsStack } from "../core/aws-stack";
 import { EncryptedLogGroup } from "../observability/log-group";
 
@@ -13,9 +14,6 @@ export interface PaymentWebAclProps {
   /** Requests per 5 minutes with one credential (the `Authorization` header) before it is blocked. */
   readonly merchantRateLimitPer5Minutes: number;
 }
-
-/** The request header carrying a merchant's API key (`Authorization: Bearer <key>`). */
-export const CREDENTIAL_HEADER = "authorization";
 
 /** AWS managed rule groups, in evaluation order. */
 export const MANAGED_RULE_GROUPS = [
@@ -91,7 +89,7 @@ export class PaymentWebAcl extends Construct {
               custom_key: [
                 {
                   header: {
-                    name: CREDENTIAL_HEADER,
+                    name: AUTH_HEADER,
                     text_transformation: [
                       { priority: 0, type: "LOWERCASE" },
                       { priority: 1, type: "COMPRESS_WHITE_SPACE" },
