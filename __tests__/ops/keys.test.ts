@@ -4,12 +4,14 @@
  * accept a key issued in the primary once the global table has replicated it.
  */
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { BatchWriteItemCommand, CreateTableCommand, DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import type { HttpEvent, HttpResult } from "../../lambdas/shared/http";
 import type { RegionRole } from "../../src/contracts/config";
 import { applyEnv, type Dynamo, type Emulators, startDynalite, startEmulators, tableSchema } from "../../src/local/emulators";
 import { httpApiEvent, paymentBody } from "../../src/local/lambda-events";
+import { startRecordingProxy } from "../../src/local/recording-proxy";
 import { main } from "../../src/ops/cli";
 import { type KeysIo, runKeys } from "../../src/ops/keys/cli";
 import { loadHandler, parseBody } from "../helpers/load";
@@ -50,6 +52,10 @@ interface Run {
 }
 
 async function keys(...argv: string[]): Promise<Run> {
+  return keysVia(primary.endpoint, ...argv);
+}
+
+async function keysVia(primaryEndpoint: string, ...argv: string[]): Promise<Run> {
   const out: string[] = [];
   const err: string[] = [];
   const io: KeysIo = {
@@ -60,7 +66,7 @@ async function keys(...argv: string[]): Promise<Run> {
     client: (_config, role: RegionRole) =>
       new DynamoDBClient({
         region: role === "primary" ? "ap-southeast-1" : "ap-southeast-2",
-        endpoint: role === "primary" ? primary.endpoint : dr.dynamo.endpoint,
+        endpoint: role === "primary" ? primaryEndpoint : dr.dynamo.endpoint,
         credentials: { accessKeyId: "test", secretAccessKey: "test" },
       }),
   };
@@ -228,4 +234,23 @@ test("a region that does not answer is one error line, exit 1", async () => {
   expect(run).toBe(1);
   expect(errLines).toHaveLength(1);
   expect(errLines[0]).toMatch(/^error: primary region ap-southeast-1: /);
+});
+
+test("src/ops/README.md lists exactly the DynamoDB rights the keys commands use on the wire", async () => {
+  const proxy = await startRecordingProxy(primary.endpoint);
+  try {
+    const issued = await keysVia(proxy.endpoint, "issue", "--merchant", "m-rights", "--yes");
+    await keysVia(proxy.endpoint, "list", "--merchant", "m-rights");
+    await keysVia(proxy.endpoint, "revoke", "--key", prefixOf(issued)!, "--yes");
+  } finally {
+    await proxy.stop();
+  }
+  const used = [...new Set(proxy.requests.map((r) => `dynamodb:${String(r.headers["x-amz-target"]).replace("DynamoDB_20120810.", "")}`))];
+  const readme = readFileSync(path.resolve(__dirname, "../../src/ops/README.md"), "utf8");
+  const section = readme.slice(readme.indexOf("**IAM rights the `keys` commands need**"), readme.indexOf("## DR operations"));
+  const listed = [...new Set([...section.matchAll(/`(dynamodb:[A-Za-z]+)`/g)].map((m) => m[1]!))];
+  // The gateway's own rights are named there too, for contrast; the CLI's are those before "Nothing else".
+  const cliListed = [...new Set([...section.slice(0, section.indexOf("Nothing")).matchAll(/`(dynamodb:[A-Za-z]+)`/g)].map((m) => m[1]!))];
+  expect(cliListed.sort()).toEqual(used.sort());
+  expect(listed).toEqual(expect.arrayContaining(used));
 });
