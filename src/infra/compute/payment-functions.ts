@@ -87,7 +87,8 @@ export class PaymentFunctions extends Construct {
         authCacheTtlSeconds: String(props.authCacheTtlSeconds),
       }),
     );
-    tables.grantReadWrite(this.gateway, "transactions");
+    // The accept path (conditional PutItem, take-back DeleteItem) and GET /transactions/{id}.
+    tables.grantItems(this.gateway, "transactions", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]);
     // Keys are issued and revoked by operators (src/ops); the gateway only looks them up.
     tables.grantRead(this.gateway, "merchantKeys");
     transactionQueue.grantSend(this.gateway);

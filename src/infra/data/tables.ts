@@ -6,6 +6,8 @@ import { AwsStack } from "../core/aws-stack";
 import type { IGrantable } from "../core/iam";
 import type { RegionKey } from "../security/region-key";
 
+export type ItemAction = "dynamodb:GetItem" | "dynamodb:PutItem" | "dynamodb:UpdateItem" | "dynamodb:DeleteItem" | "dynamodb:Query";
+
 /** What the rest of the stack needs of one table in this region. */
 export interface TableRef {
   readonly name: string;
@@ -83,21 +85,28 @@ export class PaymentTables extends Construct {
 
   /** Item reads and writes (conditional ones included) on one table and its indexes. */
   grantReadWrite(grantee: IGrantable, id: TableId): void {
-    const { arn } = this.tables[id];
-    grantee.addToPolicy({
-      Effect: "Allow",
-      Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"],
-      Resource: [arn, `${arn}/index/*`],
-    });
-    // DynamoDB uses the caller's rights on the table's CMK.
-    this.key.grantUse(grantee, "dynamodb", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]);
+    this.grantItems(grantee, id, ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]);
   }
 
   /** Item reads only (GetItem, Query): what a function that checks but never changes a table needs. */
   grantRead(grantee: IGrantable, id: TableId): void {
+    this.grantItems(grantee, id, ["dynamodb:GetItem", "dynamodb:Query"]);
+  }
+
+  /**
+   * Exactly the item actions a function uses on one table (and its indexes when it queries), with
+   * the key rights they need: Decrypt to read, Encrypt and GenerateDataKey as well to write.
+   */
+  grantItems(grantee: IGrantable, id: TableId, actions: readonly ItemAction[]): void {
     const { arn } = this.tables[id];
-    grantee.addToPolicy({ Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:Query"], Resource: [arn, `${arn}/index/*`] });
-    this.key.grantUse(grantee, "dynamodb", ["kms:Decrypt"]);
+    grantee.addToPolicy({
+      Effect: "Allow",
+      Action: [...actions],
+      Resource: actions.includes("dynamodb:Query") ? [arn, `${arn}/index/*`] : arn,
+    });
+    const writes = actions.some((a) => a !== "dynamodb:GetItem" && a !== "dynamodb:Query");
+    // DynamoDB uses the caller's rights on the table's CMK.
+    this.key.grantUse(grantee, "dynamodb", writes ? ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"] : ["kms:Decrypt"]);
   }
 
   /** For health checks: DescribeTable only. */
