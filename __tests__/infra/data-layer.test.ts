@@ -15,7 +15,7 @@ import { S3BucketReplicationConfigurationA } from "@cdktf/provider-aws/lib/s3-bu
 import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
 import { S3BucketVersioningA } from "@cdktf/provider-aws/lib/s3-bucket-versioning";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
-import { aliasFor, onlyResource, resourcesOf, synthAppToDisk, synthStacks } from "./support";
+import { aliasFor, onlyResource, resourcesOf, type Synth, synthAppToDisk, synthStacks } from "./support";
 
 const { primary, dr } = synthStacks();
 const KEY = expect.stringMatching(/^\$\{aws_kms_key\.encryption_key_\w+\.arn\}$/);
@@ -119,12 +119,13 @@ describe("Aurora global database", () => {
 
 describe("DynamoDB global tables", () => {
   const tables = [
-    { name: "payment-sessions-dev", hash_key: "session_id", index: "user_id" },
-    { name: "payment-transactions-dev", hash_key: "transaction_id", index: "idempotency_key" },
-    { name: "payment-idempotency-dev", hash_key: "id" },
+    { name: "payment-sessions-dev", hash_key: "session_id" },
+    { name: "payment-transactions-dev", hash_key: "transaction_id" },
+    { name: "payment-merchant-keys-dev", hash_key: "key_id" },
   ];
+  const table = (name: string) => resourcesOf(primary, DynamodbTable.tfResourceType).find((t) => t.name === name)!;
 
-  test.each(tables)("primary $name: on-demand, streams, CMK, PITR, replicas managed elsewhere", ({ name, hash_key, index }) => {
+  test.each(tables)("primary $name: on-demand, streams, CMK, PITR, replicas managed elsewhere", ({ name, hash_key }) => {
     expect(primary).toHaveResourceWithProperties(DynamodbTable, {
       name,
       hash_key,
@@ -136,18 +137,61 @@ describe("DynamoDB global tables", () => {
       deletion_protection_enabled: false,
       lifecycle: { ignore_changes: ["replica"] },
     });
-    const table = resourcesOf(primary, DynamodbTable.tfResourceType).find((t) => t.name === name)!;
-    expect(table.replica).toBeUndefined();
-    if (index) {
-      expect(table.global_secondary_index).toEqual([expect.objectContaining({ hash_key: index, name: `${index}-index` })]);
-    }
+    expect(table(name).replica).toBeUndefined();
   });
 
-  test("the idempotency store expires records through the TTL attribute Powertools writes", () => {
-    expect(primary).toHaveResourceWithProperties(DynamodbTable, {
-      name: "payment-idempotency-dev",
-      ttl: { attribute_name: "expiration", enabled: true },
-    });
+  test("sessions: user_id index and TTL", () => {
+    expect(table("payment-sessions-dev").global_secondary_index).toEqual([
+      expect.objectContaining({ name: "user_id-index", hash_key: "user_id", projection_type: "ALL" }),
+    ]);
+    expect(table("payment-sessions-dev").ttl).toEqual({ attribute_name: "expires_at", enabled: true });
+  });
+
+  test("transactions: a sparse pending index by shard and acceptance time, for a sweeper", () => {
+    const t = table("payment-transactions-dev");
+    expect(t.global_secondary_index).toEqual([
+      expect.objectContaining({ name: "idempotency_key-index", hash_key: "idempotency_key", projection_type: "ALL" }),
+      {
+        name: "pending-index",
+        hash_key: "pending_shard",
+        range_key: "pending_since",
+        projection_type: "INCLUDE",
+        non_key_attributes: ["accepted_region"],
+      },
+    ]);
+    expect(t.attribute).toEqual(
+      expect.arrayContaining([
+        { name: "pending_shard", type: "S" },
+        { name: "pending_since", type: "S" },
+      ]),
+    );
+  });
+
+  test("merchant keys: hashed by key id, listed by merchant without copying the secret hash into the index", () => {
+    const t = table("payment-merchant-keys-dev");
+    expect(t.attribute).toEqual([
+      { name: "key_id", type: "S" },
+      { name: "merchant_id", type: "S" },
+    ]);
+    expect(t.global_secondary_index).toEqual([
+      {
+        name: "merchant_id-index",
+        hash_key: "merchant_id",
+        projection_type: "INCLUDE",
+        non_key_attributes: ["created_at", "expires_at", "revoked_at"],
+      },
+    ]);
+    expect(t.ttl).toBeUndefined();
+  });
+
+  test("no idempotency table: the transaction item is its own idempotency record", () => {
+    expect(resourcesOf(primary, DynamodbTable.tfResourceType).map((t) => t.name)).not.toContain("payment-idempotency-dev");
+  });
+
+  test("the merchant-keys replica in dr uses the dr key and PITR, so keys issued before a failover keep working", () => {
+    const replicas = JSON.parse(dr).resource.aws_dynamodb_table_replica as Synth;
+    const id = Object.keys(replicas).find((k) => k.startsWith("tables_merchantKeys-replica_"));
+    expect(replicas[id!]).toMatchObject({ point_in_time_recovery: true, kms_key_arn: KEY, deletion_protection_enabled: false });
   });
 
   test("dr holds a replica of every table and no table of its own", () => {

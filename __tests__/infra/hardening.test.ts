@@ -22,7 +22,7 @@ const bucketIdOf = (stack: string, name: string) =>
 describe("WAF on the public ALB", () => {
   const acl = () => resourcesOf(primary, Wafv2WebAcl.tfResourceType)[0];
 
-  test("regional web ACL with the managed groups in order and a per-IP rate limit last", () => {
+  test("regional web ACL with the managed groups in order, then the per-IP and per-merchant rate limits", () => {
     expect(primary).toHaveResourceWithProperties(Wafv2WebAcl, {
       name: "payment-waf-dev",
       scope: "REGIONAL",
@@ -35,6 +35,7 @@ describe("WAF on the public ALB", () => {
       [2, "AWSManagedRulesCommonRuleSet"],
       [3, "AWSManagedRulesKnownBadInputsRuleSet"],
       [4, "rate-limit-per-ip"],
+      [5, "rate-limit-per-merchant"],
     ]);
     for (const rule of rules.slice(0, 4)) {
       // Terraform's own block names: the provider binding leaves `statement` untyped.
@@ -54,10 +55,34 @@ describe("WAF on the public ALB", () => {
     ]);
   });
 
-  test("rate limit follows configuration", () => {
-    const custom = synthStacks({ wafRateLimitPer5Minutes: 500 });
+  test("per-merchant rate limit: keyed on the Authorization header (the API key), case and spacing folded", () => {
+    const rule = acl().rule.find((r: Synth) => r.name === "rate-limit-per-merchant");
+    expect(rule).toMatchObject({
+      action: { block: {} },
+      visibility_config: expect.objectContaining({ cloudwatch_metrics_enabled: true, metric_name: "payment-waf-dev-rate-limit-merchant" }),
+    });
+    expect(rule.statement.rate_based_statement).toEqual({
+      limit: 1500,
+      aggregate_key_type: "CUSTOM_KEYS",
+      custom_key: [
+        {
+          header: {
+            name: "authorization",
+            text_transformation: [
+              { priority: 0, type: "LOWERCASE" },
+              { priority: 1, type: "COMPRESS_WHITE_SPACE" },
+            ],
+          },
+        },
+      ],
+    });
+  });
+
+  test("rate limits follow configuration", () => {
+    const custom = synthStacks({ wafRateLimitPer5Minutes: 500, wafRateLimitPerMerchantPer5Minutes: 300 });
     const rules = resourcesOf(custom.dr, Wafv2WebAcl.tfResourceType)[0].rule;
     expect(rules.find((r: Synth) => r.name === "rate-limit-per-ip").statement.rate_based_statement.limit).toBe(500);
+    expect(rules.find((r: Synth) => r.name === "rate-limit-per-merchant").statement.rate_based_statement.limit).toBe(300);
   });
 
   test("associated with this stack's ALB, logging blocked and counted requests to a KMS-encrypted aws-waf-logs- group", () => {

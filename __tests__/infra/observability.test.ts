@@ -368,7 +368,7 @@ describe("alarms: metric, statistic, threshold, actions", () => {
     const tables =
       role === "primary"
         ? entries(stack, DynamodbTable.tfResourceType).map(([id]) => ref("aws_dynamodb_table", id, "name"))
-        : ["payment-sessions-dev", "payment-transactions-dev", "payment-idempotency-dev"];
+        : ["payment-sessions-dev", "payment-transactions-dev", "payment-merchant-keys-dev"];
     expect(tables).toHaveLength(3);
     for (const table of tables) {
       expect(text[role]).toHaveResourceWithProperties(CloudwatchMetricAlarm, {
@@ -441,7 +441,7 @@ describe("alarms: metric, statistic, threshold, actions", () => {
       "health-throttles",
       "sessions-table-replication",
       "transactions-table-replication",
-      "idempotency-table-replication",
+      "merchant-keys-table-replication",
     ];
     const names = (ids: string[]) => ids.map((id) => `payment-${id}-dev`).sort();
     expect(
@@ -551,7 +551,7 @@ describe("alarm coverage: nothing is added without alarms", () => {
         ? entries(stack, DynamodbTable.tfResourceType).map(([id]) => ref("aws_dynamodb_table", id, "name"))
         : tableNames(stack, app.primary, app);
     expect(expected).toHaveLength(3);
-    if (role === "dr") expect(expected.sort()).toEqual(["payment-idempotency-dev", "payment-sessions-dev", "payment-transactions-dev"]);
+    if (role === "dr") expect(expected.sort()).toEqual(["payment-merchant-keys-dev", "payment-sessions-dev", "payment-transactions-dev"]);
     for (const table of expected) {
       const matching = latency.filter((a) => a.dimensions.TableName === table && a.dimensions.ReceivingRegion === OTHER_REGION[role]);
       expect({ table, alarms: matching.length }).toEqual({ table, alarms: 1 });

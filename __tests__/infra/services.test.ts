@@ -92,10 +92,11 @@ describe("functions", () => {
     expect(fn(primary, "payment-gateway-dev").environment.variables).toEqual({
       POWERTOOLS_SERVICE_NAME: "payment-gateway",
       TRANSACTIONS_TABLE: expect.stringMatching(/aws_dynamodb_table\.tables_transactions_\w+\.name/),
-      IDEMPOTENCY_TABLE: expect.stringMatching(/aws_dynamodb_table\.tables_idempotency_\w+\.name/),
+      MERCHANT_KEYS_TABLE: expect.stringMatching(/aws_dynamodb_table\.tables_merchantKeys_\w+\.name/),
       TRANSACTION_QUEUE_URL: expect.stringMatching(/aws_sqs_queue\.transaction-queue_[A-F0-9]{8}\.url/),
       MAX_AMOUNT_MINOR: "100000000",
       ALLOWED_CURRENCIES: expect.stringMatching(/^SGD,AUD,USD/),
+      AUTH_CACHE_TTL_SECONDS: "60",
     });
     expect(fn(primary, "payment-transaction-processor-dev").environment.variables).toMatchObject({
       TRANSACTIONS_TABLE: expect.stringMatching(/aws_dynamodb_table\.tables_transactions/),
@@ -115,6 +116,7 @@ describe("functions", () => {
 
   test("dr functions use dr's own table names (the replicas) and queues", () => {
     expect(fn(dr, "payment-gateway-dev").environment.variables.TRANSACTIONS_TABLE).toBe("payment-transactions-dev");
+    expect(fn(dr, "payment-gateway-dev").environment.variables.MERCHANT_KEYS_TABLE).toBe("payment-merchant-keys-dev");
     expect(fn(dr, "payment-gateway-dev").environment.variables.TRANSACTION_QUEUE_URL).toMatch(
       /^\$\{aws_sqs_queue\.transaction-queue_[A-F0-9]{8}\.url\}$/,
     );
@@ -127,10 +129,15 @@ describe("functions", () => {
       maxPaymentAmountMinor: 5000000,
       riskLimitMinor: 100000,
       corsAllowOrigin: "https://shop.example.com",
+      authCacheTtlSeconds: 15,
     });
     const gateway = fn(custom.primary, "payment-gateway-dev");
     expect(gateway).toMatchObject({ memory_size: 1024, reserved_concurrent_executions: 20 });
-    expect(gateway.environment.variables).toMatchObject({ MAX_AMOUNT_MINOR: "5000000", CORS_ALLOW_ORIGIN: "https://shop.example.com" });
+    expect(gateway.environment.variables).toMatchObject({
+      MAX_AMOUNT_MINOR: "5000000",
+      CORS_ALLOW_ORIGIN: "https://shop.example.com",
+      AUTH_CACHE_TTL_SECONDS: "15",
+    });
     expect(fn(custom.primary, "payment-transaction-processor-dev").environment.variables.RISK_LIMIT_MINOR).toBe("100000");
   });
 
@@ -189,11 +196,21 @@ describe("least-privilege IAM", () => {
     }
   });
 
-  test("gateway: item access on its two tables, send on the transaction queue, nothing else of the data layer", () => {
+  test("gateway: put, get and take back transactions, read-only on the merchant keys, send on the transaction queue, nothing else", () => {
+    for (const stack of [primary, dr]) {
+      const s = statementsOf(stack, "payment-gateway");
+      // The two-call accept path needs no UpdateItem, and the gateway queries no transaction index.
+      expect(actionsOn(s, /tables_transactions(-replica)?_\w+\.arn\}$/)).toEqual([
+        "dynamodb:DeleteItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+      ]);
+      expect(actionsOn(s, /tables_transactions(-replica)?_\w+\.arn\}\/index/)).toEqual([]);
+      // The gateway can only read the keys table: issuing and revoking are the operators' (src/ops).
+      expect(actionsOn(s, /tables_merchantKeys(-replica)?_\w+\.arn\}$/)).toEqual(["dynamodb:GetItem", "dynamodb:Query"]);
+      expect(actionsOn(s, /tables_merchantKeys(-replica)?_\w+\.arn\}\/index\/\*$/)).toEqual(["dynamodb:GetItem", "dynamodb:Query"]);
+    }
     const s = statementsOf(primary, "payment-gateway");
-    const itemActions = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"];
-    expect(actionsOn(s, /tables_transactions_\w+\.arn\}$/)).toEqual(itemActions);
-    expect(actionsOn(s, /tables_idempotency_\w+\.arn\}$/)).toEqual(itemActions);
     expect(actionsOn(s, /tables_sessions/)).toEqual([]);
     expect(actionsOn(s, /transaction-queue_[A-F0-9]{8}\.arn/)).toEqual(["sqs:SendMessage"]);
     expect(actionsOn(s, /notification|transaction-logs/)).toEqual([]);
@@ -210,7 +227,7 @@ describe("least-privilege IAM", () => {
     expect(actionsOn(s, /notification-queue_[A-F0-9]{8}\.arn/)).toEqual(["sqs:SendMessage"]);
     const put = s.find((x) => [].concat(x.Action).includes("s3:PutObject" as never));
     expect(put.Resource).toMatch(/aws_s3_bucket\.transaction-logs_bucket_\w+\.arn\}\/transactions\/\*$/);
-    expect(actionsOn(s, /tables_idempotency/)).toEqual([]);
+    expect(actionsOn(s, /tables_merchantKeys/)).toEqual([]);
   });
 
   test("health: describe only", () => {
@@ -293,13 +310,16 @@ describe("queues", () => {
 });
 
 describe("HTTP API", () => {
-  test("payment-api with the three routes, all Lambda proxy integrations on payload 2.0", () => {
+  test("payment-api with the three routes and $default, all Lambda proxy integrations on payload 2.0", () => {
     expect(primary).toHaveResourceWithProperties(Apigatewayv2Api, { name: "payment-api-dev", protocol_type: "HTTP" });
     expect(
       resourcesOf(primary, Apigatewayv2Route.tfResourceType)
         .map((r) => r.route_key)
         .sort(),
-    ).toEqual(["GET /health", "GET /transactions/{id}", "POST /transactions"]);
+    ).toEqual(["$default", "GET /health", "GET /transactions/{id}", "POST /transactions"]);
+    // Unknown routes reach the gateway, so they answer as behind the ALB (404/405, the project's body).
+    const byKey = Object.fromEntries(resourcesOf(primary, Apigatewayv2Route.tfResourceType).map((r) => [r.route_key, r.target]));
+    expect(byKey.$default).toBe(byKey["POST /transactions"]);
     const integrations = resourcesOf(primary, Apigatewayv2Integration.tfResourceType);
     expect(integrations).toHaveLength(2);
     for (const i of integrations) expect(i).toMatchObject({ integration_type: "AWS_PROXY", payload_format_version: "2.0" });
@@ -321,9 +341,10 @@ describe("HTTP API", () => {
     });
   });
 
-  test("invoke permissions are scoped to each route of this API", () => {
+  test("invoke permissions are scoped to each route of this API, $default included", () => {
     const fromApi = resourcesOf(primary, LambdaPermission.tfResourceType).filter((p) => p.principal === "apigateway.amazonaws.com");
     expect(fromApi.map((p) => p.source_arn.replace(/^\$\{aws_apigatewayv2_api\.api_[A-F0-9]{8}\.execution_arn\}/, "")).sort()).toEqual([
+      "/prod/$default",
       "/prod/GET/health",
       "/prod/GET/transactions/*",
       "/prod/POST/transactions",

@@ -4,6 +4,7 @@ import type { HttpEvent, HttpResult } from "../../lambdas/shared/http";
 import { applyEnv, type Emulators, startEmulators } from "../../src/local/emulators";
 import { httpApiEvent, paymentBody } from "../../src/local/lambda-events";
 import { type LocalLedger, startLocalLedger } from "../../src/local/ledger";
+import { issueKey } from "../../src/ops/keys/operations";
 import { loadHandler, parseBody } from "../helpers/load";
 import { deleteMessages, readLogObjects, receiveMessages, toSqsEvent } from "../helpers/observe";
 
@@ -39,7 +40,12 @@ async function drain(queueUrl: string, handler: (e: SQSEvent) => Promise<SQSBatc
   return messages.length - failed.size;
 }
 
-test("POST -> queue -> processor -> PROCESSED -> notification queue -> sender -> SNS -> subscriber, logged in S3", async () => {
+test("key issued -> POST -> queue -> processor -> PROCESSED -> notification queue -> sender -> SNS -> subscriber, logged in S3", async () => {
+  const issued = await issueKey(
+    { dynamodb: emu.clients.dynamodb, table: emu.resources.merchantKeysTable, region: emu.region, cacheTtlSeconds: 60 },
+    { merchantId: "merchant-001", yes: true },
+  );
+  const authorization = `Bearer ${issued.key}`;
   const gateway = loadHandler<HttpEvent, HttpResult>(path.join(root, "payment-gateway/index.ts"));
   const processor = loadHandler<SQSEvent, SQSBatchResponse>(path.join(root, "transaction-processor/index.ts"));
   const sender = loadHandler<SQSEvent, SQSBatchResponse>(path.join(root, "notification-sender/index.ts"));
@@ -48,7 +54,7 @@ test("POST -> queue -> processor -> PROCESSED -> notification queue -> sender ->
     httpApiEvent({
       method: "POST",
       path: "/transactions",
-      headers: { "content-type": "application/json", "idempotency-key": "e2e-key-0001" },
+      headers: { authorization, "content-type": "application/json", "idempotency-key": "e2e-key-0001" },
       body: JSON.stringify(paymentBody({ amount: 4200, currency: "AUD" })),
     }),
   );
@@ -68,7 +74,7 @@ test("POST -> queue -> processor -> PROCESSED -> notification queue -> sender ->
   const lines = objects.flatMap((o) => o.lines);
   expect(lines).toEqual([expect.objectContaining({ transaction_id: id, status: "PROCESSED", amount: 4200 })]);
 
-  const status = await gateway(httpApiEvent({ method: "GET", path: `/transactions/${id}` }));
+  const status = await gateway(httpApiEvent({ method: "GET", path: `/transactions/${id}`, headers: { authorization } }));
   expect(status.statusCode).toBe(200);
   expect(parseBody(status)).toMatchObject({ transaction_id: id, status: "PROCESSED" });
 

@@ -33,47 +33,68 @@ afterAll(async () => {
 const get = (env: Record<string, string | undefined>, event: HttpEvent = httpApiEvent({ method: "GET", path: "/health" })) =>
   loadHandler<HttpEvent, HttpResult>(HEALTH, env)(event) as Promise<Result>;
 
-test("200 ok when the table, the queue and the database all answer", async () => {
+/** Runs the check with WARN logs on and returns the answer and the checks the log names. */
+async function getLogged(env: Record<string, string | undefined>): Promise<{ res: Result; checks: Record<string, string> }> {
+  const written: string[] = [];
+  const capture = (chunk: string | Uint8Array) => {
+    written.push(String(chunk));
+    return true;
+  };
+  const out = jest.spyOn(process.stdout, "write").mockImplementation(capture);
+  const err = jest.spyOn(process.stderr, "write").mockImplementation(capture);
+  let res: Result;
+  try {
+    res = await get({ ...env, POWERTOOLS_LOG_LEVEL: "WARN" });
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+  const logged = written
+    .flatMap((chunk) => chunk.split("\n"))
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as { message?: string; checks?: Record<string, string> });
+  return { res, checks: logged.find((l) => l.message === "unhealthy")?.checks ?? {} };
+}
+
+test("200 ok when the table, the queue and the database all answer: only status and region in public", async () => {
   const res = await get({ DB_ENDPOINT: "127.0.0.1", DB_PORT: String(dbPort) });
   expect(res.statusCode).toBe(200);
-  expect(parseBody(res)).toEqual({
-    status: "ok",
-    region: emu.region,
-    checks: { dynamodb: "ok", sqs: "ok", database: "ok" },
-  });
+  expect(parseBody(res)).toEqual({ status: "ok", region: emu.region });
+  expect(res.headers?.["x-content-type-options"]).toBe("nosniff");
 });
 
 test("without DB_ENDPOINT the database is not checked", async () => {
-  const res = await get({ DB_ENDPOINT: undefined });
-  expect(res.statusCode).toBe(200);
-  expect(parseBody(res).checks).toEqual({ dynamodb: "ok", sqs: "ok" });
+  const { res, checks } = await getLogged({ DB_ENDPOINT: undefined, TRANSACTIONS_TABLE: "no-such-table" });
+  expect(res.statusCode).toBe(503);
+  expect(Object.keys(checks).sort()).toEqual(["dynamodb", "sqs"]);
 });
 
-test("503 naming dynamodb when the table is missing", async () => {
-  const res = await get({ TRANSACTIONS_TABLE: "no-such-table" });
+test("503 when the table is missing: the answer names nothing, the log names dynamodb and its error", async () => {
+  const { res, checks } = await getLogged({ TRANSACTIONS_TABLE: "no-such-table" });
   expect(res.statusCode).toBe(503);
-  const body = parseBody(res) as { status: string; checks: Record<string, string> };
-  expect(body.status).toBe("unhealthy");
-  expect(body.checks.dynamodb).toMatch(/^error: ResourceNotFoundException/);
-  expect(body.checks.sqs).toBe("ok");
+  expect(parseBody(res)).toEqual({ status: "unhealthy", region: emu.region });
+  expect(res.body).not.toMatch(/ResourceNotFound|no-such-table|dynamodb/);
+  expect(checks.dynamodb).toMatch(/^error: ResourceNotFoundException/);
+  expect(checks.sqs).toBe("ok");
 });
 
-test("503 naming sqs when the queue is missing", async () => {
-  const res = await get({ TRANSACTION_QUEUE_URL: emu.resources.transactionQueueUrl.replace(/[^/]+$/, "gone") });
+test("503 when the queue is missing; the log names sqs", async () => {
+  const { res, checks } = await getLogged({ TRANSACTION_QUEUE_URL: emu.resources.transactionQueueUrl.replace(/[^/]+$/, "gone") });
   expect(res.statusCode).toBe(503);
-  const checks = (parseBody(res) as { checks: Record<string, string> }).checks;
+  expect(parseBody(res)).toEqual({ status: "unhealthy", region: emu.region });
   expect(checks.sqs).toMatch(/^error: /);
   expect(checks.dynamodb).toBe("ok");
 });
 
-test("503 naming the database when nothing listens on DB_PORT", async () => {
+test("503 when nothing listens on DB_PORT; the log names the database", async () => {
   const closed = createServer();
   await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
   const port = (closed.address() as AddressInfo).port;
   await new Promise<void>((resolve) => closed.close(() => resolve()));
-  const res = await get({ DB_ENDPOINT: "127.0.0.1", DB_PORT: String(port) });
+  const { res, checks } = await getLogged({ DB_ENDPOINT: "127.0.0.1", DB_PORT: String(port) });
   expect(res.statusCode).toBe(503);
-  expect((parseBody(res) as { checks: Record<string, string> }).checks.database).toMatch(/^error: .*ECONNREFUSED/);
+  expect(parseBody(res)).toEqual({ status: "unhealthy", region: emu.region });
+  expect(checks.database).toMatch(/^error: .*ECONNREFUSED/);
 });
 
 test("a hanging dependency is cut off by HEALTH_CHECK_TIMEOUT_MS", async () => {
@@ -83,10 +104,10 @@ test("a hanging dependency is cut off by HEALTH_CHECK_TIMEOUT_MS", async () => {
   const port = (silent.address() as AddressInfo).port;
   try {
     const started = Date.now();
-    const res = await get({ AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${port}`, HEALTH_CHECK_TIMEOUT_MS: "300" });
+    const { res, checks } = await getLogged({ AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${port}`, HEALTH_CHECK_TIMEOUT_MS: "300" });
     const elapsed = Date.now() - started;
     expect(res.statusCode).toBe(503);
-    expect((parseBody(res) as { checks: Record<string, string> }).checks.dynamodb).toBe("error: timeout");
+    expect(checks.dynamodb).toBe("error: timeout");
     expect(elapsed).toBeLessThan(2000);
   } finally {
     silent.close();

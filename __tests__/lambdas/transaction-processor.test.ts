@@ -97,6 +97,18 @@ test("moves RECEIVED to PROCESSED, notifies once, and logs the batch as one JSON
   expect(objects[0]!.lines[0]).not.toHaveProperty("request_hash");
 });
 
+test("the transition takes the transaction out of the sparse pending index (pending_shard, pending_since removed)", async () => {
+  const [message] = await seedTransactions(emu.clients.dynamodb, emu.resources.transactionsTable, [{}]);
+  const before = await getTransaction(emu.clients.dynamodb, emu.resources.transactionsTable, message!.transaction_id);
+  expect(before).toMatchObject({ pending_shard: expect.stringMatching(/^[0-7]$/), pending_since: expect.any(String) });
+  expect((await processor(sqsEvent([sqsRecord(JSON.stringify(message))]))).batchItemFailures).toEqual([]);
+  const after = await getTransaction(emu.clients.dynamodb, emu.resources.transactionsTable, message!.transaction_id);
+  expect(after?.status).toBe("PROCESSED");
+  expect(after).not.toHaveProperty("pending_shard");
+  expect(after).not.toHaveProperty("pending_since");
+  expect(after?.accepted_region).toBe("ap-southeast-1");
+});
+
 test("the log object is written with SSE-KMS (bucket default key, no key id), as sent on the wire", async () => {
   const proxy = await startRecordingProxy(emu.fauxqs.endpoint);
   try {

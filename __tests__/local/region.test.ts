@@ -50,9 +50,11 @@ async function call(method: string, urlPath: string, init: { headers?: Record<st
   return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
 }
 
-const post = (key: string | undefined, body: unknown) =>
+const auth = () => ({ Authorization: `Bearer ${region.demo.apiKey}` });
+
+const post = (key: string | undefined, body: unknown, headers: Record<string, string> = auth()) =>
   call("POST", "/transactions", {
-    headers: { "Content-Type": "application/json", ...(key ? { "Idempotency-Key": key } : {}) },
+    headers: { "Content-Type": "application/json", ...headers, ...(key ? { "Idempotency-Key": key } : {}) },
     body: JSON.stringify(body),
   });
 
@@ -74,8 +76,17 @@ test("serves on 127.0.0.1 at the port it reports", () => {
   expect(region.port).toBeGreaterThan(0);
 });
 
+test("a demo merchant and its API key exist from the start; without the key nothing is accepted", async () => {
+  expect(region.demo.merchantId).toBe("demo-merchant");
+  expect(region.demo.apiKey).toMatch(/^pk_[a-z2-7]{12}_[A-Za-z0-9_-]{43}$/);
+  const refused = await post("local-region-key-0000", paymentBody({ merchant_id: undefined }), {});
+  expect(refused.status).toBe(401);
+  expect(refused.headers.get("www-authenticate")).toBe("Bearer");
+  expect(refused.body).toMatchObject({ error: "Unauthorized" });
+});
+
 test("an accepted payment is processed by the queue poller and its notification reaches the topic", async () => {
-  const body = paymentBody({ amount: 4200, currency: "SGD" });
+  const body = paymentBody({ amount: 4200, currency: "SGD", merchant_id: undefined });
   const accepted = await post("local-region-key-0001", body);
   expect(accepted.status).toBe(202);
   expect(accepted.body).toEqual({ transaction_id: expect.stringMatching(UUID), status: "RECEIVED" });
@@ -83,7 +94,7 @@ test("an accepted payment is processed by the queue poller and its notification 
   expect(accepted.headers.get("location")).toBe(`/transactions/${transactionId}`);
 
   const processed = await until("PROCESSED", 15_000, async () => {
-    const got = await call("GET", `/transactions/${transactionId}`);
+    const got = await call("GET", `/transactions/${transactionId}`, { headers: auth() });
     expect(got.status).toBe(200);
     return got.body.status === "PROCESSED" ? got.body : undefined;
   });
@@ -109,7 +120,7 @@ test("an accepted payment is processed by the queue poller and its notification 
 test("replaying the Idempotency-Key returns the same transaction and queues nothing new", async () => {
   expect(transactionId).toMatch(UUID);
   const processedBefore = region.pollers.transactions.batches;
-  const replay = await post("local-region-key-0001", paymentBody({ amount: 4200, currency: "SGD" }));
+  const replay = await post("local-region-key-0001", paymentBody({ amount: 4200, currency: "SGD", merchant_id: undefined }));
   expect(replay.status).toBe(202);
   expect(replay.body.transaction_id).toBe(transactionId);
   expect(await region.emulators.fauxqs.inspectQueue(region.resources.names.transactionQueue)).toEqual(emptyQueue);
@@ -118,33 +129,34 @@ test("replaying the Idempotency-Key returns the same transaction and queues noth
 });
 
 test("a bad body is refused with 400 naming the field, and nothing is queued", async () => {
-  const negative = await post("local-region-key-0002", paymentBody({ amount: -5 }));
+  const negative = await post("local-region-key-0002", paymentBody({ amount: -5, merchant_id: undefined }));
   expect(negative.status).toBe(400);
   expect(negative.body).toMatchObject({ error: "ValidationError", field: "amount" });
 
-  const noKey = await post(undefined, paymentBody());
+  const noKey = await post(undefined, paymentBody({ merchant_id: undefined }));
   expect(noKey.status).toBe(400);
   expect(noKey.body).toMatchObject({ field: "Idempotency-Key" });
 
   expect(await region.emulators.fauxqs.inspectQueue(region.resources.names.transactionQueue)).toEqual(emptyQueue);
 });
 
-test("GET /health runs the health handler's deep check", async () => {
+test("GET /health runs the health handler's deep check and answers only status and region", async () => {
   const health = await call("GET", "/health");
   expect(health.status).toBe(200);
-  expect(health.body).toMatchObject({ status: "ok", region: region.region, checks: { dynamodb: "ok", sqs: "ok" } });
+  expect(health.body).toEqual({ status: "ok", region: region.region });
 });
 
-test("a request matching no route gets API Gateway's 404; an unknown id gets the gateway's 404", async () => {
+test("a request matching no route goes to the gateway ($default): the project's 404 and 405", async () => {
   const unknownPath = await call("GET", "/nowhere");
   expect(unknownPath.status).toBe(404);
-  expect(unknownPath.body).toEqual({ message: "Not Found" });
+  expect(unknownPath.body).toEqual({ error: "NotFound", message: "No route for GET /nowhere" });
 
   const wrongMethod = await call("DELETE", "/transactions");
-  expect(wrongMethod.status).toBe(404);
-  expect(wrongMethod.body).toEqual({ message: "Not Found" });
+  expect(wrongMethod.status).toBe(405);
+  expect(wrongMethod.body).toMatchObject({ error: "MethodNotAllowed" });
+  expect(wrongMethod.headers.get("allow")).toBe("POST");
 
-  const unknownId = await call("GET", "/transactions/00000000-0000-4000-8000-000000000000");
+  const unknownId = await call("GET", "/transactions/00000000-0000-4000-8000-000000000000", { headers: auth() });
   expect(unknownId.status).toBe(404);
   expect(unknownId.body).toMatchObject({ error: "NotFound" });
 });
@@ -155,13 +167,13 @@ test("logs one line per request", () => {
     expect.arrayContaining([
       expect.stringMatching(/^POST \/transactions -> 202 \d+ ms \[payment-gateway\]$/),
       expect.stringMatching(/^GET \/health -> 200 \d+ ms \[health\]$/),
-      expect.stringMatching(/^GET \/nowhere -> 404 \d+ ms \[-\]$/),
+      expect.stringMatching(/^GET \/nowhere -> 404 \d+ ms \[payment-gateway\]$/),
     ]),
   );
-  // Requests so far: 1 POST, >= 1 GET poll, replay, 2 bad POSTs, health, 3 x 404.
+  // Requests so far: 1 refused POST, 1 POST, >= 1 GET poll, replay, 2 bad POSTs, health, 3 unknown routes or ids.
   const gets = requestLines.filter((l) => l.startsWith(`GET /transactions/${transactionId} `)).length;
   expect(gets).toBeGreaterThanOrEqual(1);
-  expect(requestLines).toHaveLength(1 + gets + 1 + 2 + 1 + 3);
+  expect(requestLines).toHaveLength(1 + 1 + gets + 1 + 2 + 1 + 3);
 });
 
 test("a request becomes the HTTP API payload 2.0 event of its route", async () => {
@@ -170,7 +182,7 @@ test("a request becomes the HTTP API payload 2.0 event of its route", async () =
     const url = new URL(`http://127.0.0.1${req.url}`);
     void readBody(req, 1024).then((body) => {
       const match = matchRoute(req.method!, url.pathname);
-      const event = match && body !== "too-large" ? toHttpApiEvent({ req, url, match, body, requestId: "req-1" }) : null;
+      const event = body !== "too-large" ? toHttpApiEvent({ req, url, match, body, requestId: "req-1" }) : null;
       res.end(JSON.stringify(event));
     });
   });
@@ -212,8 +224,9 @@ test("a request becomes the HTTP API payload 2.0 event of its route", async () =
     });
     expect(postEvent).not.toHaveProperty("pathParameters");
     expect(matchRoute("GET", "/health")).toEqual({ target: "health", routeKey: "GET /health" });
-    expect(matchRoute("HEAD", "/health")).toBeUndefined();
-    expect(matchRoute("GET", "/transactions/")).toBeUndefined();
+    // Everything else is the $default route's, the gateway's.
+    expect(matchRoute("HEAD", "/health")).toEqual({ target: "payment-gateway", routeKey: "$default" });
+    expect(matchRoute("GET", "/transactions/")).toEqual({ target: "payment-gateway", routeKey: "$default" });
   } finally {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -272,6 +285,10 @@ test("the CLI prints the URL and resource names, serves, and exits 0 on SIGTERM"
     });
     expect(stdout).toContain("payment-transaction-queue-local -> transaction-processor (DLQ payment-transaction-dlq-local)");
     expect(stdout).toContain("payment-notification-queue-local -> notification-sender");
+    // The ready banner prints the demo merchant's key and a curl that uses it.
+    const key = /demo merchant\s+demo-merchant, API key (pk_\S+)/.exec(stdout)?.[1];
+    expect(key).toMatch(/^pk_/);
+    expect(stdout).toContain(`-H 'Authorization: Bearer ${key}'`);
     const health = await fetch(`${url}/health`);
     expect(health.status).toBe(200);
     await health.text();

@@ -25,7 +25,7 @@ const AB = `${A}->${B}`;
 const BA = `${B}->${A}`;
 const DELAY = 200;
 const TABLE = "payment-transactions-repl";
-const OTHER = "payment-idempotency-repl";
+const OTHER = "payment-merchant-keys-repl";
 const CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" };
 
 let replicator: Replicator;
@@ -220,7 +220,7 @@ test("BatchWriteItem replicates each item, puts and deletes, across tables", asy
           ...ids.map((id) => ({ PutRequest: { Item: { transaction_id: id, n: 1 } } })),
           { DeleteRequest: { Key: { transaction_id: stale } } },
         ],
-        [OTHER]: [{ PutRequest: { Item: { id: record, status: "COMPLETED" } } }],
+        [OTHER]: [{ PutRequest: { Item: { key_id: record, status: "ACTIVE" } } }],
       },
     }),
   );
@@ -228,8 +228,8 @@ test("BatchWriteItem replicates each item, puts and deletes, across tables", asy
   await replicator.flush();
   for (const id of ids) expect(await get(B, id)).toEqual({ transaction_id: id, n: 1 });
   expect(await get(B, stale)).toBeUndefined();
-  const other = await docs[B].send(new GetCommand({ TableName: OTHER, Key: { id: record }, ConsistentRead: true }));
-  expect(other.Item).toEqual({ id: record, status: "COMPLETED" });
+  const other = await docs[B].send(new GetCommand({ TableName: OTHER, Key: { key_id: record }, ConsistentRead: true }));
+  expect(other.Item).toEqual({ key_id: record, status: "ACTIVE" });
 });
 
 test("TransactWriteItems replicates each written item; a cancelled one writes and replicates nothing", async () => {
@@ -444,7 +444,7 @@ test("a replicated write the other region refuses is counted as failed, and the 
       new BatchWriteCommand({
         RequestItems: {
           [TABLE]: [{ PutRequest: { Item: { transaction_id: "t-kept" } } }],
-          [OTHER]: [{ PutRequest: { Item: { id: "lost" } } }],
+          [OTHER]: [{ PutRequest: { Item: { key_id: "lost" } } }],
         },
       }),
     );

@@ -2,7 +2,8 @@
  * health: GET /health for the ALB target and the Route53 health check. Deep-checks this
  * region's own dependencies in parallel, each with a short timeout: the transactions table is
  * ACTIVE, the transaction queue answers, and (when DB_ENDPOINT is set) the database accepts a
- * TCP connection. 200 {status:"ok"} or 503 {status:"unhealthy"} naming the failed check.
+ * TCP connection. 200 {status:"ok", region} or 503 {status:"unhealthy", region}: the answer is
+ * public, so which dependency failed and its error text go to the logs only.
  */
 import { connect } from "node:net";
 import { DescribeTableCommand } from "@aws-sdk/client-dynamodb";
@@ -104,12 +105,12 @@ export const handler = instrumented(async (event: HttpEvent, _context: Context):
       checks.push(["database", check("database", (signal) => tcpConnect(host, cfg.dbPort, signal), cfg.timeoutMs)]);
     }
     const results = await Promise.all(checks.map(([, p]) => p));
-    const summary = Object.fromEntries(checks.map(([name], i) => [name, results[i]!]));
     const healthy = results.every((r) => r === "ok");
-    return jsonResponse(req, healthy ? 200 : 503, { status: healthy ? "ok" : "unhealthy", region: cfg.region, checks: summary });
+    if (!healthy) logger.warn("unhealthy", { checks: Object.fromEntries(checks.map(([name], i) => [name, results[i]!])) });
+    return jsonResponse(req, healthy ? 200 : 503, { status: healthy ? "ok" : "unhealthy", region: cfg.region });
   } catch (err) {
     if (err instanceof HttpError) return errorResponse(req, err);
-    logger.error("health handler error", { error: err as Error });
-    return jsonResponse(req, 503, { status: "unhealthy", region: process.env.AWS_REGION ?? "unknown", error: describe(err) });
+    logger.error("health handler error", { error: describe(err) });
+    return jsonResponse(req, 503, { status: "unhealthy", region: process.env.AWS_REGION ?? "unknown" });
   }
 });

@@ -1,27 +1,27 @@
 /**
  * payment-gateway: POST /transactions and GET /transactions/{id}, behind API Gateway HTTP API
- * (payload 2.0) and an ALB.
+ * (payload 2.0) and an ALB, and every unknown route of both (so both answer 404/405 alike).
  *
- * POST: validate -> idempotency (Powertools, DynamoDB) -> record RECEIVED -> enqueue -> 202.
- * Nothing is answered 202 unless the SendMessage succeeded; any DynamoDB/SQS failure is a 503
- * and the Powertools in-progress record is removed, so a retry with the same key completes the
- * same (deterministic) transaction id.
+ * Every /transactions request is authenticated here, the same way for both front doors: the
+ * merchant is the owner of the API key (`Authorization: Bearer`), never the body's claim.
+ *
+ * POST makes two AWS calls when it accepts a payment: one conditional PutItem that is also the
+ * idempotency record (the transaction id is derived from the merchant and the Idempotency-Key),
+ * then one SendMessage. A duplicate costs only the PutItem, whose failed condition returns the
+ * stored item. Nothing is answered 202 unless the SendMessage succeeded; when it fails, our own
+ * write is deleted (best effort) and the answer is 503. If that delete fails too, the RECEIVED
+ * item stays and the sweeper enqueues it later: a retry with the same key then answers 202 with
+ * the same id. So a 503 means "not accepted by this request; retry with the same key".
  */
 
-import {
-  IdempotencyAlreadyInProgressError,
-  IdempotencyConfig,
-  IdempotencyValidationError,
-  makeIdempotent,
-} from "@aws-lambda-powertools/idempotency";
-import { DynamoDBPersistenceLayer } from "@aws-lambda-powertools/idempotency/dynamodb";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
-import { DeleteCommand, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import type { Context } from "aws-lambda";
-import { resolveRoute } from "../../src/contracts/api";
+import { AUTH_HEADER, resolveRoute } from "../../src/contracts/api";
 import { ENV, FUNCTIONS } from "../../src/contracts/functions";
-import { documentClient, dynamodb, sqs } from "../shared/clients";
+import type { MerchantKeyItem } from "../../src/contracts/merchant-keys";
+import { documentClient, sqs } from "../shared/clients";
 import { currenciesEnv, intEnv, once, optionalEnv, requireEnv } from "../shared/env";
 import { badRequest, HttpError, methodNotAllowed, notFound, serviceUnavailable } from "../shared/errors";
 import {
@@ -35,6 +35,7 @@ import {
   parseRequest,
 } from "../shared/http";
 import { requestHash, transactionIdFor } from "../shared/ids";
+import { parseStrictJson, StrictJsonError } from "../shared/json";
 import { countPayments, instrumented, logger } from "../shared/runtime";
 import {
   firstIssue,
@@ -44,94 +45,131 @@ import {
   TRANSACTION_ID_PATTERN,
   type TransactionMessage,
 } from "../shared/schemas";
+import { pendingShard, type TransactionItem } from "../shared/transactions";
+import { KeyVerifier, type Merchant } from "./authenticate";
 
 const config = once(() => ({
   transactionsTable: requireEnv(ENV.transactionsTable),
-  idempotencyTable: requireEnv(ENV.idempotencyTable),
+  merchantKeysTable: requireEnv(ENV.merchantKeysTable),
   queueUrl: requireEnv(ENV.transactionQueueUrl),
   maxAmountMinor: intEnv(ENV.maxAmountMinor, 100_000_000),
   maxBodyBytes: intEnv(ENV.maxBodyBytes, 16_384),
   currencies: currenciesEnv(ENV.allowedCurrencies),
   corsAllowOrigin: optionalEnv(ENV.corsAllowOrigin),
-  idempotencyTtlSeconds: intEnv(ENV.idempotencyTtlSeconds, 86_400),
+  authCacheTtlSeconds: intEnv(ENV.authCacheTtlSeconds, 60, 0, 900),
+  region: optionalEnv("AWS_REGION") ?? "unknown",
 }));
 
 const schema = once(() => paymentRequestSchema({ maxAmountMinor: config().maxAmountMinor, currencies: config().currencies }));
 
-export interface AcceptInput {
-  merchant_id: string;
-  idempotency_key: string;
-  request: PaymentRequest;
-}
+const verifier = once(
+  () =>
+    new KeyVerifier(
+      async (keyId) => {
+        // Eventually consistent: the local replica answers, also when the other region is gone.
+        const out = await documentClient().send(new GetCommand({ TableName: config().merchantKeysTable, Key: { key_id: keyId } }));
+        return out.Item as MerchantKeyItem | undefined;
+      },
+      {
+        ttlMs: config().authCacheTtlSeconds * 1000,
+        onRefused: (reason, key) => logger.info("API key refused", { reason, key }),
+      },
+    ),
+);
+
+/**
+ * A RECEIVED transaction younger than the gateway's timeout may belong to a request still in
+ * flight, which may yet fail its send and take the item back: its duplicates wait (409).
+ */
+const IN_FLIGHT_MS = FUNCTIONS.gateway.timeoutSeconds * 1000;
 
 export interface Accepted {
   transaction_id: string;
   status: string;
 }
 
-/** Records the transaction (RECEIVED) and enqueues it. Runs inside the idempotency wrapper. */
-async function acceptPayment(input: AcceptInput): Promise<Accepted> {
+const keyReused = () => new HttpError(422, "IdempotencyKeyReused", "This Idempotency-Key was already used with a different request body");
+const inProgress = () =>
+  new HttpError(409, "RequestInProgress", "A request with this Idempotency-Key is still being processed; retry shortly", undefined, {
+    "retry-after": "1",
+  });
+
+/** The stored transaction a failed condition returned (marshalled), or undefined. */
+function storedFrom(err: ConditionalCheckFailedException): Pick<TransactionItem, "request_hash" | "status" | "created_at"> | undefined {
+  const item = err.Item;
+  if (!item) return undefined;
+  return {
+    request_hash: item.request_hash?.S,
+    status: item.status?.S as TransactionItem["status"],
+    created_at: item.created_at?.S ?? "",
+  };
+}
+
+/** Records the transaction (RECEIVED, conditional on a new id) and enqueues it. */
+async function acceptPayment(merchant: Merchant, idempotencyKey: string, request: PaymentRequest): Promise<Accepted> {
   const cfg = config();
-  const { request, idempotency_key } = input;
-  const transactionId = transactionIdFor(request.merchant_id, idempotency_key);
+  const transactionId = transactionIdFor(merchant.merchantId, idempotencyKey);
   const hash = requestHash(request);
   logger.appendKeys({ transaction_id: transactionId });
   const now = new Date().toISOString();
-
-  let createdAt = now;
-  try {
-    const out = await documentClient().send(
-      new UpdateCommand({
-        TableName: cfg.transactionsTable,
-        Key: { transaction_id: transactionId },
-        UpdateExpression:
-          "SET idempotency_key = :key, merchant_id = :merchant, customer_id = :customer, session_id = :session, " +
-          "amount = :amount, currency = :currency, metadata = :metadata, #status = :received, request_hash = :hash, " +
-          "created_at = if_not_exists(created_at, :now), updated_at = :now",
-        ConditionExpression:
-          "attribute_not_exists(transaction_id) OR (#status = :received AND idempotency_key = :key AND request_hash = :hash)",
-        ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: {
-          ":key": idempotency_key,
-          ":merchant": request.merchant_id,
-          ":customer": request.customer_id,
-          ":session": request.session_id,
-          ":amount": request.amount,
-          ":currency": request.currency,
-          ":metadata": request.metadata ?? {},
-          ":received": "RECEIVED",
-          ":hash": hash,
-          ":now": now,
-        },
-        ReturnValues: "ALL_NEW",
-      }),
-    );
-    createdAt = String(out.Attributes?.created_at ?? now);
-  } catch (err) {
-    if (!(err instanceof ConditionalCheckFailedException)) throw err;
-    // The transaction exists and moved on (or the key was reused with another body) - this
-    // happens when the idempotency record expired before the client retried.
-    const existing = await documentClient().send(
-      new GetCommand({ TableName: cfg.transactionsTable, Key: { transaction_id: transactionId }, ConsistentRead: true }),
-    );
-    if (!existing.Item || existing.Item.request_hash !== hash) {
-      throw new HttpError(422, "IdempotencyKeyReused", "This Idempotency-Key was already used with a different request body");
-    }
-    logger.info("transaction already exists; not enqueued again", { status: existing.Item.status });
-    return { transaction_id: transactionId, status: String(existing.Item.status) };
-  }
-
-  const message: TransactionMessage = {
+  const item: TransactionItem = {
     transaction_id: transactionId,
-    idempotency_key,
-    merchant_id: request.merchant_id,
+    idempotency_key: idempotencyKey,
+    merchant_id: merchant.merchantId,
     customer_id: request.customer_id,
     session_id: request.session_id,
     amount: request.amount,
     currency: request.currency,
-    ...(request.metadata ? { metadata: request.metadata } : {}),
+    ...(request.metadata !== undefined ? { metadata: request.metadata } : {}),
     status: "RECEIVED",
-    created_at: createdAt,
+    request_hash: hash,
+    api_key_id: merchant.keyId,
+    created_at: now,
+    updated_at: now,
+    accepted_region: cfg.region,
+    pending_shard: pendingShard(transactionId),
+    pending_since: now,
+  };
+
+  try {
+    await documentClient().send(
+      new PutCommand({
+        TableName: cfg.transactionsTable,
+        Item: item,
+        ConditionExpression: "attribute_not_exists(transaction_id)",
+        // A duplicate learns what is stored from this one call.
+        ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+      }),
+    );
+  } catch (err) {
+    if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    let stored = storedFrom(err);
+    if (!stored) {
+      // An endpoint that does not return the old item: read it (never the case in DynamoDB).
+      const out = await documentClient().send(
+        new GetCommand({ TableName: cfg.transactionsTable, Key: { transaction_id: transactionId }, ConsistentRead: true }),
+      );
+      stored = out.Item as TransactionItem | undefined;
+    }
+    // Gone again: the first request failed its send and took its write back; retrying starts afresh.
+    if (!stored) throw inProgress();
+    if (stored.request_hash !== hash) throw keyReused();
+    if (stored.status === "RECEIVED" && Date.now() - Date.parse(stored.created_at) < IN_FLIGHT_MS) throw inProgress();
+    logger.info("transaction already exists; not enqueued again", { status: stored.status });
+    return { transaction_id: transactionId, status: String(stored.status) };
+  }
+
+  const message: TransactionMessage = {
+    transaction_id: transactionId,
+    idempotency_key: idempotencyKey,
+    merchant_id: merchant.merchantId,
+    customer_id: request.customer_id,
+    session_id: request.session_id,
+    amount: request.amount,
+    currency: request.currency,
+    ...(request.metadata !== undefined ? { metadata: request.metadata } : {}),
+    status: "RECEIVED",
+    created_at: now,
   };
   try {
     await sqs().send(
@@ -140,21 +178,22 @@ async function acceptPayment(input: AcceptInput): Promise<Accepted> {
         MessageBody: JSON.stringify(message),
         MessageAttributes: {
           transaction_id: { DataType: "String", StringValue: transactionId },
-          merchant_id: { DataType: "String", StringValue: request.merchant_id },
+          merchant_id: { DataType: "String", StringValue: merchant.merchantId },
         },
       }),
     );
   } catch (err) {
-    // Not queued, so not accepted: take the RECEIVED record back (best effort) so that GET does
-    // not show a transaction the client was told failed. A retry with the same key recreates it.
+    // Not queued, so not accepted: take our own write back (best effort) so that GET does not
+    // show a transaction the client was told failed. If this fails too, the item stays RECEIVED
+    // and the sweeper enqueues it; a retry with the same key then learns it was accepted.
     await documentClient()
       .send(
         new DeleteCommand({
           TableName: cfg.transactionsTable,
           Key: { transaction_id: transactionId },
-          ConditionExpression: "#status = :received AND request_hash = :hash",
+          ConditionExpression: "#status = :received AND request_hash = :hash AND created_at = :created",
           ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: { ":received": "RECEIVED", ":hash": hash },
+          ExpressionAttributeValues: { ":received": "RECEIVED", ":hash": hash, ":created": now },
         }),
       )
       .catch((cleanupError: unknown) => logger.warn("could not remove the unqueued transaction", { error: cleanupError as Error }));
@@ -165,31 +204,24 @@ async function acceptPayment(input: AcceptInput): Promise<Accepted> {
   return { transaction_id: transactionId, status: "RECEIVED" };
 }
 
-const idempotency = once(() => {
-  const cfg = config();
-  const idempotencyConfig = new IdempotencyConfig({
-    // The key is the client's Idempotency-Key scoped by merchant.
-    eventKeyJmesPath: "[merchant_id, idempotency_key]",
-    // Same key, different body -> IdempotencyValidationError (422).
-    payloadValidationJmesPath: "request",
-    expiresAfterSeconds: cfg.idempotencyTtlSeconds,
-    throwOnNoIdempotencyKey: true,
-  });
-  const persistenceStore = new DynamoDBPersistenceLayer({
-    tableName: cfg.idempotencyTable,
-    awsSdkV3Client: dynamodb(),
-  });
-  return {
-    idempotencyConfig,
-    accept: makeIdempotent(acceptPayment, { persistenceStore, config: idempotencyConfig }),
-  };
-});
-
 function header(req: HttpRequest, name: string): string | undefined {
   return req.headers[name.toLowerCase()];
 }
 
-async function postTransaction(req: HttpRequest, context: Context): Promise<HttpResult> {
+async function authenticate(req: HttpRequest): Promise<Merchant> {
+  let merchant: Merchant;
+  try {
+    merchant = await verifier().authenticate(header(req, AUTH_HEADER));
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    logger.error("API key lookup failed", { error: err as Error });
+    throw serviceUnavailable("A dependency is unavailable; retry later");
+  }
+  logger.appendKeys({ merchant_id: merchant.merchantId });
+  return merchant;
+}
+
+async function postTransaction(req: HttpRequest, merchant: Merchant): Promise<HttpResult> {
   const cfg = config();
   if (!isJsonContentType(header(req, "content-type"))) {
     throw new HttpError(415, "UnsupportedMediaType", "Content-Type must be application/json", "Content-Type");
@@ -206,42 +238,34 @@ async function postTransaction(req: HttpRequest, context: Context): Promise<Http
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(req.body.toString("utf8"));
-  } catch {
-    throw badRequest("InvalidJson", "The request body is not valid JSON");
+    parsed = parseStrictJson(req.body);
+  } catch (err) {
+    if (err instanceof StrictJsonError) throw badRequest("InvalidJson", err.message);
+    throw err;
   }
   const result = schema().safeParse(parsed);
   if (!result.success) {
     const { field, message } = firstIssue(result.error, parsed);
     throw badRequest("ValidationError", message, field);
   }
+  // The key decides the merchant; a body that names another one is refused, not corrected.
+  if (result.data.merchant_id !== undefined && result.data.merchant_id !== merchant.merchantId) {
+    throw new HttpError(403, "Forbidden", "merchant_id does not match the merchant of the API key", "merchant_id");
+  }
+  const request: PaymentRequest = { ...result.data, merchant_id: merchant.merchantId };
 
-  const { accept, idempotencyConfig } = idempotency();
-  idempotencyConfig.registerLambdaContext(context);
   let accepted: Accepted;
   try {
-    accepted = await accept({ merchant_id: result.data.merchant_id, idempotency_key: key, request: result.data });
+    accepted = await acceptPayment(merchant, key, request);
   } catch (err) {
     if (err instanceof HttpError) throw err;
-    if (err instanceof IdempotencyValidationError) {
-      throw new HttpError(422, "IdempotencyKeyReused", "This Idempotency-Key was already used with a different request body");
-    }
-    if (err instanceof IdempotencyAlreadyInProgressError) {
-      throw new HttpError(
-        409,
-        "RequestInProgress",
-        "A request with this Idempotency-Key is still being processed; retry shortly",
-        undefined,
-        { "retry-after": "1" },
-      );
-    }
     logger.error("transaction not accepted: dependency failure", { error: err as Error });
     throw serviceUnavailable();
   }
   return jsonResponse(req, 202, accepted, { ...corsHeaders(cfg.corsAllowOrigin), location: `/transactions/${accepted.transaction_id}` });
 }
 
-async function getTransaction(req: HttpRequest, id: string): Promise<HttpResult> {
+async function getTransaction(req: HttpRequest, merchant: Merchant, id: string): Promise<HttpResult> {
   const cfg = config();
   if (!TRANSACTION_ID_PATTERN.test(id)) {
     throw badRequest("ValidationError", "id must be a transaction id (lowercase UUID)", "id");
@@ -257,7 +281,8 @@ async function getTransaction(req: HttpRequest, id: string): Promise<HttpResult>
     logger.error("transaction lookup failed", { error: err as Error });
     throw serviceUnavailable("A dependency is unavailable; retry later");
   }
-  if (!item) throw notFound(`Transaction ${id} not found`);
+  // Another merchant's transaction answers exactly as an unknown id: ids cannot be probed.
+  if (!item || item.merchant_id !== merchant.merchantId) throw notFound(`Transaction ${id} not found`);
   const body: Record<string, unknown> = {
     transaction_id: item.transaction_id,
     status: item.status,
@@ -272,29 +297,32 @@ async function getTransaction(req: HttpRequest, id: string): Promise<HttpResult>
 
 /** The ALB target group's health check path: a liveness answer; the deep check is the health function's. */
 const LIVENESS = /^\/health\/?$/;
+const LIVENESS_METHODS = ["GET", "HEAD"];
 
-async function route(req: HttpRequest, event: HttpEvent, context: Context): Promise<HttpResult> {
+async function route(req: HttpRequest, event: HttpEvent): Promise<HttpResult> {
   if (LIVENESS.test(req.path)) {
-    if (req.method !== "GET") throw methodNotAllowed(["GET"]);
+    if (!LIVENESS_METHODS.includes(req.method)) throw methodNotAllowed(LIVENESS_METHODS);
     return jsonResponse(req, 200, { status: "ok" }, {});
   }
+  // Routing answers first, without authentication: both front doors give unknown routes the same 404/405.
   const resolved = resolveRoute(req.method, req.path, undefined, true);
   if (resolved.kind === "method-not-allowed") throw methodNotAllowed(resolved.allow);
   if (resolved.kind === "not-found" || resolved.route.handler !== FUNCTIONS.gateway.handler) {
     throw notFound(`No route for ${req.method} ${req.path}`);
   }
-  if (resolved.route.method === "POST") return postTransaction(req, context);
+  const merchant = await authenticate(req);
+  if (resolved.route.method === "POST") return postTransaction(req, merchant);
   const fromParams = "pathParameters" in event ? event.pathParameters?.id : undefined;
-  return getTransaction(req, fromParams ?? resolved.params.id ?? "");
+  return getTransaction(req, merchant, fromParams ?? resolved.params.id ?? "");
 }
 
-export const handler = instrumented(async (event: HttpEvent, context: Context): Promise<HttpResult> => {
+export const handler = instrumented(async (event: HttpEvent, _context: Context): Promise<HttpResult> => {
   logger.resetKeys();
   const req = parseRequest(event);
   let cors: Record<string, string> = {};
   try {
     cors = corsHeaders(config().corsAllowOrigin);
-    return await route(req, event, context);
+    return await route(req, event);
   } catch (err) {
     if (err instanceof HttpError) {
       if (err.statusCode >= 500) logger.warn("request failed", { status: err.statusCode, code: err.code });

@@ -7,6 +7,7 @@
 
 import { STATUS_CODES } from "node:http";
 import type { ALBEvent, ALBResult, APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { AUTH_HEADER } from "../../src/contracts/api";
 import type { HttpError } from "./errors";
 
 export type HttpEvent = APIGatewayProxyEventV2 | ALBEvent;
@@ -22,6 +23,8 @@ export interface HttpRequest {
   readonly body: Buffer;
   readonly multiValueResponse: boolean;
   readonly requestId?: string;
+  /** Served over HTTPS (both front doors say so in X-Forwarded-Proto). */
+  readonly secure: boolean;
 }
 
 export function isAlbEvent(event: HttpEvent): event is ALBEvent {
@@ -68,6 +71,7 @@ export function parseRequest(event: HttpEvent): HttpRequest {
     body,
     multiValueResponse,
     requestId,
+    secure: headers["x-forwarded-proto"]?.split(",")[0]?.trim().toLowerCase() === "https",
   };
 }
 
@@ -75,14 +79,19 @@ export function corsHeaders(allowOrigin: string | undefined): Record<string, str
   if (!allowOrigin) return {};
   return {
     "access-control-allow-origin": allowOrigin,
-    "access-control-allow-headers": "content-type,idempotency-key",
+    "access-control-allow-headers": `${AUTH_HEADER},content-type,idempotency-key`,
     "access-control-allow-methods": "GET,POST,OPTIONS",
     vary: "Origin",
   };
 }
 
+/** One year, as HSTS preload lists expect; sent only on HTTPS responses (RFC 6797 8.1). */
+const HSTS = "max-age=31536000; includeSubDomains";
+
+type ResponseTarget = Pick<HttpRequest, "source" | "multiValueResponse" | "secure">;
+
 export function jsonResponse(
-  req: Pick<HttpRequest, "source" | "multiValueResponse">,
+  req: ResponseTarget,
   statusCode: number,
   payload: unknown,
   extraHeaders: Record<string, string> = {},
@@ -90,6 +99,8 @@ export function jsonResponse(
   const headers: Record<string, string> = {
     "content-type": "application/json; charset=utf-8",
     "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+    ...(req.secure ? { "strict-transport-security": HSTS } : {}),
     ...extraHeaders,
   };
   const body = JSON.stringify(payload);
@@ -110,11 +121,7 @@ export function jsonResponse(
   return { statusCode, headers, isBase64Encoded: false, body };
 }
 
-export function errorResponse(
-  req: Pick<HttpRequest, "source" | "multiValueResponse">,
-  err: HttpError,
-  extraHeaders: Record<string, string> = {},
-): HttpResult {
+export function errorResponse(req: ResponseTarget, err: HttpError, extraHeaders: Record<string, string> = {}): HttpResult {
   const payload: { error: string; message: string; field?: string } = { error: err.code, message: err.message };
   if (err.field !== undefined) payload.field = err.field;
   return jsonResponse(req, err.statusCode, payload, { ...extraHeaders, ...err.headers });

@@ -44,7 +44,8 @@ export function paymentRequestSchema(limits: PaymentLimits) {
     currency: z.string({ error: "currency must be a string" }).refine((c) => allowed.has(c), {
       error: `currency must be one of ${[...allowed].join(", ")} (ISO 4217, upper case)`,
     }),
-    merchant_id: identifier("merchant_id"),
+    // Optional: the API key names the merchant; when given, it must be that merchant (else 403).
+    merchant_id: identifier("merchant_id").optional(),
     customer_id: identifier("customer_id"),
     session_id: identifier("session_id"),
     metadata: metadata.optional(),

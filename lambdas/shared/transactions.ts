@@ -1,4 +1,5 @@
 /** The transactions-table item as the gateway writes it and the processor updates it. */
+import { PENDING_INDEX } from "../../src/contracts/tables";
 import type { TransactionStatus } from "./schemas";
 
 export interface TransactionItem {
@@ -12,6 +13,13 @@ export interface TransactionItem {
   metadata?: Record<string, string>;
   status: TransactionStatus;
   request_hash?: string;
+  /** Public id of the API key that submitted it. */
+  api_key_id?: string;
+  /** Region whose gateway accepted it. */
+  accepted_region?: string;
+  /** Sparse pending index (src/contracts/tables.ts): present only while RECEIVED. */
+  pending_shard?: string;
+  pending_since?: string;
   failure_reason?: string;
   created_at: string;
   updated_at: string;
@@ -24,6 +32,11 @@ export interface TransactionItem {
   /** Epoch ms until which one processor invocation owns the pending side effects. */
   lease_until?: number;
   lease_owner?: string;
+}
+
+/** The pending-index shard of a transaction id: "0".."7", spread by the id's first byte. */
+export function pendingShard(transactionId: string): string {
+  return String(Number.parseInt(transactionId.slice(0, 2), 16) % PENDING_INDEX.shards);
 }
 
 /** The public/logged view of a transaction (no internal bookkeeping attributes). */

@@ -16,6 +16,7 @@ import * as path from "node:path";
 import { BatchGetItemCommand, PutItemCommand, UpdateItemCommand, type UpdateItemCommandInput } from "@aws-sdk/client-dynamodb";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { SendMessageBatchCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { build } from "esbuild";
 import { zipSync } from "fflate";
@@ -24,6 +25,7 @@ import { type LedgerStats, ledgerConnection, postBatch } from "../../lambdas/sha
 import type { TransactionMessage } from "../../lambdas/shared/schemas";
 import { TRANSACTIONS_PATH } from "../../src/contracts/api";
 import { ENV, FUNCTIONS } from "../../src/contracts/functions";
+import { newApiKey } from "../../src/contracts/merchant-keys";
 import { bundleHandler } from "../../src/infra/compute/bundling";
 import { applyEnv, type Emulators, startEmulators } from "../../src/local/emulators";
 import { fakeContext, httpApiEvent, paymentBody, sqsEvent, sqsRecord } from "../../src/local/lambda-events";
@@ -47,7 +49,8 @@ const DUMMY_ENV: Record<string, string> = {
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
   [ENV.logLevel]: "SILENT",
   [ENV.transactionsTable]: "t",
-  [ENV.idempotencyTable]: "i",
+  [ENV.merchantKeysTable]: "k",
+  [ENV.authCacheTtlSeconds]: "60",
   [ENV.transactionQueueUrl]: "https://sqs.ap-southeast-1.amazonaws.com/000000000000/q",
   [ENV.notificationQueueUrl]: "https://sqs.ap-southeast-1.amazonaws.com/000000000000/n",
   [ENV.notificationTopicArn]: "arn:aws:sns:ap-southeast-1:000000000000:t",
@@ -193,28 +196,72 @@ async function withEmulators<T>(fn: (emu: Emulators) => Promise<T>, ledger?: Loc
   }
 }
 
-const LOAD_ROUNDS = Number(process.env.BENCH_LOAD_ROUNDS ?? 3);
+const LOAD_ROUNDS = Number(process.env.BENCH_LOAD_ROUNDS ?? 6);
 
-/** Runs `op` in LOAD_ROUNDS rounds of GATEWAY_REQUESTS / LOAD_ROUNDS requests; one row per figure. */
-async function loadRows(prefix: string, concurrency: number, op: (i: number) => Promise<void>): Promise<BenchRow[]> {
-  const rounds: LoadResult[] = [];
-  for (let r = 0; r < LOAD_ROUNDS; r++) rounds.push(await load(op, concurrency, Math.ceil(GATEWAY_REQUESTS / LOAD_ROUNDS), GATEWAY_MAX_MS));
-  const count = rounds.reduce((n, r) => n + r.count, 0);
-  return [
+/** Issues an API key straight into the emulated keys table (as `npm run ops -- keys issue` does). */
+async function benchKey(emu: Emulators, merchantId: string): Promise<string> {
+  const { key, item } = newApiKey(merchantId, new Date());
+  await DynamoDBDocumentClient.from(emu.clients.dynamodb).send(new PutCommand({ TableName: emu.resources.merchantKeysTable, Item: item }));
+  return key;
+}
+
+/** Wire-level AWS requests: DynamoDB by X-Amz-Target, SQS by its JSON target or Query Action. */
+function operationOf(r: { path: string; headers: Record<string, unknown> }, service: "dynamodb" | "sqs"): string {
+  const target = r.headers["x-amz-target"];
+  if (typeof target === "string") return target.replace(/^.*\./, "");
+  const action = /[?&]Action=([A-Za-z]+)/.exec(r.path)?.[1];
+  return action ?? service;
+}
+
+/**
+ * The handler and its floor in alternating rounds (handler, floor, handler, floor, ...), so that
+ * both see the same machine: the ratio of each pair is one measurement, not the ratio of two
+ * runs minutes apart on a box whose load changes.
+ */
+async function pairedRows(
+  name: string,
+  floorName: string,
+  concurrency: number,
+  op: (i: number) => Promise<void>,
+  floor: (i: number) => Promise<void>,
+): Promise<BenchRow[]> {
+  const a: LoadResult[] = [];
+  const b: LoadResult[] = [];
+  const perRound = Math.ceil(GATEWAY_REQUESTS / LOAD_ROUNDS);
+  for (let r = 0; r < LOAD_ROUNDS; r++) {
+    a.push(await load(op, concurrency, perRound, GATEWAY_MAX_MS));
+    b.push(await load(floor, concurrency, perRound, GATEWAY_MAX_MS));
+  }
+  const rows = (label: string, results: LoadResult[]) => [
     summarize(
-      `${prefix} c=${concurrency}: throughput (${count} requests)`,
+      `${label} c=${concurrency}: throughput (${results.reduce((n, x) => n + x.count, 0)} requests)`,
       "req/s",
-      rounds.map((r) => r.throughput),
+      results.map((x) => x.throughput),
     ),
     summarize(
-      `${prefix} c=${concurrency}: p50 latency`,
+      `${label} c=${concurrency}: p50 latency`,
       "ms",
-      rounds.map((r) => r.p50),
+      results.map((x) => x.p50),
     ),
     summarize(
-      `${prefix} c=${concurrency}: p99 latency`,
+      `${label} c=${concurrency}: p99 latency`,
       "ms",
-      rounds.map((r) => r.p99),
+      results.map((x) => x.p99),
+    ),
+  ];
+  return [
+    ...rows(name, a),
+    ...rows(floorName, b),
+    summarize(
+      `${name} / ${floorName}: throughput, c=${concurrency} (per round pair)`,
+      "x",
+      a.map((x, i) => x.throughput / b[i]!.throughput),
+      ">= 0.8",
+    ),
+    summarize(
+      `${name} / ${floorName}: p99, c=${concurrency} (per round pair)`,
+      "x",
+      a.map((x, i) => x.p99 / b[i]!.p99),
     ),
   ];
 }
@@ -222,24 +269,23 @@ async function loadRows(prefix: string, concurrency: number, op: (i: number) => 
 export async function benchGateway(): Promise<BenchRow[]> {
   return withEmulators(async (emu) => {
     const rows: BenchRow[] = [];
-    const gateway = freshHandler<HttpEvent, HttpResult>("payment-gateway");
-    const body = JSON.stringify(paymentBody());
-    const run = (tag: string) => async (i: number) => {
-      const res = await gateway(
+    const apiKey = await benchKey(emu, "bench-merchant");
+    const body = JSON.stringify(paymentBody({ merchant_id: undefined }));
+    const post = (gateway: (e: HttpEvent, c: Context) => Promise<HttpResult>, idempotencyKey: string, key = apiKey) =>
+      gateway(
         httpApiEvent({
           method: "POST",
           path: TRANSACTIONS_PATH,
-          headers: { "content-type": "application/json", "idempotency-key": `bench-${tag}-${i}-${randomUUID().slice(0, 8)}` },
+          headers: { "content-type": "application/json", authorization: `Bearer ${key}`, "idempotency-key": idempotencyKey },
           body,
         }),
         fakeContext("payment-gateway"),
       );
+    const runWith = (gateway: (e: HttpEvent, c: Context) => Promise<HttpResult>, tag: string) => async (i: number) => {
+      const res = await post(gateway, `bench-${tag}-${i}-${randomUUID().slice(0, 8)}`);
       if (res.statusCode !== 202) throw new Error(`gateway answered ${res.statusCode}: ${res.body}`);
     };
-    await load(run("warm"), 4, 50, 5_000); // warm-up: clients, connections, JIT
-    for (const c of [1, 10]) rows.push(...(await loadRows("gateway POST /transactions", c, run(`c${c}`))));
-
-    // Floor: the same durable work with no handler logic and no idempotency layer.
+    // Floor: the same durable work with no handler logic: one conditional write + one send.
     const { dynamodb } = emu.clients;
     const sqs = new SQSClient({
       region: emu.region,
@@ -249,92 +295,102 @@ export async function benchGateway(): Promise<BenchRow[]> {
     const floor = async (i: number) => {
       const id = randomUUID();
       await dynamodb.send(
-        new UpdateItemCommand({
+        new PutItemCommand({
           TableName: emu.resources.transactionsTable,
-          Key: { transaction_id: { S: id } },
-          UpdateExpression: "SET #s = :r, amount = :a, idempotency_key = :k",
+          Item: {
+            transaction_id: { S: id },
+            status: { S: "RECEIVED" },
+            amount: { N: "12345" },
+            idempotency_key: { S: `floor-${i}-${id.slice(0, 8)}` },
+            // The same index entries as the gateway's item, so both pay for the same writes.
+            pending_shard: { S: String(i % 8) },
+            pending_since: { S: new Date().toISOString() },
+          },
           ConditionExpression: "attribute_not_exists(transaction_id)",
-          ExpressionAttributeNames: { "#s": "status" },
-          ExpressionAttributeValues: { ":r": { S: "RECEIVED" }, ":a": { N: "12345" }, ":k": { S: `floor-${i}` } },
         }),
       );
       await sqs.send(new SendMessageCommand({ QueueUrl: emu.resources.transactionQueueUrl, MessageBody: JSON.stringify({ id, i }) }));
     };
-    await load(floor, 4, 50, 5_000);
-    for (const c of [1, 10]) rows.push(...(await loadRows("floor: conditional write + SendMessage", c, floor)));
 
-    // Floor of the gateway's own calls: the same four requests it makes (idempotency record in
-    // progress, transaction write, send, idempotency record completed), straight to the emulators.
-    const ownCalls = async (i: number) => {
-      const id = randomUUID();
-      const key = { id: { S: `payment-gateway#${id}` } };
-      await dynamodb.send(
-        new PutItemCommand({
-          TableName: emu.resources.idempotencyTable,
-          Item: { ...key, status: { S: "INPROGRESS" }, expiration: { N: String(Math.floor(Date.now() / 1000) + 3600) } },
-          ConditionExpression: "attribute_not_exists(id)",
-        }),
-      );
-      await floor(i);
-      await dynamodb.send(
-        new UpdateItemCommand({
-          TableName: emu.resources.idempotencyTable,
-          Key: key,
-          UpdateExpression: "SET #s = :c, #d = :d",
-          ExpressionAttributeNames: { "#s": "status", "#d": "data" },
-          ExpressionAttributeValues: { ":c": { S: "COMPLETED" }, ":d": { S: JSON.stringify({ transaction_id: id, status: "RECEIVED" }) } },
-        }),
-      );
-    };
-    await load(ownCalls, 4, 50, 5_000);
-    for (const c of [1, 10]) rows.push(...(await loadRows("floor: the gateway's own 3 DynamoDB calls + SendMessage", c, ownCalls)));
-    sqs.destroy();
+    const gateway = freshHandler<HttpEvent, HttpResult>("payment-gateway");
+    await load(runWith(gateway, "warm"), 4, 50, 5_000); // warm-up: clients, connections, JIT, key cache
+    await load(floor, 4, 50, 5_000);
     for (const c of [1, 10]) {
-      const median = (prefix: string) => rows.find((r) => r.name.startsWith(`${prefix} c=${c}: throughput`))!.median;
-      const gateway = median("gateway POST /transactions");
       rows.push(
-        summarize(
-          `gateway / minimal floor (1 write + 1 send) throughput, c=${c}`,
-          "x",
-          [gateway / median("floor: conditional write + SendMessage")],
-          ">= 0.5",
-        ),
-      );
-      rows.push(
-        summarize(
-          `gateway / floor of its own calls throughput, c=${c}`,
-          "x",
-          [gateway / median("floor: the gateway's own 3 DynamoDB calls + SendMessage")],
-          ">= 0.5",
-        ),
+        ...(await pairedRows(
+          "gateway POST /transactions (authenticated, warm key cache)",
+          "floor (1 conditional write + 1 send)",
+          c,
+          runWith(gateway, `c${c}`),
+          floor,
+        )),
       );
     }
 
-    // What one POST costs in DynamoDB calls (idempotency layer included), counted on the wire.
-    const proxy = await startRecordingProxy(emu.dynamo.endpoint);
-    const restore = applyEnv({ AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint });
+    // The same with the key cache off: every request also reads the key (the cold-cache cost).
+    // The handler reads its config on its first request: make that one under the setting.
+    const restoreTtl = applyEnv({ [ENV.authCacheTtlSeconds]: "0" });
+    const uncached = freshHandler<HttpEvent, HttpResult>("payment-gateway");
+    try {
+      await runWith(uncached, "cold-first")(0);
+    } finally {
+      restoreTtl();
+    }
+    await load(runWith(uncached, "cold-warm"), 4, 50, 5_000);
+    rows.push(
+      ...(await pairedRows(
+        "gateway, key cache off (+1 GetItem per request)",
+        "floor (1 conditional write + 1 send)",
+        10,
+        runWith(uncached, "cold"),
+        floor,
+      )),
+    );
+    sqs.destroy();
+
+    // What one accepted POST costs, counted on the wire: every DynamoDB and SQS request.
+    const dynamoProxy = await startRecordingProxy(emu.dynamo.endpoint);
+    const sqsProxy = await startRecordingProxy(emu.fauxqs.endpoint);
+    const restore = applyEnv({ AWS_ENDPOINT_URL_DYNAMODB: dynamoProxy.endpoint, AWS_ENDPOINT_URL_SQS: sqsProxy.endpoint });
     try {
       const counted = freshHandler<HttpEvent, HttpResult>("payment-gateway");
-      const perRequest: number[] = [];
-      for (let i = 0; i < 5; i++) {
-        const before = proxy.requests.length;
-        const res = await counted(
-          httpApiEvent({
-            method: "POST",
-            path: TRANSACTIONS_PATH,
-            headers: { "content-type": "application/json", "idempotency-key": `count-${i}-${randomUUID().slice(0, 8)}` },
-            body,
-          }),
-          fakeContext("payment-gateway"),
-        );
-        if (res.statusCode !== 202) throw new Error(`gateway answered ${res.statusCode}`);
-        perRequest.push(proxy.requests.length - before);
-      }
-      const targets = [...new Set(proxy.requests.map((r) => String(r.headers["x-amz-target"]).replace("DynamoDB_20120810.", "")))];
-      rows.push(summarize(`gateway: DynamoDB calls per accepted POST (${targets.join("+")}); +1 SQS`, "calls", perRequest));
+      const count = async (idempotencyKey: string, key?: string) => {
+        const before = { d: dynamoProxy.requests.length, s: sqsProxy.requests.length };
+        const res = await post(counted, idempotencyKey, key);
+        const calls = [
+          ...dynamoProxy.requests.slice(before.d).map((r) => operationOf(r, "dynamodb")),
+          ...sqsProxy.requests.slice(before.s).map((r) => operationOf(r, "sqs")),
+        ];
+        return { status: res.statusCode, calls };
+      };
+      // A fresh container: the first request with a key reads it (cold cache), the next ones do not.
+      const cold = await count(`count-cold-${randomUUID().slice(0, 8)}`);
+      const warmKeys = [0, 1, 2, 3, 4].map((i) => `count-warm-${i}-${randomUUID().slice(0, 8)}`);
+      const warm: Array<{ status: number | undefined; calls: string[] }> = [];
+      for (const k of warmKeys) warm.push(await count(k));
+      // A replay of an accepted payment (409 while it may be in flight, then 202): the failed PutItem only.
+      const replay = await count(warmKeys[0]!);
+      for (const r of [cold, ...warm]) if (r.status !== 202) throw new Error(`gateway answered ${r.status}`);
+      const reads = (r: { calls: string[] }) => r.calls.filter((c) => c === "GetItem").length;
+      rows.push(summarize(`gateway: keys-table reads per request, cold key cache (${cold.calls.join(" + ")})`, "reads", [reads(cold)]));
+      rows.push(summarize("gateway: keys-table reads per request, warm key cache", "reads", warm.map(reads)));
+      rows.push(
+        summarize(
+          `gateway: AWS calls per accepted payment, warm key cache (${warm[0]!.calls.join(" + ")})`,
+          "calls",
+          warm.map((r) => r.calls.length),
+          "2",
+        ),
+      );
+      rows.push(summarize("gateway: AWS calls per accepted payment, cold key cache", "calls", [cold.calls.length]));
+      rows.push(
+        summarize(`gateway: AWS calls per replayed payment (${replay.calls.join(" + ")}, ${replay.status})`, "calls", [
+          replay.calls.length,
+        ]),
+      );
     } finally {
       restore();
-      await proxy.stop();
+      await Promise.all([dynamoProxy.stop(), sqsProxy.stop()]);
     }
     return rows;
   });

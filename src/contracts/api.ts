@@ -20,6 +20,9 @@ export const HEALTH_PATH = "/health";
 /** The payments collection: POST accepts a payment, GET `/{id}` reports one. */
 export const TRANSACTIONS_PATH = "/transactions";
 
+/** The request header carrying a merchant's API key (`Bearer <key>`), lower-cased as both front doors pass it. */
+export const AUTH_HEADER = "authorization";
+
 /** The HTTP API stage every route is deployed in. */
 export const API_STAGE = "prod";
 
@@ -28,6 +31,15 @@ export const API_ROUTES: readonly ApiRoute[] = [
   { method: "GET", path: `${TRANSACTIONS_PATH}/{id}`, handler: FUNCTIONS.gateway.handler },
   { method: "GET", path: HEALTH_PATH, handler: FUNCTIONS.health.handler },
 ];
+
+/**
+ * Every other method and path goes to the gateway (HTTP API `$default` route, ALB default
+ * action), so both front doors answer an unknown route with the same 404/405 and error body.
+ */
+export const DEFAULT_ROUTE_HANDLER = FUNCTIONS.gateway.handler;
+
+/** API Gateway's route key of the catch-all route. */
+export const DEFAULT_ROUTE_KEY = "$default";
 
 /** `POST /transactions`: API Gateway's route key. */
 export const routeKey = (route: ApiRoute): string => `${route.method} ${route.path}`;

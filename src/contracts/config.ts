@@ -51,6 +51,8 @@ export interface DeploymentConfig {
   readonly apiThrottleBurstLimit: number;
   readonly replicationLagThresholdSeconds: number;
   readonly wafRateLimitPer5Minutes: number;
+  readonly wafRateLimitPerMerchantPer5Minutes: number;
+  readonly authCacheTtlSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -363,6 +365,24 @@ export const SETTINGS: readonly Setting[] = [
     fallback: () => 2000,
     form: "an integer from 10 to 2000000000",
     parse: intIn(10, 2_000_000_000),
+  },
+  {
+    key: "wafRateLimitPerMerchantPer5Minutes",
+    env: "WAF_RATE_LIMIT_PER_MERCHANT_PER_5_MINUTES",
+    description:
+      "Requests one API key (the Authorization header) may send to the ALB in 5 minutes before WAF blocks it; the HTTP API cannot key a limit on a credential",
+    fallback: () => 1500,
+    form: "an integer from 10 to 2000000000",
+    parse: intIn(10, 2_000_000_000),
+  },
+  {
+    key: "authCacheTtlSeconds",
+    env: "AUTH_CACHE_TTL_SECONDS",
+    description:
+      "How long the gateway keeps a verified or unknown API key in memory: a revoked key stops working within this time (plus about 1 s of replication in the other region)",
+    fallback: () => 60,
+    form: "an integer from 0 (no cache) to 900",
+    parse: intIn(0, 900),
   },
   {
     key: "replicationLagThresholdSeconds",

@@ -21,7 +21,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-s
 import { type DeploymentConfig, loadConfig } from "../contracts/config";
 import { ENV, environmentOf, FUNCTIONS, QUEUES, type QueueId, SIDE_EFFECT_LEASE_SECONDS } from "../contracts/functions";
 import { Naming } from "../contracts/names";
-import { attributeNames, TABLES, type TableId } from "../contracts/tables";
+import { attributeNames, projectionOf, TABLES, type TableId } from "../contracts/tables";
 import type { LocalLedger } from "./ledger";
 
 // Local runs are on Node 20; Lambda runs Node 22. Silence the SDK's Node-version notice.
@@ -40,11 +40,39 @@ export interface Dynamo {
   stop(): Promise<void>;
 }
 
+type ConditionalCheck = (data: Record<string, unknown>, existing: unknown) => (Error & { body?: Record<string, unknown> }) | undefined;
+
+/**
+ * dynalite 4 predates `ReturnValuesOnConditionCheckFailure`: teach its condition check to put
+ * the old item into the error, as DynamoDB does, so the gateway's one-call duplicate path runs
+ * here as in AWS.
+ */
+function returnOldItemOnConditionFailure(): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const db = require("dynalite/db") as { checkConditional: ConditionalCheck & { patched?: true } };
+  if (db.checkConditional.patched) return;
+  // Its request validation drops parameters it does not know: declare this one.
+  for (const action of ["putItem", "updateItem", "deleteItem"]) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const validation = require(`dynalite/validations/${action}`) as { types: Record<string, unknown> };
+    validation.types.ReturnValuesOnConditionCheckFailure = { type: "String", enum: ["ALL_OLD", "NONE"] };
+  }
+  const original = db.checkConditional;
+  const patched: ConditionalCheck & { patched?: true } = (data, existing) => {
+    const err = original(data, existing);
+    if (err?.body && existing && data.ReturnValuesOnConditionCheckFailure === "ALL_OLD") err.body.Item = existing;
+    return err;
+  };
+  patched.patched = true;
+  db.checkConditional = patched;
+}
+
 /** Starts dynalite in this process on a free port. */
 export async function startDynalite(): Promise<Dynamo> {
   // dynalite ships no types.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const dynalite = require("dynalite") as DynaliteFactory;
+  returnOldItemOnConditionFailure();
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -145,11 +173,17 @@ export function tableSchema(id: TableId, name: string): CreateTableCommandInput 
     KeySchema: [{ AttributeName: def.hashKey, KeyType: "HASH" }],
     ...(def.indexes.length
       ? {
-          GlobalSecondaryIndexes: def.indexes.map((i) => ({
-            IndexName: i.name,
-            KeySchema: [{ AttributeName: i.hashKey, KeyType: "HASH" }],
-            Projection: { ProjectionType: "ALL" },
-          })),
+          GlobalSecondaryIndexes: def.indexes.map((i) => {
+            const projection = projectionOf(i);
+            return {
+              IndexName: i.name,
+              KeySchema: [
+                { AttributeName: i.hashKey, KeyType: "HASH" as const },
+                ...(i.rangeKey ? [{ AttributeName: i.rangeKey, KeyType: "RANGE" as const }] : []),
+              ],
+              Projection: { ProjectionType: projection.type, NonKeyAttributes: projection.nonKeyAttributes },
+            };
+          }),
         }
       : {}),
   };
@@ -157,7 +191,7 @@ export function tableSchema(id: TableId, name: string): CreateTableCommandInput 
 
 export interface Resources {
   transactionsTable: string;
-  idempotencyTable: string;
+  merchantKeysTable: string;
   transactionQueueUrl: string;
   transactionDlqUrl: string;
   notificationQueueUrl: string;
@@ -223,12 +257,12 @@ export async function startEmulators(options: StartOptions = {}): Promise<Emulat
     observerQueue: naming.name("payment-notification-observer"),
   };
   const transactionsTable = naming.table("transactions");
-  const idempotencyTable = naming.table("idempotency");
+  const merchantKeysTable = naming.table("merchantKeys");
   const logBucket = naming.transactionLogBucket(region);
 
   await Promise.all([
     clients.dynamodb.send(new CreateTableCommand(tableSchema("transactions", transactionsTable))),
-    clients.dynamodb.send(new CreateTableCommand(tableSchema("idempotency", idempotencyTable))),
+    clients.dynamodb.send(new CreateTableCommand(tableSchema("merchantKeys", merchantKeysTable))),
   ]);
 
   const createQueue = async (name: string, attributes: Record<string, string> = {}) => {
@@ -259,7 +293,7 @@ export async function startEmulators(options: StartOptions = {}): Promise<Emulat
 
   const resources: Resources = {
     transactionsTable,
-    idempotencyTable,
+    merchantKeysTable,
     transactionQueueUrl: transactionQueue.url,
     transactionDlqUrl: transactionDlq.url,
     notificationQueueUrl: notificationQueue.url,
@@ -315,11 +349,12 @@ function functionEnvironment(
   return {
     ...environmentOf(FUNCTIONS.gateway, {
       transactionsTable: res.transactionsTable,
-      idempotencyTable: res.idempotencyTable,
+      merchantKeysTable: res.merchantKeysTable,
       transactionQueueUrl: res.transactionQueueUrl,
       maxAmountMinor: String(config.maxPaymentAmountMinor),
       allowedCurrencies: config.allowedCurrencies.join(","),
       corsAllowOrigin: config.corsAllowOrigin,
+      authCacheTtlSeconds: String(config.authCacheTtlSeconds),
     }),
     ...(ledger
       ? environmentOf(FUNCTIONS.processor, {

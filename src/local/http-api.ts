@@ -3,13 +3,13 @@
  * (src/contracts/api.ts), turns a Node request into an API Gateway HTTP API
  * payload 2.0 event, and writes a handler's result back as API Gateway would.
  *
- * Like a real HTTP API, a request that matches no route (path or method) gets API Gateway's own
- * `404 {"message":"Not Found"}` and invokes nothing; a handler that throws or times out gets
- * `500 {"message":"Internal Server Error"}`.
+ * Like the deployed HTTP API, a request that matches no route (path or method) goes to the
+ * `$default` route's function (the gateway, which answers 404/405 as behind the ALB); a handler
+ * that throws or times out gets API Gateway's own `500 {"message":"Internal Server Error"}`.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { resolveRoute, routeKey } from "../contracts/api";
+import { DEFAULT_ROUTE_HANDLER, DEFAULT_ROUTE_KEY, resolveRoute, routeKey } from "../contracts/api";
 
 export interface RouteMatch {
   /** Folder under lambdas/ of the function behind the route. */
@@ -19,10 +19,10 @@ export interface RouteMatch {
   pathParameters?: Record<string, string>;
 }
 
-/** The deployed route for a method and raw path, or undefined (API Gateway answers 404 itself). */
-export function matchRoute(method: string, rawPath: string): RouteMatch | undefined {
+/** The deployed route for a method and raw path; anything else is the `$default` route's. */
+export function matchRoute(method: string, rawPath: string): RouteMatch {
   const resolved = resolveRoute(method, rawPath);
-  if (resolved.kind !== "match") return undefined;
+  if (resolved.kind !== "match") return { target: DEFAULT_ROUTE_HANDLER, routeKey: DEFAULT_ROUTE_KEY };
   const { route, params } = resolved;
   return Object.keys(params).length > 0
     ? { target: route.handler, routeKey: routeKey(route), pathParameters: { ...params } }

@@ -1,7 +1,8 @@
 /**
  * A pass-through HTTP proxy in front of an emulator that records each request's method, path
  * and headers. Lets a test see what a handler really sent (e.g. the S3 SSE header, which fauxqs
- * does not store) or count API calls (X-Amz-Target), without mocking any SDK client.
+ * does not store) or count API calls (X-Amz-Target), without mocking any SDK client. It can also
+ * refuse chosen requests (a dependency failing one kind of call) with a non-retryable error.
  */
 import { createServer, request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -18,11 +19,23 @@ export interface RecordingProxy {
   stop(): Promise<void>;
 }
 
-export async function startRecordingProxy(target: string): Promise<RecordingProxy> {
+export interface RecordingProxyOptions {
+  /** Requests answered `400 {"__type":"...#ValidationException"}` instead of being forwarded. */
+  readonly refuse?: (req: RecordedRequest) => boolean;
+}
+
+export async function startRecordingProxy(target: string, options: RecordingProxyOptions = {}): Promise<RecordingProxy> {
   const upstream = new URL(target);
   const requests: RecordedRequest[] = [];
   const server = createServer((req, res) => {
-    requests.push({ method: req.method ?? "", path: req.url ?? "", headers: req.headers });
+    const recorded = { method: req.method ?? "", path: req.url ?? "", headers: req.headers };
+    requests.push(recorded);
+    if (options.refuse?.(recorded)) {
+      req.resume();
+      res.writeHead(400, { "content-type": "application/x-amz-json-1.0" });
+      res.end(JSON.stringify({ __type: "com.amazon.coral.validate#ValidationException", message: "refused by the recording proxy" }));
+      return;
+    }
     const forward = httpRequest(
       {
         host: upstream.hostname,

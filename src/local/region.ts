@@ -22,6 +22,7 @@ import type { Context } from "aws-lambda";
 import { ConfigError, type DeploymentConfig } from "../contracts/config";
 import { deploymentConfig, PROJECT_ROOT } from "../contracts/context";
 import { ENV, FUNCTIONS, type FunctionContract } from "../contracts/functions";
+import { issueKey } from "../ops/keys/operations";
 import { applyEnv, type Emulators, type Resources, startEmulators } from "./emulators";
 import { matchRoute, readBody, toHttpApiEvent, type Written, writeGatewayError, writeResult } from "./http-api";
 import { fakeContext } from "./lambda-events";
@@ -30,6 +31,8 @@ import { type PollerStats, type QueuePoller, type SqsHandler, startQueuePoller }
 
 const HOST = "127.0.0.1";
 export const DEFAULT_PORT = 8080;
+/** The merchant the local runtime issues a key for at start. */
+export const DEMO_MERCHANT_ID = "demo-merchant";
 /** API Gateway's request payload limit. */
 const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
 
@@ -71,6 +74,8 @@ export interface LocalRegion {
   /** Env vars the handlers run with (handy for the AWS CLI or a script against the emulators). */
   readonly env: Readonly<Record<string, string>>;
   readonly pollers: { readonly transactions: PollerStats; readonly notifications: PollerStats };
+  /** A merchant and its API key, issued at start (as `npm run ops -- keys issue` would). */
+  readonly demo: { readonly merchantId: string; readonly apiKey: string };
   /** Stops the pollers and the server, then the emulators; restores the environment. Idempotent. */
   stop(): Promise<void>;
 }
@@ -158,6 +163,17 @@ export async function startLocalRegion(options: LocalRegionOptions = {}): Promis
       ledger,
     });
     cleanups.push(() => emulators.stop());
+    const demo = await issueKey(
+      {
+        dynamodb: emulators.clients.dynamodb,
+        table: emulators.resources.merchantKeysTable,
+        region: region,
+        cacheTtlSeconds: config.authCacheTtlSeconds,
+      },
+      { merchantId: DEMO_MERCHANT_ID, yes: true },
+    );
+    if (!demo.key) throw new Error(`could not issue the demo key: ${demo.error ?? "no key"}`);
+    const demoKey = demo.key;
 
     const env: Record<string, string> = {
       ...emulators.baseEnv,
@@ -199,11 +215,6 @@ export async function startLocalRegion(options: LocalRegionOptions = {}): Promis
       inFlight++;
       try {
         const match = matchRoute(method, url.pathname);
-        if (!match) {
-          req.resume();
-          written = writeGatewayError(res, 404, "Not Found");
-          return;
-        }
         target = match.target;
         const body = await readBody(req, MAX_REQUEST_BYTES);
         if (body === "too-large") {
@@ -282,6 +293,7 @@ export async function startLocalRegion(options: LocalRegionOptions = {}): Promis
       ledger,
       env,
       pollers: { transactions: transactions.stats, notifications: notifications.stats },
+      demo: { merchantId: DEMO_MERCHANT_ID, apiKey: demoKey },
       stop: () => (stopping ??= runCleanups()),
     };
   } catch (err) {
@@ -296,7 +308,7 @@ export function describeRegion(r: LocalRegion): string[] {
   return [
     `Local payment region ${r.region} is up.`,
     `  HTTP API        ${r.url}   (POST /transactions, GET /transactions/{id}, GET /health)`,
-    `  DynamoDB        ${r.emulators.dynamo.endpoint}   tables ${res.transactionsTable}, ${res.idempotencyTable}`,
+    `  DynamoDB        ${r.emulators.dynamo.endpoint}   tables ${res.transactionsTable}, ${res.merchantKeysTable}`,
     `  SQS / SNS / S3  ${r.emulators.fauxqs.endpoint}`,
     `  queues          ${res.names.transactionQueue} -> transaction-processor (DLQ ${res.names.transactionDlq})`,
     `                  ${res.names.notificationQueue} -> notification-sender (DLQ ${res.names.notificationDlq})`,
@@ -304,6 +316,11 @@ export function describeRegion(r: LocalRegion): string[] {
     `  subscriber      ${res.observerQueueUrl} (SNS envelopes of what was published)`,
     `  bucket          ${res.logBucket}`,
     `  ledger          mysql://${r.ledger.user}@${r.ledger.host}:${r.ledger.port}/${r.ledger.database} (MariaDB standing in for the Aurora writer)`,
+    `  demo merchant   ${r.demo.merchantId}, API key ${r.demo.apiKey}`,
+    `Try it:`,
+    `  curl -s -X POST ${r.url}/transactions -H 'Authorization: Bearer ${r.demo.apiKey}' \\`,
+    `    -H 'Content-Type: application/json' -H 'Idempotency-Key: demo-key-0001' \\`,
+    `    -d '{"amount":1999,"currency":"SGD","customer_id":"c-1","session_id":"s-1"}'`,
     `Ctrl-C to stop.`,
   ];
 }

@@ -4,7 +4,7 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { requestHash, transactionIdFor } from "../../lambdas/shared/ids";
 import type { TransactionMessage } from "../../lambdas/shared/schemas";
-import type { TransactionItem } from "../../lambdas/shared/transactions";
+import { pendingShard, type TransactionItem } from "../../lambdas/shared/transactions";
 
 export function makeTransaction(overrides: Partial<TransactionMessage> = {}): { item: TransactionItem; message: TransactionMessage } {
   const idempotencyKey = overrides.idempotency_key ?? `seed-${randomUUID()}`;
@@ -30,6 +30,9 @@ export function makeTransaction(overrides: Partial<TransactionMessage> = {}): { 
     request_hash: requestHash({ amount: message.amount, currency: message.currency }),
     created_at: now,
     updated_at: now,
+    accepted_region: "ap-southeast-1",
+    pending_shard: pendingShard(message.transaction_id),
+    pending_since: now,
   };
   return { item, message };
 }

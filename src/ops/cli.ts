@@ -2,6 +2,7 @@
  * The operator CLI, one entry point with a command group per concern:
  *
  *   npm run ops -- dr <status|switchover|failover|wait> [flags]     (or: npm run dr -- ...)
+ *   npm run ops -- keys <issue|list|revoke> [flags]                  merchant API keys
  *
  * Every command reads the deployment configuration as synth does (cdktf.json context, then the
  * environment), works against either region, and changes nothing without `--yes`.
@@ -9,16 +10,20 @@
 
 import { runDr } from "./dr/cli";
 import type { ExitCode } from "./dr/operations";
+import { runKeys } from "./keys/cli";
 
 const GROUPS: Readonly<Record<string, (argv: readonly string[]) => Promise<ExitCode>>> = {
   dr: (argv) => runDr(argv),
+  keys: (argv) => runKeys(argv),
 };
 
 export const USAGE = `Usage: npm run ops -- <group> <command> [flags]
 
 Groups:
   dr        Aurora writer and Route53 health checks: status, switchover, failover, wait
-            (npm run ops -- dr help)`;
+            (npm run ops -- dr help)
+  keys      Merchant API keys: issue (printed once), list, revoke
+            (npm run ops -- keys help)`;
 
 export async function main(
   argv: readonly string[],

@@ -4,7 +4,7 @@ import { Apigatewayv2Route } from "@cdktf/provider-aws/lib/apigatewayv2-route";
 import { Apigatewayv2Stage } from "@cdktf/provider-aws/lib/apigatewayv2-stage";
 import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
 import { Construct } from "constructs";
-import { API_ROUTES, API_STAGE, type ApiRoute, routeKey } from "../../contracts/api";
+import { API_ROUTES, API_STAGE, type ApiRoute, AUTH_HEADER, DEFAULT_ROUTE_HANDLER, DEFAULT_ROUTE_KEY, routeKey } from "../../contracts/api";
 import type { NodejsFunction } from "../compute/nodejs-function";
 import { AwsStack } from "../core/aws-stack";
 import { EncryptedLogGroup } from "../observability/log-group";
@@ -14,6 +14,11 @@ export interface PaymentHttpApiProps {
   readonly functions: readonly NodejsFunction[];
   /** @default API_ROUTES (src/contracts/api.ts) */
   readonly routes?: readonly ApiRoute[];
+  /**
+   * Handler folder of the function behind the `$default` route (every other method and path).
+   * @default DEFAULT_ROUTE_HANDLER (the gateway: same 404/405 answers as behind the ALB)
+   */
+  readonly defaultRouteHandler?: string;
   readonly throttlingRateLimit: number;
   readonly throttlingBurstLimit: number;
   readonly corsAllowOrigin?: string;
@@ -55,7 +60,7 @@ export class PaymentHttpApi extends Construct {
         ? {
             allowOrigins: [props.corsAllowOrigin],
             allowMethods: ["GET", "POST", "OPTIONS"],
-            allowHeaders: ["content-type", "idempotency-key"],
+            allowHeaders: [AUTH_HEADER, "content-type", "idempotency-key"],
             maxAge: 600,
           }
         : undefined,
@@ -80,15 +85,9 @@ export class PaymentHttpApi extends Construct {
     this.endpoint = this.stage.invokeUrl;
 
     const integrations = new Map<NodejsFunction, Apigatewayv2Integration>();
-    for (const route of props.routes ?? API_ROUTES) {
-      const target = props.functions.find((fn) => fn.contract.handler === route.handler);
-      if (!target) throw new Error(`No function for route ${routeKey(route)} (handler ${route.handler})`);
-      // Construct ids from the route, so that adding or reordering routes moves no resource.
-      const routeId = routeKey(route)
-        .toLowerCase()
-        .replace(/[{}]/g, "")
-        .replace(/[^a-z0-9]+/g, "-")
-        .replace(/-$/, "");
+    const integrationFor = (handler: string, what: string): { target: NodejsFunction; integration: Apigatewayv2Integration } => {
+      const target = props.functions.find((fn) => fn.contract.handler === handler);
+      if (!target) throw new Error(`No function for ${what} (handler ${handler})`);
       let integration = integrations.get(target);
       if (!integration) {
         integration = new Apigatewayv2Integration(this, `integration-${target.node.id}`, {
@@ -101,20 +100,33 @@ export class PaymentHttpApi extends Construct {
         });
         integrations.set(target, integration);
       }
-      new Apigatewayv2Route(this, `route-${routeId}`, {
-        apiId: this.api.id,
-        routeKey: routeKey(route),
-        target: `integrations/${integration.id}`,
-      });
+      return { target, integration };
+    };
+    const addRoute = (routeId: string, key: string, handler: string, sourcePath: string) => {
+      const { target, integration } = integrationFor(handler, `route ${key}`);
+      new Apigatewayv2Route(this, `route-${routeId}`, { apiId: this.api.id, routeKey: key, target: `integrations/${integration.id}` });
       new LambdaPermission(this, `invoke-${routeId}`, {
         statementId: `AllowHttpApi-${routeId}`,
         action: "lambda:InvokeFunction",
         functionName: target.functionName,
         principal: "apigateway.amazonaws.com",
-        // Path parameters are matched by a wildcard segment: `{id}` -> `*`.
-        sourceArn: `${this.api.executionArn}/${API_STAGE}/${route.method}${route.path.replace(/\{[^}]+\}/g, "*")}`,
+        sourceArn: `${this.api.executionArn}/${API_STAGE}/${sourcePath}`,
         dependsOn: [target.function],
       });
+    };
+
+    for (const route of props.routes ?? API_ROUTES) {
+      // Construct ids from the route, so that adding or reordering routes moves no resource.
+      const routeId = routeKey(route)
+        .toLowerCase()
+        .replace(/[{}]/g, "")
+        .replace(/[^a-z0-9]+/g, "-")
+        .replace(/-$/, "");
+      // Path parameters are matched by a wildcard segment: `{id}` -> `*`.
+      addRoute(routeId, routeKey(route), route.handler, `${route.method}${route.path.replace(/\{[^}]+\}/g, "*")}`);
     }
+    // Unknown paths and methods reach the gateway, which answers as it does behind the ALB
+    // (API Gateway would answer its own `{"message":"Not Found"}`).
+    addRoute("default", DEFAULT_ROUTE_KEY, props.defaultRouteHandler ?? DEFAULT_ROUTE_HANDLER, DEFAULT_ROUTE_KEY);
   }
 }

@@ -2,6 +2,7 @@ import { Wafv2WebAcl } from "@cdktf/provider-aws/lib/wafv2-web-acl";
 import { Wafv2WebAclAssociation } from "@cdktf/provider-aws/lib/wafv2-web-acl-association";
 import { Wafv2WebAclLoggingConfiguration } from "@cdktf/provider-aws/lib/wafv2-web-acl-logging-configuration";
 import { Construct } from "constructs";
+import { AUTH_HEADER } from "../../contracts/api";
 import { AwsStack } from "../core/aws-stack";
 import { EncryptedLogGroup } from "../observability/log-group";
 
@@ -10,6 +11,8 @@ export interface PaymentWebAclProps {
   readonly loadBalancerArn: string;
   /** Requests per 5 minutes from one IP before it is blocked. */
   readonly rateLimitPer5Minutes: number;
+  /** Requests per 5 minutes with one credential (the `Authorization` header) before it is blocked. */
+  readonly merchantRateLimitPer5Minutes: number;
 }
 
 /** AWS managed rule groups, in evaluation order. */
@@ -30,7 +33,7 @@ export const COUNT_ONLY_RULES: Readonly<Record<string, readonly string[]>> = {
 
 /**
  * WAF in front of the public ALB: AWS IP reputation, anonymous-IP, common and known-bad-input
- * (Log4j) rules, a per-IP rate limit, and logs of blocked and counted requests in a KMS-encrypted
+ * (Log4j) rules, a per-IP and a per-credential (merchant API key) rate limit, and logs of blocked and counted requests in a KMS-encrypted
  * log group.
  */
 export class PaymentWebAcl extends Construct {
@@ -44,7 +47,7 @@ export class PaymentWebAcl extends Construct {
 
     this.webAcl = new Wafv2WebAcl(this, "acl", {
       name,
-      description: "Payment ALB: managed rules and per-IP rate limit",
+      description: "Payment ALB: managed rules, per-IP and per-merchant rate limits",
       scope: "REGIONAL",
       defaultAction: { allow: {} },
       visibilityConfig: visibility(name),
@@ -69,6 +72,34 @@ export class PaymentWebAcl extends Construct {
           action: { block: {} },
           statement: { rate_based_statement: { limit: props.rateLimitPer5Minutes, aggregate_key_type: "IP" } },
           visibilityConfig: visibility(`${name}-rate-limit`),
+        },
+        {
+          // One merchant's flood is blocked before it takes the gateway's concurrency from the
+          // others. Requests without the header are not counted here (the per-IP rule covers them);
+          // a forged header buys nothing: the gateway refuses it, and the per-IP rule still counts it.
+          name: "rate-limit-per-merchant",
+          priority: MANAGED_RULE_GROUPS.length + 1,
+          action: { block: {} },
+          statement: {
+            rate_based_statement: {
+              limit: props.merchantRateLimitPer5Minutes,
+              aggregate_key_type: "CUSTOM_KEYS",
+              // Lower-cased and spaces compressed, so `bearer` or extra spaces do not open a new bucket
+              // for the same key (a lower-cased 256-bit secret still tells merchants apart).
+              custom_key: [
+                {
+                  header: {
+                    name: AUTH_HEADER,
+                    text_transformation: [
+                      { priority: 0, type: "LOWERCASE" },
+                      { priority: 1, type: "COMPRESS_WHITE_SPACE" },
+                    ],
+                  },
+                },
+              ],
+            },
+          },
+          visibilityConfig: visibility(`${name}-rate-limit-merchant`),
         },
       ],
     });

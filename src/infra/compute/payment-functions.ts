@@ -30,6 +30,8 @@ export interface PaymentFunctionsProps {
   readonly riskLimitMinor: number;
   readonly allowedCurrencies: readonly string[];
   readonly corsAllowOrigin?: string;
+  /** Seconds the gateway keeps a verified or unknown API key in memory. */
+  readonly authCacheTtlSeconds: number;
 }
 
 /**
@@ -117,15 +119,18 @@ export class PaymentFunctions extends Construct {
       FUNCTIONS.gateway,
       environmentOf(FUNCTIONS.gateway, {
         transactionsTable: tables.tables.transactions.name,
-        idempotencyTable: tables.tables.idempotency.name,
+        merchantKeysTable: tables.tables.merchantKeys.name,
         transactionQueueUrl: transactionQueue.url,
         maxAmountMinor: String(props.maxPaymentAmountMinor),
         allowedCurrencies: props.allowedCurrencies.join(","),
         corsAllowOrigin: props.corsAllowOrigin,
+        authCacheTtlSeconds: String(props.authCacheTtlSeconds),
       }),
     );
-    tables.grantReadWrite(this.gateway, "transactions");
-    tables.grantReadWrite(this.gateway, "idempotency");
+    // The accept path (conditional PutItem, take-back DeleteItem) and GET /transactions/{id}.
+    tables.grantItems(this.gateway, "transactions", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]);
+    // Keys are issued and revoked by operators (src/ops); the gateway only looks them up.
+    tables.grantRead(this.gateway, "merchantKeys");
     transactionQueue.grantSend(this.gateway);
 
     this.processor = make(

@@ -1,10 +1,12 @@
 import { DynamodbTable } from "@cdktf/provider-aws/lib/dynamodb-table";
 import { DynamodbTableReplicaA } from "@cdktf/provider-aws/lib/dynamodb-table-replica";
 import { Construct } from "constructs";
-import { attributeNames, TABLE_IDS, TABLES, type TableId } from "../../contracts/tables";
+import { attributeNames, projectionOf, TABLE_IDS, TABLES, type TableId } from "../../contracts/tables";
 import { AwsStack } from "../core/aws-stack";
 import type { IGrantable } from "../core/iam";
 import type { RegionKey } from "../security/region-key";
+
+export type ItemAction = "dynamodb:GetItem" | "dynamodb:PutItem" | "dynamodb:UpdateItem" | "dynamodb:DeleteItem" | "dynamodb:Query";
 
 /** What the rest of the stack needs of one table in this region. */
 export interface TableRef {
@@ -44,7 +46,16 @@ export class PaymentTables extends Construct {
           billingMode: "PAY_PER_REQUEST",
           hashKey: def.hashKey,
           attribute: attributeNames(def).map((a) => ({ name: a, type: "S" })),
-          globalSecondaryIndex: def.indexes.map((i) => ({ name: i.name, hashKey: i.hashKey, projectionType: "ALL" })),
+          globalSecondaryIndex: def.indexes.map((i) => {
+            const projection = projectionOf(i);
+            return {
+              name: i.name,
+              hashKey: i.hashKey,
+              rangeKey: i.rangeKey,
+              projectionType: projection.type,
+              nonKeyAttributes: projection.nonKeyAttributes,
+            };
+          }),
           ttl: def.ttlAttribute ? { attributeName: def.ttlAttribute, enabled: true } : undefined,
           // Global tables replicate from the stream.
           streamEnabled: true,
@@ -74,14 +85,28 @@ export class PaymentTables extends Construct {
 
   /** Item reads and writes (conditional ones included) on one table and its indexes. */
   grantReadWrite(grantee: IGrantable, id: TableId): void {
+    this.grantItems(grantee, id, ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]);
+  }
+
+  /** Item reads only (GetItem, Query): what a function that checks but never changes a table needs. */
+  grantRead(grantee: IGrantable, id: TableId): void {
+    this.grantItems(grantee, id, ["dynamodb:GetItem", "dynamodb:Query"]);
+  }
+
+  /**
+   * Exactly the item actions a function uses on one table (and its indexes when it queries), with
+   * the key rights they need: Decrypt to read, Encrypt and GenerateDataKey as well to write.
+   */
+  grantItems(grantee: IGrantable, id: TableId, actions: readonly ItemAction[]): void {
     const { arn } = this.tables[id];
     grantee.addToPolicy({
       Effect: "Allow",
-      Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"],
-      Resource: [arn, `${arn}/index/*`],
+      Action: [...actions],
+      Resource: actions.includes("dynamodb:Query") ? [arn, `${arn}/index/*`] : arn,
     });
+    const writes = actions.some((a) => a !== "dynamodb:GetItem" && a !== "dynamodb:Query");
     // DynamoDB uses the caller's rights on the table's CMK.
-    this.key.grantUse(grantee, "dynamodb", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]);
+    this.key.grantUse(grantee, "dynamodb", writes ? ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"] : ["kms:Decrypt"]);
   }
 
   /** For health checks: DescribeTable only. */

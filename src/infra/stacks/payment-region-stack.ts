@@ -4,7 +4,7 @@ import { API_STAGE } from "../../contracts/api";
 import { type DeploymentConfig, type RegionRole, type RegionSettings, regionOf, subnetCidrs } from "../../contracts/config";
 import { QUEUES } from "../../contracts/functions";
 import { defaultTags, Naming } from "../../contracts/names";
-import { TABLE_IDS } from "../../contracts/tables";
+import { TABLE_IDS, tableSlug } from "../../contracts/tables";
 import { DnsFailover } from "../api/dns-failover";
 import { PaymentHttpApi } from "../api/http-api";
 import { PaymentLoadBalancer } from "../api/load-balancer";
@@ -175,6 +175,7 @@ export class PaymentRegionStack extends AwsStack {
       riskLimitMinor: config.riskLimitMinor,
       allowedCurrencies: config.allowedCurrencies,
       corsAllowOrigin: config.corsAllowOrigin,
+      authCacheTtlSeconds: config.authCacheTtlSeconds,
     });
     const api = new PaymentHttpApi(this, "api", {
       functions: functions.all,
@@ -192,6 +193,7 @@ export class PaymentRegionStack extends AwsStack {
     const webAcl = new PaymentWebAcl(this, "waf", {
       loadBalancerArn: loadBalancer.arn,
       rateLimitPer5Minutes: config.wafRateLimitPer5Minutes,
+      merchantRateLimitPer5Minutes: config.wafRateLimitPerMerchantPer5Minutes,
     });
     const migrator = this.data.credentials
       ? new LedgerMigrator(this, "ledger-migrator", {
@@ -228,7 +230,7 @@ export class PaymentRegionStack extends AwsStack {
           key: fn.contract.key,
           name: fn.functionName,
         })),
-        tables: TABLE_IDS.map((key) => ({ key, name: data.tables.tables[key].name })),
+        tables: TABLE_IDS.map((id) => ({ key: tableSlug(id), name: data.tables.tables[id].name })),
         replicaRegion: this.role === "primary" ? config.drRegion : config.primaryRegion,
         bucketReplication:
           primary && data.logReplication
@@ -290,8 +292,9 @@ export class PaymentRegionStack extends AwsStack {
     if (observability.auditTrail) outputs.audit_trail_arn = observability.auditTrail.trailArn;
     if (observability.dnsFailover) outputs.failover_record_fqdn = observability.dnsFailover.recordFqdn;
     for (const id of TABLE_IDS) {
-      outputs[`${id}_table_name`] = data.tables.tables[id].name;
-      outputs[`${id}_table_arn`] = data.tables.tables[id].arn;
+      const prefix = tableSlug(id).replaceAll("-", "_");
+      outputs[`${prefix}_table_name`] = data.tables.tables[id].name;
+      outputs[`${prefix}_table_arn`] = data.tables.tables[id].arn;
     }
     if (data.tables.transactionsStreamArn) outputs.transactions_stream_arn = data.tables.transactionsStreamArn;
     for (const fn of services.functions.all) outputs[`${fn.contract.handler.replaceAll("-", "_")}_function_name`] = fn.functionName;
