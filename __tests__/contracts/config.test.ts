@@ -44,7 +44,8 @@ describe("loadConfig", () => {
   });
 
   test("the connection budget grows with the instance class", () => {
-    expect(loadConfig({}, { PROCESSOR_MAX_CONCURRENCY: "44" }).processorMaxConcurrency).toBe(44);
+    expect(loadConfig({}, { PROCESSOR_MAX_CONCURRENCY: "39" }).processorMaxConcurrency).toBe(39);
+    expect(() => loadConfig({}, { PROCESSOR_MAX_CONCURRENCY: "39", BALANCES_MAX_CONCURRENCY: "6" })).toThrow(/need 46 connections/);
     expect(loadConfig({}, { PROCESSOR_MAX_CONCURRENCY: "400", DB_INSTANCE_CLASS: "db.r6g.large" }).processorMaxConcurrency).toBe(400);
   });
 
@@ -110,8 +111,8 @@ describe("loadConfig", () => {
     ],
     [
       "a processor concurrency over half the instance class's connections",
-      { PROCESSOR_MAX_CONCURRENCY: "45" },
-      /Invalid processorMaxConcurrency: 45 processor invocations \(1 connection each\) plus the migrator need 46 connections, over half of the 90 max_connections of dbInstanceClass db\.t4g\.medium\. Expected processorMaxConcurrency of at most 44, or a larger dbInstanceClass\./,
+      { PROCESSOR_MAX_CONCURRENCY: "40" },
+      /Invalid processorMaxConcurrency: 40 processor and 5 balancesMaxConcurrency invocations \(1 connection each\) plus the migrator need 46 connections, over half of the 90 max_connections of dbInstanceClass db\.t4g\.medium\. Expected processorMaxConcurrency of at most 39 with these balancesMaxConcurrency, or a larger dbInstanceClass\./,
     ],
     [
       "an instance class without a known connection limit",

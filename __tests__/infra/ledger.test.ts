@@ -83,9 +83,18 @@ describe("ledger migrator", () => {
 });
 
 describe("processor and the writer", () => {
-  test("rds-db:connect only for the processor, as the application user, in the clusters of both regions", () => {
-    for (const stack of [primary, dr]) {
+  test("rds-db:connect for the processor as the application user in both regions' clusters, for balances as the reader in its own", () => {
+    for (const [stack, region] of [
+      [primary, "ap-southeast-1"],
+      [dr, "ap-southeast-2"],
+    ] as const) {
       expect(statementsWith(stack, "rds-db:connect")).toEqual([
+        {
+          Sid: "ConnectAsLedgerUser",
+          Effect: "Allow",
+          Action: ["rds-db:connect"],
+          Resource: [expect.stringMatching(new RegExp(`:rds-db:${region}:.*:dbuser:\\*/payments_reader$`))],
+        },
         {
           Sid: "ConnectAsLedgerUser",
           Effect: "Allow",
@@ -98,8 +107,10 @@ describe("processor and the writer", () => {
           ],
         },
       ]);
-      const processorPolicy = resourcesOf(stack, "aws_iam_role_policy").find((p) => p.role.includes("transaction-processor_role"))!;
-      expect(processorPolicy.policy).toContain("ConnectAsLedgerUser");
+      const policyOf = (fn: string) => resourcesOf(stack, "aws_iam_role_policy").find((p) => p.role.includes(`${fn}_role`))!.policy;
+      expect(policyOf("transaction-processor")).toContain("payments_app");
+      expect(policyOf("payment-balances")).toContain("payments_reader");
+      expect(policyOf("payment-balances")).not.toContain("payments_app");
     }
   });
 

@@ -249,7 +249,7 @@ describe("alarms: metric, statistic, threshold, actions", () => {
     const { stack, common } = inStack(role);
     const lb = ref("aws_lb", theId(stack, "aws_lb"), "arn_suffix");
     const groups = entries(stack, "aws_lb_target_group").map(([id]) => ref("aws_lb_target_group", id, "arn_suffix"));
-    expect(groups).toHaveLength(2);
+    expect(groups).toHaveLength(3);
     const healthy = alarmsOf(stack).filter((a) => a.metric_name === "HealthyHostCount");
     expect(healthy.map((a) => a.dimensions.TargetGroup).sort()).toEqual([...groups].sort());
     for (const alarm of healthy) {
@@ -342,7 +342,7 @@ describe("alarms: metric, statistic, threshold, actions", () => {
     const { text, stack, common } = inStack(role);
     const names = functionNames(stack);
     // The ledger migrator runs in primary only.
-    expect(names).toHaveLength(role === "primary" ? 5 : 4);
+    expect(names).toHaveLength(role === "primary" ? 6 : 5);
     for (const name of names) {
       for (const metric of ["Errors", "Throttles"]) {
         expect(text).toHaveResourceWithProperties(CloudwatchMetricAlarm, {
@@ -425,6 +425,7 @@ describe("alarms: metric, statistic, threshold, actions", () => {
       "alb-target-5xx",
       "alb-healthy-hosts-1",
       "alb-healthy-hosts-2",
+      "alb-healthy-hosts-3",
       "api-5xx",
       "api-latency",
       "transaction-dlq-depth",
@@ -439,6 +440,8 @@ describe("alarms: metric, statistic, threshold, actions", () => {
       "notification-sender-throttles",
       "health-errors",
       "health-throttles",
+      "balances-errors",
+      "balances-throttles",
       "sessions-table-replication",
       "transactions-table-replication",
       "merchant-keys-table-replication",
@@ -754,7 +757,7 @@ describe("log groups", () => {
     const stack = defaults().json[role];
     const key = dataKeyArn(stack);
     const functions = entries(stack, LambdaFunction.tfResourceType);
-    expect(functions).toHaveLength(role === "primary" ? 5 : 4);
+    expect(functions).toHaveLength(role === "primary" ? 6 : 5);
     for (const [, fn] of functions) {
       const [id, group] = logGroups(stack).find(([, g]) => g.name === `/aws/lambda/${fn.function_name}`) ?? [];
       expect({ fn: fn.function_name, group }).toEqual({

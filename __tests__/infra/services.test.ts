@@ -46,6 +46,7 @@ describe("functions", () => {
     ["payment-notification-sender-dev", 50, "functions_security-group"],
     ["payment-health-dev", 50, "functions_ledger-security-group"],
     ["payment-ledger-migrator-dev", 1, "functions_ledger-security-group"],
+    ["payment-balances-dev", 5, "functions_ledger-security-group"],
   ];
 
   test.each(names)("%s: node 22, arm64, X-Ray, KMS, private subnets, reserved concurrency %d, JSON logs", (name, reserved, group) => {
@@ -316,12 +317,12 @@ describe("HTTP API", () => {
       resourcesOf(primary, Apigatewayv2Route.tfResourceType)
         .map((r) => r.route_key)
         .sort(),
-    ).toEqual(["$default", "GET /health", "GET /transactions/{id}", "POST /transactions"]);
+    ).toEqual(["$default", "GET /balances", "GET /health", "GET /transactions/{id}", "POST /transactions"]);
     // Unknown routes reach the gateway, so they answer as behind the ALB (404/405, the project's body).
     const byKey = Object.fromEntries(resourcesOf(primary, Apigatewayv2Route.tfResourceType).map((r) => [r.route_key, r.target]));
     expect(byKey.$default).toBe(byKey["POST /transactions"]);
     const integrations = resourcesOf(primary, Apigatewayv2Integration.tfResourceType);
-    expect(integrations).toHaveLength(2);
+    expect(integrations).toHaveLength(3);
     for (const i of integrations) expect(i).toMatchObject({ integration_type: "AWS_PROXY", payload_format_version: "2.0" });
   });
 
@@ -345,6 +346,7 @@ describe("HTTP API", () => {
     const fromApi = resourcesOf(primary, LambdaPermission.tfResourceType).filter((p) => p.principal === "apigateway.amazonaws.com");
     expect(fromApi.map((p) => p.source_arn.replace(/^\$\{aws_apigatewayv2_api\.api_[A-F0-9]{8}\.execution_arn\}/, "")).sort()).toEqual([
       "/prod/$default",
+      "/prod/GET/balances",
       "/prod/GET/health",
       "/prod/GET/transactions/*",
       "/prod/POST/transactions",
@@ -411,7 +413,7 @@ describe("ALB", () => {
 
   test("Lambda target groups with /health checks every 30 s; /health routed to the health function", () => {
     const groups = resourcesOf(primary, LbTargetGroup.tfResourceType);
-    expect(groups.map((g) => g.name).sort()).toEqual(["pay-gw-dev", "pay-health-dev"]);
+    expect(groups.map((g) => g.name).sort()).toEqual(["pay-balances-dev", "pay-gw-dev", "pay-health-dev"]);
     for (const g of groups) {
       expect(g).toMatchObject({
         target_type: "lambda",
@@ -422,16 +424,21 @@ describe("ALB", () => {
       action: [{ type: "forward", target_group_arn: expect.stringMatching(/health-targets/) }],
       condition: [{ path_pattern: { values: ["/health"] } }],
     });
+    expect(primary).toHaveResourceWithProperties(LbListenerRule, {
+      priority: 20,
+      action: [{ type: "forward", target_group_arn: expect.stringMatching(/balances-targets/) }],
+      condition: [{ path_pattern: { values: ["/balances"] } }],
+    });
   });
 
   test("ALB invoke permissions are scoped to their target group and exist before the attachment", () => {
     const permissions = resourcesOf(primary, LambdaPermission.tfResourceType).filter(
       (p) => p.principal === "elasticloadbalancing.amazonaws.com",
     );
-    expect(permissions).toHaveLength(2);
+    expect(permissions).toHaveLength(3);
     for (const p of permissions) expect(p.source_arn).toMatch(/^\$\{aws_lb_target_group\.alb_\w+-targets_\w+\.arn\}$/);
     const attachments = resourcesOf(primary, LbTargetGroupAttachment.tfResourceType);
-    expect(attachments).toHaveLength(2);
+    expect(attachments).toHaveLength(3);
     for (const a of attachments) expect(a.depends_on).toEqual([expect.stringMatching(/^aws_lambda_permission\.alb_\w+-invoke/)]);
   });
 });
@@ -453,7 +460,7 @@ describe("deployment packages", () => {
     const functions = Object.values(
       JSON.parse(readFileSync(path.join(outdir, "stacks", "primary", "cdk.tf.json"), "utf8")).resource.aws_lambda_function,
     ) as Synth[];
-    expect(functions).toHaveLength(5);
+    expect(functions).toHaveLength(6);
     for (const f of functions) {
       const zipPath = path.join(outdir, "stacks", "primary", f.filename);
       expect(existsSync(zipPath)).toBe(true);

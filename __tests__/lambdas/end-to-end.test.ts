@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import type { HttpEvent, HttpResult } from "../../lambdas/shared/http";
+import { transactionIdFor } from "../../lambdas/shared/ids";
 import { applyEnv, type Emulators, startEmulators } from "../../src/local/emulators";
 import { httpApiEvent, paymentBody } from "../../src/local/lambda-events";
 import { type LocalLedger, startLocalLedger } from "../../src/local/ledger";
@@ -50,6 +51,11 @@ test("key issued -> POST -> queue -> processor -> PROCESSED -> notification queu
   const processor = loadHandler<SQSEvent, SQSBatchResponse>(path.join(root, "transaction-processor/index.ts"));
   const sender = loadHandler<SQSEvent, SQSBatchResponse>(path.join(root, "notification-sender/index.ts"));
 
+  const pending = await gateway(
+    httpApiEvent({ method: "GET", path: `/transactions/${transactionIdFor("merchant-001", "e2e-key-0001")}`, headers: { authorization } }),
+  );
+  expect(pending.statusCode).toBe(404);
+
   const accepted = await gateway(
     httpApiEvent({
       method: "POST",
@@ -60,6 +66,10 @@ test("key issued -> POST -> queue -> processor -> PROCESSED -> notification queu
   );
   expect(accepted.statusCode).toBe(202);
   const id = String(parseBody(accepted).transaction_id);
+
+  const received = await gateway(httpApiEvent({ method: "GET", path: `/transactions/${id}`, headers: { authorization } }));
+  expect(parseBody(received)).toMatchObject({ status: "RECEIVED", posted: false });
+  expect(parseBody(received)).not.toHaveProperty("posted_at");
 
   expect(await drain(emu.resources.transactionQueueUrl, processor)).toBe(1);
   expect(await drain(emu.resources.notificationQueueUrl, sender)).toBe(1);
@@ -76,7 +86,16 @@ test("key issued -> POST -> queue -> processor -> PROCESSED -> notification queu
 
   const status = await gateway(httpApiEvent({ method: "GET", path: `/transactions/${id}`, headers: { authorization } }));
   expect(status.statusCode).toBe(200);
-  expect(parseBody(status)).toMatchObject({ transaction_id: id, status: "PROCESSED" });
+  // Posted in the ledger, and when: the item is the ledger's projection.
+  expect(parseBody(status)).toMatchObject({
+    transaction_id: id,
+    status: "PROCESSED",
+    posted: true,
+    posted_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+  });
+  const balances = loadHandler<HttpEvent, HttpResult>(path.join(root, "payment-balances/index.ts"));
+  const balance = await balances(httpApiEvent({ method: "GET", path: "/balances", headers: { authorization } }));
+  expect(parseBody(balance)).toEqual({ merchant_id: "merchant-001", balances: [{ currency: "AUD", balance: 4200, postings: 1 }] });
 
   // Nothing left anywhere.
   for (const name of [emu.resources.names.transactionQueue, emu.resources.names.notificationQueue, emu.resources.names.transactionDlq]) {

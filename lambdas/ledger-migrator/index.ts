@@ -2,7 +2,8 @@
  * ledger-migrator: invoked by Terraform at deploy (aws_lambda_invocation, re-run when the set of
  * migrations changes). Reads the Aurora master password from Secrets Manager (the only function
  * allowed to), connects to the global writer over TLS, applies pending migrations with umzug
- * under a named lock, and (re)creates the application's database user for IAM authentication.
+ * under a named lock, and (re)creates the application's database users for IAM authentication
+ * (the processor's: SELECT and INSERT; the balance reader's: SELECT).
  * Idempotent: a re-run applies nothing and changes nothing. A failure fails the deploy.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
@@ -60,9 +61,11 @@ export const handler = instrumented(async (event: unknown, _context: Context): P
     auth: { kind: "password", password: parsed.data.password },
   });
   try {
+    const auth = cfg.aws ? ({ kind: "iam" } as const) : ({ kind: "password", password: requireEnv(ENV.dbPassword) } as const);
     const result = await migrate(connection, {
       database: cfg.database,
-      appUser: { name: LEDGER_USERS.writer, auth: cfg.aws ? { kind: "iam" } : { kind: "password", password: requireEnv(ENV.dbPassword) } },
+      appUser: { name: LEDGER_USERS.writer, auth },
+      readUser: { name: LEDGER_USERS.reader, auth },
       log: (message, details) => logger.info(message, details ?? {}),
     });
     logger.info("ledger migrated", { applied: result.applied, executed: result.executed.length, hash: result.hash });

@@ -18,9 +18,9 @@ import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { DeleteCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import type { Context } from "aws-lambda";
-import { AUTH_HEADER, resolveRoute } from "../../src/contracts/api";
+import { resolveRoute } from "../../src/contracts/api";
 import { ENV, FUNCTIONS } from "../../src/contracts/functions";
-import type { MerchantKeyItem } from "../../src/contracts/merchant-keys";
+import { authenticate, type Merchant } from "../shared/auth";
 import { documentClient, sqs } from "../shared/clients";
 import { currenciesEnv, intEnv, once, optionalEnv, requireEnv } from "../shared/env";
 import { badRequest, HttpError, methodNotAllowed, notFound, serviceUnavailable } from "../shared/errors";
@@ -46,36 +46,18 @@ import {
   type TransactionMessage,
 } from "../shared/schemas";
 import { pendingShard, type TransactionItem } from "../shared/transactions";
-import { KeyVerifier, type Merchant } from "./authenticate";
 
 const config = once(() => ({
   transactionsTable: requireEnv(ENV.transactionsTable),
-  merchantKeysTable: requireEnv(ENV.merchantKeysTable),
   queueUrl: requireEnv(ENV.transactionQueueUrl),
   maxAmountMinor: intEnv(ENV.maxAmountMinor, 100_000_000),
   maxBodyBytes: intEnv(ENV.maxBodyBytes, 16_384),
   currencies: currenciesEnv(ENV.allowedCurrencies),
   corsAllowOrigin: optionalEnv(ENV.corsAllowOrigin),
-  authCacheTtlSeconds: intEnv(ENV.authCacheTtlSeconds, 60, 0, 900),
   region: optionalEnv("AWS_REGION") ?? "unknown",
 }));
 
 const schema = once(() => paymentRequestSchema({ maxAmountMinor: config().maxAmountMinor, currencies: config().currencies }));
-
-const verifier = once(
-  () =>
-    new KeyVerifier(
-      async (keyId) => {
-        // Eventually consistent: the local replica answers, also when the other region is gone.
-        const out = await documentClient().send(new GetCommand({ TableName: config().merchantKeysTable, Key: { key_id: keyId } }));
-        return out.Item as MerchantKeyItem | undefined;
-      },
-      {
-        ttlMs: config().authCacheTtlSeconds * 1000,
-        onRefused: (reason, key) => logger.info("API key refused", { reason, key }),
-      },
-    ),
-);
 
 /**
  * A RECEIVED transaction younger than the gateway's timeout may belong to a request still in
@@ -208,19 +190,6 @@ function header(req: HttpRequest, name: string): string | undefined {
   return req.headers[name.toLowerCase()];
 }
 
-async function authenticate(req: HttpRequest): Promise<Merchant> {
-  let merchant: Merchant;
-  try {
-    merchant = await verifier().authenticate(header(req, AUTH_HEADER));
-  } catch (err) {
-    if (err instanceof HttpError) throw err;
-    logger.error("API key lookup failed", { error: err as Error });
-    throw serviceUnavailable("A dependency is unavailable; retry later");
-  }
-  logger.appendKeys({ merchant_id: merchant.merchantId });
-  return merchant;
-}
-
 async function postTransaction(req: HttpRequest, merchant: Merchant): Promise<HttpResult> {
   const cfg = config();
   if (!isJsonContentType(header(req, "content-type"))) {
@@ -292,6 +261,9 @@ async function getTransaction(req: HttpRequest, merchant: Merchant, id: string):
     updated_at: item.updated_at,
   };
   if (item.failure_reason !== undefined) body.failure_reason = item.failure_reason;
+  // The item is the ledger's projection: posted_at is written only once the ledger holds the entry.
+  body.posted = item.status === "PROCESSED" && item.posted_at !== undefined;
+  if (item.posted_at !== undefined) body.posted_at = item.posted_at;
   return jsonResponse(req, 200, body, corsHeaders(cfg.corsAllowOrigin));
 }
 

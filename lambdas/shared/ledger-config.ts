@@ -6,15 +6,17 @@ import { ENV } from "../../src/contracts/functions";
 import { ConfigError, intEnv, optionalEnv, requireEnv } from "./env";
 import type { LedgerConfig } from "./ledger";
 
-export function ledgerConfigFromEnv(): LedgerConfig {
+/** @param endpoint the variable naming the host: the writer (default) or the region's reader endpoint */
+export function ledgerConfigFromEnv(endpoint: string = ENV.dbWriterEndpoint): LedgerConfig {
   const base = {
-    host: requireEnv(ENV.dbWriterEndpoint),
+    host: requireEnv(endpoint),
     port: intEnv(ENV.dbPort, 3306, 1, 65_535),
     database: requireEnv(ENV.dbName),
     user: requireEnv(ENV.dbUser),
   };
   const mode = requireEnv(ENV.dbAuthMode);
   if (mode === "iam") {
+    // Default: the function's own region (a reader endpoint is always in it).
     const regions = (optionalEnv(ENV.dbIamRegions) ?? optionalEnv("AWS_REGION") ?? "").split(",").filter((r) => r !== "");
     if (regions.length === 0) throw new ConfigError(`Missing environment variable ${ENV.dbIamRegions}`);
     return { ...base, tls: true, auth: { kind: "iam", regions } };

@@ -17,6 +17,9 @@ export interface ApiRoute {
 /** Path of the deep health check: ALB rule, HTTP API route, Route53 health checks. */
 export const HEALTH_PATH = "/health";
 
+/** The authenticated merchant's balances per currency, from the ledger. */
+export const BALANCES_PATH = "/balances";
+
 /** The payments collection: POST accepts a payment, GET `/{id}` reports one. */
 export const TRANSACTIONS_PATH = "/transactions";
 
@@ -30,6 +33,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   { method: "POST", path: TRANSACTIONS_PATH, handler: FUNCTIONS.gateway.handler },
   { method: "GET", path: `${TRANSACTIONS_PATH}/{id}`, handler: FUNCTIONS.gateway.handler },
   { method: "GET", path: HEALTH_PATH, handler: FUNCTIONS.health.handler },
+  { method: "GET", path: BALANCES_PATH, handler: FUNCTIONS.balances.handler },
 ];
 
 /**

@@ -42,6 +42,8 @@ export interface DeploymentConfig {
   readonly lambdaReservedConcurrency: number;
   /** Most processor invocations at once: each holds one connection to the Aurora writer. */
   readonly processorMaxConcurrency: number;
+  /** Most balance reads at once: each holds one connection to the region's reader endpoint. */
+  readonly balancesMaxConcurrency: number;
   readonly logRetentionDays: number;
   readonly maxPaymentAmountMinor: number;
   readonly riskLimitMinor: number;
@@ -301,6 +303,15 @@ export const SETTINGS: readonly Setting[] = [
     parse: intIn(2, 1000),
   },
   {
+    key: "balancesMaxConcurrency",
+    env: "BALANCES_MAX_CONCURRENCY",
+    description:
+      "Most GET /balances invocations at once (the balances function's reserved concurrency); each holds one Aurora connection, counted in the same budget as the processor's",
+    fallback: () => 5,
+    form: "an integer from 1 to 1000",
+    parse: intIn(1, 1000),
+  },
+  {
     key: "logRetentionDays",
     env: "LOG_RETENTION_DAYS",
     description: "CloudWatch Logs retention (PCI DSS 10.5.1 wants 365)",
@@ -501,10 +512,12 @@ function checkConnectionBudget(c: DeploymentConfig): void {
       `Invalid dbInstanceClass: "${c.dbInstanceClass}" has no known max_connections, so the connection budget of processorMaxConcurrency cannot be checked. Expected one of ${Object.keys(AURORA_MAX_CONNECTIONS).join(", ")}.`,
     );
   }
-  const needed = c.processorMaxConcurrency * CONNECTIONS_PER_CONTAINER + MIGRATOR_CONNECTIONS;
+  // A one-instance cluster (the DR default) serves the writer and the reader endpoint from one instance.
+  const needed = (c.processorMaxConcurrency + c.balancesMaxConcurrency) * CONNECTIONS_PER_CONTAINER + MIGRATOR_CONNECTIONS;
   if (needed > Math.floor(max / 2)) {
+    const room = Math.floor(max / 2) - MIGRATOR_CONNECTIONS - c.balancesMaxConcurrency * CONNECTIONS_PER_CONTAINER;
     throw new ConfigError(
-      `Invalid processorMaxConcurrency: ${c.processorMaxConcurrency} processor invocations (${CONNECTIONS_PER_CONTAINER} connection each) plus the migrator need ${needed} connections, over half of the ${max} max_connections of dbInstanceClass ${c.dbInstanceClass}. Expected processorMaxConcurrency of at most ${Math.floor(max / 2) - MIGRATOR_CONNECTIONS}, or a larger dbInstanceClass.`,
+      `Invalid processorMaxConcurrency: ${c.processorMaxConcurrency} processor and ${c.balancesMaxConcurrency} balancesMaxConcurrency invocations (${CONNECTIONS_PER_CONTAINER} connection each) plus the migrator need ${needed} connections, over half of the ${max} max_connections of dbInstanceClass ${c.dbInstanceClass}. Expected processorMaxConcurrency of at most ${room} with these balancesMaxConcurrency, or a larger dbInstanceClass.`,
     );
   }
 }

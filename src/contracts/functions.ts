@@ -33,6 +33,8 @@ export const ENV = {
   dbPort: "DB_PORT",
   /** The global writer endpoint: the ledger's writer in whichever region holds it. */
   dbWriterEndpoint: "DB_WRITER_ENDPOINT",
+  /** The region's own cluster's reader endpoint: reads that may lag the writer by about a second. */
+  dbReaderEndpoint: "DB_READER_ENDPOINT",
   dbName: "DB_NAME",
   dbUser: "DB_USER",
   /** "iam" in AWS (TLS and IAM tokens); "password" only in the local runtime, with DB_PASSWORD. */
@@ -157,6 +159,14 @@ export const FUNCTIONS = {
     required: ["notificationTopicArn"],
     optional: [],
     eventSource: { queue: "notification", batchSize: 10, maximumBatchingWindowSeconds: 1 },
+  }),
+  balances: defineFunction({
+    handler: "payment-balances",
+    key: "balances",
+    description: "Answers GET /balances: the authenticated merchant's balance per currency, from the ledger",
+    timeoutSeconds: 10,
+    required: ["merchantKeysTable", "authCacheTtlSeconds", "dbReaderEndpoint", "dbPort", "dbName", "dbUser", "dbAuthMode"],
+    optional: ["corsAllowOrigin", "dbIamRegions", "dbPassword"],
   }),
   migrator: defineFunction({
     handler: "ledger-migrator",

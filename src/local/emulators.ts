@@ -373,6 +373,21 @@ function functionEnvironment(
           dbPassword: ledger.password,
         })
       : {}),
+    ...(ledger
+      ? environmentOf(FUNCTIONS.balances, {
+          merchantKeysTable: res.merchantKeysTable,
+          authCacheTtlSeconds: String(config.authCacheTtlSeconds),
+          corsAllowOrigin: config.corsAllowOrigin,
+          dbReaderEndpoint: ledger.host,
+          dbPort: String(ledger.port),
+          dbName: ledger.database,
+          // All handlers share this process's environment, so locally the reader connects as the
+          // processor's user (DB_USER is one variable); in AWS it is the SELECT-only reader.
+          dbUser: ledger.user,
+          dbAuthMode: "password",
+          dbPassword: ledger.password,
+        })
+      : {}),
     ...environmentOf(FUNCTIONS.notifier, { notificationTopicArn: res.notificationTopicArn }),
     // No Aurora here: the health check skips its database probe.
     ...environmentOf(FUNCTIONS.health, { transactionsTable: res.transactionsTable, transactionQueueUrl: res.transactionQueueUrl }),

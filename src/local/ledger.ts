@@ -17,6 +17,9 @@ export interface LocalLedger {
   /** The application user (SELECT and INSERT on the ledger tables only) and its password. */
   readonly user: string;
   readonly password: string;
+  /** The balance reader (SELECT only) and its password. */
+  readonly readUser: string;
+  readonly readPassword: string;
   /** Stops the server (when this ledger started it) and removes its data. */
   stop(): Promise<void>;
 }
@@ -28,6 +31,8 @@ export interface LocalLedgerOptions {
   database?: string;
   /** @default the deployed application user */
   user?: string;
+  /** @default the deployed balance reader */
+  readUser?: string;
 }
 
 /** Starts (or reuses) a MariaDB and migrates a ledger database in it. */
@@ -36,6 +41,8 @@ export async function startLocalLedger(options: LocalLedgerOptions = {}): Promis
   const database = options.database ?? LEDGER_DATABASE;
   const user = options.user ?? LEDGER_USERS.writer;
   const password = `local-${randomUUID()}`;
+  const readUser = options.readUser ?? LEDGER_USERS.reader;
+  const readPassword = `local-${randomUUID()}`;
   const admin = ledgerConnection({
     host: server.host,
     port: server.port,
@@ -44,7 +51,11 @@ export async function startLocalLedger(options: LocalLedgerOptions = {}): Promis
     auth: { kind: "password", password: server.rootPassword },
   });
   try {
-    await migrate(admin, { database, appUser: { name: user, auth: { kind: "password", password } } });
+    await migrate(admin, {
+      database,
+      appUser: { name: user, auth: { kind: "password", password } },
+      readUser: { name: readUser, auth: { kind: "password", password: readPassword } },
+    });
   } catch (err) {
     if (!options.server) await server.stop();
     throw err;
@@ -58,6 +69,8 @@ export async function startLocalLedger(options: LocalLedgerOptions = {}): Promis
     database,
     user,
     password,
+    readUser,
+    readPassword,
     stop: async () => {
       if (!options.server) await server.stop();
     },

@@ -185,7 +185,7 @@ export async function startLocalRegion(options: LocalRegionOptions = {}): Promis
     cleanups.push(restoreEnv);
 
     const http = new Map<string, { contract: FunctionContract; handler: HttpHandler }>(
-      [FUNCTIONS.gateway, FUNCTIONS.health].map((contract) => [
+      [FUNCTIONS.gateway, FUNCTIONS.health, FUNCTIONS.balances].map((contract) => [
         contract.handler,
         { contract, handler: loadHandler<HttpHandler>(contract) },
       ]),

@@ -20,11 +20,20 @@ export { MIGRATIONS, MIGRATIONS_HASH } from "./migrations";
 /** How the application user proves who it is: IAM tokens in AWS, a password locally (MariaDB has no IAM plugin). */
 export type AppUserAuth = { kind: "iam" } | { kind: "password"; password: string };
 
+export interface LedgerUser {
+  name: string;
+  auth: AppUserAuth;
+  /** @default "%" */
+  host?: string;
+}
+
 export interface MigrateOptions {
   /** Database to create (if missing) and migrate. */
   database: string;
   /** The application's user: may only SELECT and INSERT the ledger tables. */
-  appUser: { name: string; auth: AppUserAuth /** @default "%" */; host?: string };
+  appUser: LedgerUser;
+  /** A user that may only SELECT them (balance reads), when one is wanted. */
+  readUser?: LedgerUser;
   /** How long to wait for another migrator's lock, seconds. @default 60 */
   lockTimeoutSeconds?: number;
   /** Progress lines (e.g. the Powertools logger's info). */
@@ -63,8 +72,10 @@ function migrationTable(sql: LedgerSql, checksums: ReadonlyMap<string, string>):
   };
 }
 
-/** Creates or updates the app user so that it can do exactly SELECT and INSERT on the ledger tables. */
-async function ensureAppUser(sql: LedgerSql, database: string, appUser: MigrateOptions["appUser"]): Promise<void> {
+type LedgerPrivilege = "SELECT" | "INSERT";
+
+/** Creates or updates a user so that it can do exactly `privileges` on the ledger tables. */
+async function ensureUser(sql: LedgerSql, database: string, appUser: LedgerUser, privileges: readonly LedgerPrivilege[]): Promise<void> {
   const host = appUser.host ?? "%";
   if (!USER_NAME.test(appUser.name)) throw new LedgerError(`Invalid app user name "${appUser.name}": 1-32 letters, digits or _`);
   if (!USER_HOST.test(host)) throw new LedgerError(`Invalid app user host "${host}"`);
@@ -79,7 +90,7 @@ async function ensureAppUser(sql: LedgerSql, database: string, appUser: MigrateO
   // An existing user keeps its sessions; this only brings its credentials and TLS rule up to date.
   await sql.query(`ALTER USER ${account} ${identified}`, [...who, ...secret]);
 
-  const expected = new Set(LEDGER_TABLES.flatMap((t) => [`${t}:SELECT`, `${t}:INSERT`]));
+  const expected = new Set(LEDGER_TABLES.flatMap((t) => privileges.map((p) => `${t}:${p}`)));
   const grantee = `'${appUser.name}'@'${host}'`;
   const [global, schema, table, column] = await Promise.all([
     sql.query<Array<{ p: string }>>("SELECT PRIVILEGE_TYPE AS p FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = ?", [grantee]),
@@ -99,7 +110,7 @@ async function ensureAppUser(sql: LedgerSql, database: string, appUser: MigrateO
   // it can do nothing: its writes fail as retryable); the usual re-run changes no privilege.
   if (extra) await sql.query(`REVOKE ALL PRIVILEGES, GRANT OPTION FROM ${account}`, who);
   for (const t of LEDGER_TABLES) {
-    await sql.query(`GRANT SELECT, INSERT ON \`${database}\`.\`${t}\` TO ${account}`, who);
+    await sql.query(`GRANT ${privileges.join(", ")} ON \`${database}\`.\`${t}\` TO ${account}`, who);
   }
 }
 
@@ -153,7 +164,8 @@ export async function migrate(connection: LedgerConnection, options: MigrateOpti
       const applied = (await umzug.up()).map((m) => m.name);
       for (const name of applied) log("ledger migration applied", { name });
 
-      await ensureAppUser(sql, database, appUser);
+      await ensureUser(sql, database, appUser, ["SELECT", "INSERT"]);
+      if (options.readUser) await ensureUser(sql, database, options.readUser, ["SELECT"]);
       const executed = (await umzug.executed()).map((m) => m.name);
       return { applied, executed, hash: MIGRATIONS_HASH };
     } finally {

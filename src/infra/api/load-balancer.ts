@@ -7,7 +7,7 @@ import { LbTargetGroupAttachment } from "@cdktf/provider-aws/lib/lb-target-group
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { HEALTH_PATH } from "../../contracts/api";
+import { API_ROUTES, DEFAULT_ROUTE_HANDLER, HEALTH_PATH } from "../../contracts/api";
 import type { NodejsFunction } from "../compute/nodejs-function";
 import { AwsStack } from "../core/aws-stack";
 import type { Network } from "../network/network";
@@ -16,15 +16,26 @@ import type { RegionEndpoint } from "./dns-failover";
 export interface PaymentLoadBalancerProps {
   /** The ALB sits in the public subnets. */
   readonly network: Network;
-  /** Serves every path not routed elsewhere. */
-  readonly defaultTarget: NodejsFunction;
-  /** Serves /health (the Route53 health check's path). */
-  readonly healthTarget: NodejsFunction;
+  /**
+   * The functions behind the routes (src/contracts/api.ts), found by their handler folder: the
+   * default route's function gets every path not routed elsewhere, the others a listener rule each.
+   */
+  readonly functions: readonly NodejsFunction[];
   /** ACM certificate: HTTPS on 443 and HTTP redirected to it; without one, plain HTTP only. */
   readonly certificateArn?: string;
   /** Access logs: the bucket (SSE-S3, with a policy for ELB log delivery) and what to wait for. */
   readonly accessLogs: { readonly bucketName: string; readonly prefix: string; readonly ready: ITerraformDependable };
 }
+
+/**
+ * Target groups by function key: their names (32 characters at most with the suffix) and the
+ * priority of their listener rule. Ids and names are kept stable so that no group is replaced.
+ */
+const TARGET_GROUPS: Readonly<Record<string, { readonly name: string; readonly priority?: number }>> = {
+  gateway: { name: "pay-gw" },
+  health: { name: "pay-health", priority: 10 },
+  balances: { name: "pay-balances", priority: 20 },
+};
 
 export const TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 
@@ -80,9 +91,22 @@ export class PaymentLoadBalancer extends Construct {
     this.dnsName = this.lb.dnsName;
     this.zoneId = this.lb.zoneId;
 
-    const gateway = this.lambdaTargetGroup("gateway", "pay-gw", props.defaultTarget);
-    const health = this.lambdaTargetGroup("health", "pay-health", props.healthTarget);
-    this.targetGroups = [gateway, health];
+    const routed = [...new Set(API_ROUTES.map((r) => r.handler))];
+    const targetOf = (handler: string): NodejsFunction => {
+      const fn = props.functions.find((f) => f.contract.handler === handler);
+      if (!fn) throw new Error(`No function for the ALB's routes to ${handler}`);
+      return fn;
+    };
+    const groups = new Map(
+      [DEFAULT_ROUTE_HANDLER, ...routed.filter((h) => h !== DEFAULT_ROUTE_HANDLER)].map((handler) => {
+        const fn = targetOf(handler);
+        const spec = TARGET_GROUPS[fn.contract.key];
+        if (!spec) throw new Error(`No ALB target group name for ${fn.contract.key}`);
+        return [handler, { group: this.lambdaTargetGroup(fn.contract.key, spec.name, fn), priority: spec.priority }] as const;
+      }),
+    );
+    this.targetGroups = [...groups.values()].map((g) => g.group);
+    const gateway = groups.get(DEFAULT_ROUTE_HANDLER)!.group;
 
     const forwardToGateway = [{ type: "forward", targetGroupArn: gateway.arn }];
     let listener: LbListener;
@@ -109,12 +133,18 @@ export class PaymentLoadBalancer extends Construct {
         defaultAction: forwardToGateway,
       });
     }
-    new LbListenerRule(this, "health-rule", {
-      listenerArn: listener.arn,
-      priority: 10,
-      action: [{ type: "forward", targetGroupArn: health.arn }],
-      condition: [{ pathPattern: { values: [HEALTH_PATH] } }],
-    });
+    for (const [handler, { group, priority }] of groups) {
+      if (handler === DEFAULT_ROUTE_HANDLER) continue;
+      const fn = targetOf(handler);
+      // The routes' paths, `{param}` segments as wildcards.
+      const paths = API_ROUTES.filter((r) => r.handler === handler).map((r) => r.path.replace(/\{[^}]+\}/g, "*"));
+      new LbListenerRule(this, `${fn.contract.key}-rule`, {
+        listenerArn: listener.arn,
+        priority: priority!,
+        action: [{ type: "forward", targetGroupArn: group.arn }],
+        condition: [{ pathPattern: { values: paths } }],
+      });
+    }
   }
 
   /** This ALB as one side of a DNS failover pair. */

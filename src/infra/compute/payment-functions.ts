@@ -24,6 +24,8 @@ export interface PaymentFunctionsProps {
   readonly reservedConcurrency: number;
   /** The processor's reserved and event-source concurrency: one ledger connection each. */
   readonly processorMaxConcurrency: number;
+  /** The balances function's reserved concurrency: one reader connection each. */
+  readonly balancesMaxConcurrency: number;
   /** The other region's private subnets: its ledger clients reach this region's writer, and ours its. */
   readonly peerPrivateCidrs: readonly string[];
   readonly maxPaymentAmountMinor: number;
@@ -43,6 +45,7 @@ export class PaymentFunctions extends Construct {
   readonly processor: NodejsFunction;
   readonly notifier: NodejsFunction;
   readonly health: NodejsFunction;
+  readonly balances: NodejsFunction;
   readonly all: NodejsFunction[];
   /** Functions that reach AWS only through the VPC endpoints. */
   readonly securityGroupId: string;
@@ -174,7 +177,25 @@ export class PaymentFunctions extends Construct {
     tables.grantDescribe(this.health, "transactions");
     transactionQueue.grantDescribe(this.health);
 
-    this.all = [this.gateway, this.processor, this.notifier, this.health];
+    this.balances = make(
+      FUNCTIONS.balances,
+      environmentOf(FUNCTIONS.balances, {
+        merchantKeysTable: tables.tables.merchantKeys.name,
+        authCacheTtlSeconds: String(props.authCacheTtlSeconds),
+        corsAllowOrigin: props.corsAllowOrigin,
+        // This region's cluster: balance reads stay in the region, also while the other is gone.
+        dbReaderEndpoint: database.readerEndpoint,
+        dbPort: String(database.port),
+        dbName: LEDGER_DATABASE,
+        dbUser: LEDGER_USERS.reader,
+        dbAuthMode: "iam",
+      }),
+      { vpc: this.ledgerPlacement, reservedConcurrency: props.balancesMaxConcurrency },
+    );
+    tables.grantRead(this.balances, "merchantKeys");
+    database.grantConnect(this.balances, LEDGER_USERS.reader, [AwsStack.of(this).region]);
+
+    this.all = [this.gateway, this.processor, this.notifier, this.health, this.balances];
 
     for (const [sourceId, fn, queue, maximumConcurrency] of [
       ["processor-source", this.processor, transactionQueue, props.processorMaxConcurrency],

@@ -247,15 +247,16 @@ export class AuroraGlobalDatabase extends Construct {
   /**
    * IAM database authentication as one database user. The writer moves between the regions'
    * clusters, whose resource ids the other stack cannot know: the grant names the user in any
-   * cluster of this account in the deployment's regions.
+   * cluster of this account in the deployment's regions (or only `regions`, for a reader of this
+   * region's cluster).
    */
-  grantConnect(grantee: IGrantable, user: string): PolicyStatement {
+  grantConnect(grantee: IGrantable, user: string, regions: readonly string[] = this.regions): PolicyStatement {
     const { partition, accountId } = this.stack;
     const statement: PolicyStatement = {
       Sid: "ConnectAsLedgerUser",
       Effect: "Allow",
       Action: ["rds-db:connect"],
-      Resource: this.regions.map((r) => `arn:${partition}:rds-db:${r}:${accountId}:dbuser:*/${user}`),
+      Resource: regions.map((r) => `arn:${partition}:rds-db:${r}:${accountId}:dbuser:*/${user}`),
     };
     grantee.addToPolicy(statement);
     return statement;

@@ -170,6 +170,7 @@ export class PaymentRegionStack extends AwsStack {
       memoryMb: config.lambdaMemoryMb,
       reservedConcurrency: config.lambdaReservedConcurrency,
       processorMaxConcurrency: config.processorMaxConcurrency,
+      balancesMaxConcurrency: config.balancesMaxConcurrency,
       peerPrivateCidrs: subnetCidrs(this.peer.vpcCidr, this.peer.zoneIds.length).private,
       maxPaymentAmountMinor: config.maxPaymentAmountMinor,
       riskLimitMinor: config.riskLimitMinor,
@@ -185,8 +186,7 @@ export class PaymentRegionStack extends AwsStack {
     });
     const loadBalancer = new PaymentLoadBalancer(this, "alb", {
       network: this.network,
-      defaultTarget: functions.gateway,
-      healthTarget: functions.health,
+      functions: functions.all,
       certificateArn: this.settings.certificateArn,
       accessLogs: { bucketName: this.accessLogs.bucketName, prefix: ACCESS_LOG_PREFIX.alb, ready: this.accessLogs.policy },
     });

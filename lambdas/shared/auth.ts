@@ -8,8 +8,15 @@
  * once per TTL. The secret and the key's expiry are checked on every request, cached or not; a
  * revocation takes effect when the cached entry expires, within `ttlMs`.
  */
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import { AUTH_HEADER } from "../../src/contracts/api";
+import { ENV } from "../../src/contracts/functions";
 import { keyPrefix, keyStatus, type MerchantKeyItem, parseApiKey, secretMatches } from "../../src/contracts/merchant-keys";
-import { HttpError } from "../shared/errors";
+import { documentClient } from "./clients";
+import { intEnv, once, requireEnv } from "./env";
+import { HttpError, serviceUnavailable } from "./errors";
+import type { HttpRequest } from "./http";
+import { logger } from "./runtime";
 
 export interface Merchant {
   readonly merchantId: string;
@@ -93,4 +100,36 @@ export class KeyVerifier {
   private refused(reason: string, keyId?: string): void {
     this.options.onRefused?.(reason, keyId === undefined ? undefined : keyPrefix(keyId));
   }
+}
+
+/**
+ * The container's verifier, reading the keys table and TTL from the function's environment:
+ * eventually consistent reads of the local replica, so keys work also when the other region is gone.
+ */
+const containerVerifier = once(() => {
+  const table = requireEnv(ENV.merchantKeysTable);
+  return new KeyVerifier(
+    async (keyId) => {
+      const out = await documentClient().send(new GetCommand({ TableName: table, Key: { key_id: keyId } }));
+      return out.Item as MerchantKeyItem | undefined;
+    },
+    {
+      ttlMs: intEnv(ENV.authCacheTtlSeconds, 60, 0, 900) * 1000,
+      onRefused: (reason, key) => logger.info("API key refused", { reason, key }),
+    },
+  );
+});
+
+/** The request's merchant: 401 for a bad credential, 503 when the keys table cannot be read. */
+export async function authenticate(req: HttpRequest): Promise<Merchant> {
+  let merchant: Merchant;
+  try {
+    merchant = await containerVerifier().authenticate(req.headers[AUTH_HEADER]);
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    logger.error("API key lookup failed", { error: err as Error });
+    throw serviceUnavailable("A dependency is unavailable; retry later");
+  }
+  logger.appendKeys({ merchant_id: merchant.merchantId });
+  return merchant;
 }
