@@ -1,8 +1,8 @@
 /**
  * npm run rehearse — deploys and destroys the whole app on moto (server mode) with Terraform itself:
  *
- *   1. synthesize (default profile) into cdktf.out/terraform/rehearse/synth
- *   2. copy each stack to cdktf.out/terraform/rehearse/work/<stack> (assets included), apply the
+ *   1. synthesize (default profile) into .terraform-work/rehearse/synth
+ *   2. copy each stack to .terraform-work/rehearse/work/<stack> (assets included), apply the
  *      checked-in exceptions (scripts/terraform/exceptions.json) and write *_override.tf.json files
  *      that point the providers, the backend and the terraform_remote_state reads at the emulator
  *   3. start moto_server on a free loopback port (.venv-moto, npm run setup:rehearse), create the
@@ -19,7 +19,7 @@
  * Settings: TF_PROVIDER_MIRROR, TF_AWS_PROVIDER_VERSION (see ./terraform.ts); REHEARSE_BUDGET_SECONDS
  * (default 600: the whole run must fit in it). Options: --skip-setup, --skip-synth, --keep (leave
  * moto running at the end and print its endpoint; stop it yourself).
- * Logs: cdktf.out/terraform/rehearse/logs/; figures: cdktf.out/terraform/rehearse/summary.json.
+ * Logs: .terraform-work/rehearse/logs/; figures: .terraform-work/rehearse/summary.json.
  */
 import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";

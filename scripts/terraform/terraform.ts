@@ -21,8 +21,8 @@ import * as path from "node:path";
 import { SCAN_PROFILES } from "../scan/profiles";
 
 export const ROOT = path.join(__dirname, "..", "..");
-/** Everything these scripts write: synth outputs, working copies, logs (under the gitignored cdktf.out). */
-export const WORK_ROOT = path.join(ROOT, "cdktf.out", "terraform");
+/** Everything these scripts write: synth outputs, working copies, logs (gitignored; outside cdktf.out, which `cdktf synth` rewrites while CI runs the rehearsal beside the other steps). */
+export const WORK_ROOT = path.join(ROOT, ".terraform-work");
 
 /** AWS provider versions every stack must declare (`required_providers.aws.version`). */
 export const SUPPORTED_AWS_PROVIDER_VERSIONS = ">= 5.100.0, < 7.0.0";

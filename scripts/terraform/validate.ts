@@ -1,7 +1,7 @@
 /**
  * npm run validate — Terraform itself checks the synthesized configuration with the real AWS
  * provider: for each profile (default, and full = every optional feature on, as the checkov scan
- * uses), synthesize into cdktf.out/terraform/validate/<profile>, then on every stack
+ * uses), synthesize into .terraform-work/validate/<profile>, then on every stack
  * `terraform init -backend=false` and `terraform validate`.
  *
  * The provider comes from a filesystem mirror when there is one (TF_PROVIDER_MIRROR, default
