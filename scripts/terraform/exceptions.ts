@@ -192,8 +192,10 @@ export function applyExceptions(stacks: Record<string, StackJson>, exceptions: r
             if (!present.length) return;
             for (const a of present) delete resource[a];
           } else {
-            const lifecycle = (resource.lifecycle ??= {});
-            const ignored: string[] = (lifecycle.ignore_changes ??= []);
+            resource.lifecycle ??= {};
+            const lifecycle = resource.lifecycle;
+            lifecycle.ignore_changes ??= [];
+            const ignored: string[] = lifecycle.ignore_changes;
             if (!Array.isArray(ignored)) return; // "all" already
             for (const a of entry.attributes!) if (!ignored.includes(a)) ignored.push(a);
           }
