@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
 import * as path from "node:path";
+import { globToRegExp, loadCheckedList } from "../lib/checked-list";
 
 /**
  * Accepted checkov exceptions (accepted.json beside this file): each names the
@@ -61,19 +61,7 @@ export function validateAccepted(data: unknown): string[] {
 }
 
 export function loadAccepted(file = ACCEPTED_FILE): AcceptedException[] {
-  const data = JSON.parse(readFileSync(file, "utf8")) as unknown;
-  const problems = validateAccepted(data);
-  if (problems.length) throw new Error(`${path.basename(file)} is invalid:\n  ${problems.join("\n  ")}`);
-  return (data as { accepted: AcceptedException[] }).accepted;
-}
-
-function globToRegExp(glob: string): RegExp {
-  return new RegExp(
-    `^${glob
-      .split("*")
-      .map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, "\\$&"))
-      .join(".*")}$`,
-  );
+  return loadCheckedList<AcceptedException>(file, "accepted", validateAccepted);
 }
 
 /** Does `pattern` cover the resource `address` (`type.name`) of `stack`? */

@@ -12,12 +12,12 @@
  * Writes the raw checkov reports and a summary to cdktf.out/scan/.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { ROOT, synthApp } from "../lib/synth";
 import { type AcceptedException, loadAccepted, patternMatches } from "./accepted";
 import { SCAN_PROFILES, type ScanProfile } from "./profiles";
 
-const ROOT = path.join(__dirname, "..", "..");
 const CHECKOV = path.join(ROOT, ".venv-scan", "bin", "checkov");
 const REPORT_DIR = path.join(ROOT, "cdktf.out", "scan");
 
@@ -75,19 +75,6 @@ function resolveAddress(resource: string, stackJson: Record<string, any>): strin
   const name = parts.slice(1).join(".");
   const types = Object.keys(stackJson.resource ?? {}).filter((type) => name in stackJson.resource[type]);
   return types.length === 1 ? `${types[0]}.${name}` : resource;
-}
-
-function synth(profile: Profile): void {
-  const outdir = path.join(ROOT, profile.outdir);
-  rmSync(path.join(outdir, "stacks"), { recursive: true, force: true });
-  // The cdktf.json app command, as `cdktf synth` runs it, with this profile's settings.
-  const app = JSON.parse(readFileSync(path.join(ROOT, "cdktf.json"), "utf8")).app as string;
-  const [command, ...args] = app.split(" ");
-  execFileSync(command, args, {
-    cwd: ROOT,
-    stdio: ["ignore", "ignore", "inherit"],
-    env: { ...process.env, ...profile.env, CDKTF_OUTDIR: outdir, CHECKPOINT_DISABLE: "1" },
-  });
 }
 
 function runCheckov(profile: Profile): CheckovReport {
@@ -190,7 +177,7 @@ function main(): void {
   let version = "?";
   for (const profile of profiles) {
     log(`synthesizing profile "${profile.name}" -> ${profile.outdir}/stacks`);
-    synth(profile);
+    synthApp(path.join(ROOT, profile.outdir), profile.env);
     log(`checkov on ${profile.outdir}/stacks`);
     const report = runCheckov(profile);
     version = report.summary.checkov_version ?? version;

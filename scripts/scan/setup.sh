@@ -1,51 +1,7 @@
 #!/usr/bin/env bash
-# npm run setup:scan — installs the pinned checkov (scripts/scan/checkov-version; checkov pins
-# most of its own dependencies) into .venv-scan/ (gitignored). Idempotent: does nothing
-# when the pinned version is already installed. Needs Python 3.9-3.12 with venv; on Debian/Ubuntu
-# as root it installs python3-venv itself when missing. PYTHON=/path/to/python overrides the choice.
+# npm run setup:scan — the pinned checkov (scripts/scan/checkov-version) in .venv-scan/.
+# checkov supports Python 3.9-3.12 and pins most of its own dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-
-CHECKOV_VERSION="$(tr -d '[:space:]' < scripts/scan/checkov-version)"
-VENV=.venv-scan
-
-installed_version() {
-  "$VENV/bin/python" -c 'from checkov.version import version; print(version)' 2>/dev/null || true
-}
-
-if [ -x "$VENV/bin/checkov" ] && [ "$(installed_version)" = "$CHECKOV_VERSION" ]; then
-  echo "checkov $CHECKOV_VERSION already installed in $VENV"
-  exit 0
-fi
-
-# checkov supports Python 3.9-3.12: prefer one of those over a newer default python3.
-PY="${PYTHON:-}"
-if [ -z "$PY" ]; then
-  for candidate in python3.12 python3.11 python3.10 python3.9 python3; do
-    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; sys.exit(not ((3, 9) <= sys.version_info[:2] <= (3, 12)))' 2>/dev/null; then
-      PY="$candidate"
-      break
-    fi
-  done
-  PY="${PY:-python3}"
-fi
-command -v "$PY" >/dev/null 2>&1 || { echo "error: $PY not found; install Python 3.9-3.12" >&2; exit 1; }
-
-if ! "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1; then
-  # Debian's python3 ships venv/ensurepip separately.
-  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    echo "python venv support missing: installing python3-venv with apt-get"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
-  else
-    echo "error: '$PY -m venv' is not available; install python3-venv (Debian/Ubuntu) and retry" >&2
-    exit 1
-  fi
-fi
-
-echo "installing checkov $CHECKOV_VERSION into $VENV with $("$PY" --version 2>&1)"
-rm -rf "$VENV"
-"$PY" -m venv "$VENV"
-pip_install() { "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "$@"; }
-pip_install --upgrade pip
-pip_install "checkov==$CHECKOV_VERSION"
-echo "installed checkov $(installed_version) in $VENV"
+VERSION="$(tr -d '[:space:]' < scripts/scan/checkov-version)"
+exec bash scripts/python-tool.sh .venv-scan checkov "$VERSION" "checkov==$VERSION" 12

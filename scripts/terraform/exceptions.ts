@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
 import * as path from "node:path";
+import { globToRegExp, loadCheckedList } from "../lib/checked-list";
 import type { StackJson } from "./terraform";
 
 /**
@@ -109,19 +109,7 @@ export function validateExceptions(data: unknown): string[] {
 }
 
 export function loadExceptions(file = EXCEPTIONS_FILE): RehearsalException[] {
-  const data = JSON.parse(readFileSync(file, "utf8")) as unknown;
-  const problems = validateExceptions(data);
-  if (problems.length) throw new Error(`${path.basename(file)} is invalid:\n  ${problems.join("\n  ")}`);
-  return (data as { exceptions: RehearsalException[] }).exceptions;
-}
-
-function globToRegExp(glob: string): RegExp {
-  return new RegExp(
-    `^${glob
-      .split("*")
-      .map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, "\\$&"))
-      .join(".*")}$`,
-  );
+  return loadCheckedList<RehearsalException>(file, "exceptions", validateExceptions);
 }
 
 /** Does the entry cover resource `type.name` of `stack`? */

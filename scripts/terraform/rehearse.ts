@@ -27,22 +27,18 @@ import * as path from "node:path";
 import { applyExceptions, loadExceptions, type RehearsalException } from "./exceptions";
 import { configureMoto, emptyBucket, jsonCall, type Moto, queryCall, s3Call, startMoto, xmlValues } from "./moto";
 import {
-  awsProviderVersion,
   deployOrder,
   errorSummary,
   log,
   PROFILES,
-  providerMirror,
-  providerVersionOverride,
+  providerSource,
   ROOT,
   readStack,
   type StackJson,
   seconds,
   synth,
   terraform,
-  terraformEnv,
   WORK_ROOT,
-  writeCliConfig,
   writeOverride,
 } from "./terraform";
 
@@ -183,10 +179,7 @@ async function main(): Promise<void> {
   const budgetSeconds = Number(process.env.REHEARSE_BUDGET_SECONDS ?? 600);
   if (!argv.includes("--skip-setup")) execFileSync("bash", [path.join(__dirname, "setup.sh")], { stdio: "inherit" });
 
-  const mirror = providerMirror();
-  const version = awsProviderVersion(mirror);
-  const cliConfig = mirror ? writeCliConfig(path.join(WORK_ROOT, "terraformrc"), mirror) : undefined;
-  log(`AWS provider ${version ?? "(newest the constraint allows)"} from ${mirror ? `the filesystem mirror ${mirror}` : "the registry"}`);
+  const providers = providerSource({ AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test", AWS_EC2_METADATA_DISABLED: "true" });
 
   // 1. synth
   const profile = PROFILES.find((p) => p.name === "default")!;
@@ -219,7 +212,7 @@ async function main(): Promise<void> {
     throw new RehearsalFailure(`${stale.length} stale exception(s), ${problems.length} problem(s)`);
   }
 
-  rmSync(REHEARSE_ROOT + "/work", { recursive: true, force: true });
+  rmSync(WORK_DIR, { recursive: true, force: true });
   rmSync(LOG_DIR, { recursive: true, force: true });
   mkdirSync(LOG_DIR, { recursive: true });
   const moto: Moto = await startMoto(path.join(LOG_DIR, "moto.log"));
@@ -230,7 +223,7 @@ async function main(): Promise<void> {
   const leftovers: string[] = [];
   try {
     await configureMoto(moto.endpoint, { lambda: { use_docker: false } });
-    const env = terraformEnv(cliConfig, { AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test", AWS_EC2_METADATA_DISABLED: "true" });
+    const { env } = providers;
     for (const stack of order) {
       const dir = path.join(WORK_DIR, stack);
       cpSync(path.join(SYNTH_DIR, "stacks", stack), dir, { recursive: true, filter: (src) => !src.includes(`${path.sep}.terraform`) });
@@ -238,7 +231,7 @@ async function main(): Promise<void> {
       writeOverride(dir, "rehearsal_provider", providerOverride(copies[stack], moto.endpoint));
       const backend = backendOverride(copies[stack], moto.endpoint);
       if (backend) writeOverride(dir, "rehearsal_backend", backend);
-      if (version) writeOverride(dir, "provider_version", providerVersionOverride(version));
+      providers.pin(dir);
     }
 
     // 3. prerequisites: the Aurora master secret every ephemeral secret read names.
@@ -385,7 +378,7 @@ async function main(): Promise<void> {
   mkdirSync(REHEARSE_ROOT, { recursive: true });
   writeFileSync(
     path.join(REHEARSE_ROOT, "summary.json"),
-    `${JSON.stringify({ providerVersion: version, order, stacks: figures, exceptions: exceptions.length, applied, leftovers, totalSeconds, failure: failure?.message }, null, 2)}\n`,
+    `${JSON.stringify({ providerVersion: providers.version, order, stacks: figures, exceptions: exceptions.length, applied, leftovers, totalSeconds, failure: failure?.message }, null, 2)}\n`,
   );
   if (!failure && totalSeconds > budgetSeconds)
     failure = new RehearsalFailure(`the rehearsal took ${totalSeconds.toFixed(0)} s, over its ${budgetSeconds} s budget`);

@@ -15,12 +15,13 @@
  *                           unset: the newest one in the mirror, or no pin without a mirror
  *   TERRAFORM               the terraform binary (default: terraform on PATH)
  */
-import { execFileSync, spawn } from "node:child_process";
-import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { ROOT, synthApp } from "../lib/synth";
 import { SCAN_PROFILES } from "../scan/profiles";
 
-export const ROOT = path.join(__dirname, "..", "..");
+export { ROOT };
 /** Everything these scripts write: synth outputs, working copies, logs (gitignored; outside cdktf.out, which `cdktf synth` rewrites while CI runs the rehearsal beside the other steps). */
 export const WORK_ROOT = path.join(ROOT, ".terraform-work");
 
@@ -46,24 +47,9 @@ export function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
-/**
- * Synthesizes the app into `outdir` (its `stacks/` is replaced) with the profile's settings, by
- * running the cdktf.json app command as `cdktf synth` does. Returns the stack names written.
- */
+/** Synthesizes the app into `outdir` with the profile's settings; returns the stack names written. */
 export function synth(outdir: string, profile: Profile): string[] {
-  rmSync(path.join(outdir, "stacks"), { recursive: true, force: true });
-  mkdirSync(outdir, { recursive: true });
-  const app = JSON.parse(readFileSync(path.join(ROOT, "cdktf.json"), "utf8")).app as string;
-  const [command, ...args] = app.split(" ");
-  execFileSync(command, args, {
-    cwd: ROOT,
-    stdio: ["ignore", "ignore", "inherit"],
-    env: { ...process.env, ...profile.env, CDKTF_OUTDIR: outdir, CHECKPOINT_DISABLE: "1" },
-  });
-  const stacksDir = path.join(outdir, "stacks");
-  return readdirSync(stacksDir)
-    .filter((s) => existsSync(path.join(stacksDir, s, "cdk.tf.json")))
-    .sort();
+  return synthApp(outdir, profile.env);
 }
 
 /** A synthesized stack's Terraform JSON. */
@@ -193,6 +179,29 @@ export function writeOverride(dir: string, name: string, content: object): strin
 /** Override pinning the AWS provider to exactly `version` (the one under test). */
 export function providerVersionOverride(version: string): object {
   return { terraform: { required_providers: { aws: { source: "hashicorp/aws", version } } } };
+}
+
+/** The AWS provider a run uses: where it comes from, the environment terraform runs in, and the pin. */
+export interface ProviderSource {
+  readonly version: string | undefined;
+  readonly env: NodeJS.ProcessEnv;
+  /** Pins the stack in `dir` to `version` (a no-op when the registry chooses). */
+  pin(dir: string): void;
+}
+
+/** Resolves the provider mirror and version for this run (and says which); `extraEnv` is added to terraform's environment. */
+export function providerSource(extraEnv: Record<string, string> = {}): ProviderSource {
+  const mirror = providerMirror();
+  const version = awsProviderVersion(mirror);
+  const cliConfig = mirror ? writeCliConfig(path.join(WORK_ROOT, "terraformrc"), mirror) : undefined;
+  log(`AWS provider ${version ?? "(newest the constraint allows)"} from ${mirror ? `the filesystem mirror ${mirror}` : "the registry"}`);
+  return {
+    version,
+    env: terraformEnv(cliConfig, extraEnv),
+    pin: (dir) => {
+      if (version) writeOverride(dir, "provider_version", providerVersionOverride(version));
+    },
+  };
 }
 
 /** Problems with a stack's declared AWS provider constraint (it must be the supported range). */

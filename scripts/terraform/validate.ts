@@ -16,20 +16,16 @@
 import { readdirSync } from "node:fs";
 import * as path from "node:path";
 import {
-  awsProviderVersion,
   log,
   PROFILES,
+  type ProviderSource,
   providerConstraintProblems,
-  providerMirror,
-  providerVersionOverride,
+  providerSource,
   readStack,
   seconds,
   synth,
   terraform,
-  terraformEnv,
   WORK_ROOT,
-  writeCliConfig,
-  writeOverride,
 } from "./terraform";
 
 interface Diagnostic {
@@ -54,18 +50,13 @@ function describe(d: Diagnostic): string {
   return `${d.summary}${where ? ` [${where}]` : ""}${d.detail ? `: ${d.detail.split("\n")[0]}` : ""}`;
 }
 
-async function validateStack(
-  profile: string,
-  stack: string,
-  dir: string,
-  env: NodeJS.ProcessEnv,
-  version: string | undefined,
-): Promise<StackResult> {
+async function validateStack(profile: string, stack: string, dir: string, providers: ProviderSource): Promise<StackResult> {
   const started = Date.now();
   const logFile = path.join(WORK_ROOT, "validate", `${profile}-${stack}.log`);
   const errors = providerConstraintProblems(stack, readStack(dir));
   const warnings: string[] = [];
-  if (version) writeOverride(dir, "provider_version", providerVersionOverride(version));
+  providers.pin(dir);
+  const { env } = providers;
   const init = await terraform(["init", "-backend=false", "-input=false", "-no-color"], { cwd: dir, env, logFile });
   if (init.code !== 0) {
     errors.push(
@@ -92,11 +83,7 @@ async function main(): Promise<void> {
   if (!profiles.length) throw new Error(`unknown profile ${only}; known: ${PROFILES.map((p) => p.name).join(", ")}`);
   const started = Date.now();
 
-  const mirror = providerMirror();
-  const version = awsProviderVersion(mirror);
-  const cliConfig = mirror ? writeCliConfig(path.join(WORK_ROOT, "terraformrc"), mirror) : undefined;
-  const env = terraformEnv(cliConfig);
-  log(`AWS provider ${version ?? "(newest the constraint allows)"} from ${mirror ? `the filesystem mirror ${mirror}` : "the registry"}`);
+  const providers = providerSource();
 
   const results: StackResult[] = [];
   for (const profile of profiles) {
@@ -109,7 +96,7 @@ async function main(): Promise<void> {
       stacks = synth(outdir, profile);
     }
     for (const stack of stacks) {
-      const result = await validateStack(profile.name, stack, path.join(outdir, "stacks", stack), env, version);
+      const result = await validateStack(profile.name, stack, path.join(outdir, "stacks", stack), providers);
       log(
         `  ${profile.name.padEnd(8)} ${stack.padEnd(8)} ${result.ok ? "valid" : "INVALID"}  ${result.errors.length} error(s), ${result.warnings.length} warning(s)  ${seconds(result.ms)}`,
       );

@@ -1,6 +1,6 @@
 /** Reads for the API: a merchant's balances and one transaction's ledger status. */
 import type { LedgerConnection } from "./connection";
-import type { EntryOutcome } from "./post";
+import type { EntryOutcome, LedgerEntryInput } from "./post";
 import { fromDatetime, toSafeInteger } from "./values";
 
 export interface Balance {
@@ -29,13 +29,8 @@ export async function balances(connection: LedgerConnection, merchantId: string)
   return rows.map((r) => ({ currency: r.currency, balance: toSafeInteger(r.balance, "balance"), postings: Number(r.postings) }));
 }
 
-export interface EntryStatus {
-  transactionId: string;
-  merchantId: string;
-  amount: number;
-  currency: string;
-  outcome: EntryOutcome;
-  reason?: string;
+/** A posted entry as the ledger holds it. */
+export interface EntryStatus extends LedgerEntryInput {
   /** Region whose processor posted it. */
   region: string;
   /** ISO 8601 UTC with microseconds. */
