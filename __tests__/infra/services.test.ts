@@ -249,7 +249,7 @@ describe("least-privilege IAM", () => {
 });
 
 describe("queues", () => {
-  test("transaction queue: 300 s visibility, 4 days, long polling, DLQ after 3, CMK", () => {
+  test("transaction queue: 300 s visibility, 4 days, long polling, DLQ after 12 (an hour of failed receives), CMK", () => {
     expect(primary).toHaveResourceWithProperties(SqsQueue, {
       name: "payment-transaction-queue-dev",
       visibility_timeout_seconds: 300,
@@ -260,7 +260,7 @@ describe("queues", () => {
     const queue = resourcesOf(primary, SqsQueue.tfResourceType).find((q) => q.name === "payment-transaction-queue-dev")!;
     expect(JSON.parse(queue.redrive_policy)).toEqual({
       deadLetterTargetArn: expect.stringMatching(/transaction-queue_dlq_\w+\.arn/),
-      maxReceiveCount: 3,
+      maxReceiveCount: 12,
     });
     expect(primary).toHaveResourceWithProperties(SqsQueue, {
       name: "payment-transaction-dlq-dev",

@@ -28,7 +28,8 @@ beforeAll(async () => {
     password: ledger.server.rootPassword,
     database: ledger.database,
   });
-  emu = await startEmulators({ prefix: "proc", visibilityTimeoutSeconds: 1, ledger });
+  // 3 receives before the DLQ here (12 as deployed), so that redrive shows within a test.
+  emu = await startEmulators({ prefix: "proc", visibilityTimeoutSeconds: 1, maxReceiveCount: 3, ledger });
   restoreEnv = applyEnv({ ...emu.baseEnv, RISK_LIMIT_MINOR: "100000" });
   processor = loadHandler<SQSEvent, SQSBatchResponse>(PROCESSOR);
 });

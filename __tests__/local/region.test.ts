@@ -29,6 +29,7 @@ beforeAll(async () => {
     handlerLogLevel: "SILENT",
     // Short, so a failed record comes back (and reaches the DLQ) within the test.
     visibilityTimeoutSeconds: 1,
+    maxReceiveCount: 3,
     prefix: "lr",
     config: loadConfig({}, {}),
   });

@@ -74,7 +74,9 @@ export const QUEUES: Readonly<Record<QueueId, QueueContract>> = {
     baseName: "payment-transaction",
     visibilityTimeoutSeconds: 300,
     retentionSeconds: 4 * DAY_SECONDS,
-    maxReceiveCount: 3,
+    // 12 x 300 s = 1 hour: a message waiting while Aurora cannot take writes (each receive fails
+    // the batch) stays in the queue until a failover can have finished, not in the DLQ.
+    maxReceiveCount: 12,
     maxAgeSeconds: 300,
   },
   notification: {
