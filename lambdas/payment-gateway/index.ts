@@ -37,15 +37,8 @@ import {
 import { requestHash, transactionIdFor } from "../shared/ids";
 import { parseStrictJson, StrictJsonError } from "../shared/json";
 import { countPayments, instrumented, logger } from "../shared/runtime";
-import {
-  firstIssue,
-  IDEMPOTENCY_KEY_PATTERN,
-  type PaymentRequest,
-  paymentRequestSchema,
-  TRANSACTION_ID_PATTERN,
-  type TransactionMessage,
-} from "../shared/schemas";
-import { pendingShard, type TransactionItem } from "../shared/transactions";
+import { firstIssue, IDEMPOTENCY_KEY_PATTERN, type PaymentRequest, paymentRequestSchema, TRANSACTION_ID_PATTERN } from "../shared/schemas";
+import { messageAttributesOf, messageOf, pendingShard, type TransactionItem } from "../shared/transactions";
 
 const config = once(() => ({
   transactionsTable: requireEnv(ENV.transactionsTable),
@@ -141,27 +134,13 @@ async function acceptPayment(merchant: Merchant, idempotencyKey: string, request
     return { transaction_id: transactionId, status: String(stored.status) };
   }
 
-  const message: TransactionMessage = {
-    transaction_id: transactionId,
-    idempotency_key: idempotencyKey,
-    merchant_id: merchant.merchantId,
-    customer_id: request.customer_id,
-    session_id: request.session_id,
-    amount: request.amount,
-    currency: request.currency,
-    ...(request.metadata !== undefined ? { metadata: request.metadata } : {}),
-    status: "RECEIVED",
-    created_at: now,
-  };
   try {
     await sqs().send(
       new SendMessageCommand({
         QueueUrl: cfg.queueUrl,
-        MessageBody: JSON.stringify(message),
-        MessageAttributes: {
-          transaction_id: { DataType: "String", StringValue: transactionId },
-          merchant_id: { DataType: "String", StringValue: merchant.merchantId },
-        },
+        // The same message the sweeper would build from the stored item.
+        MessageBody: JSON.stringify(messageOf(item)),
+        MessageAttributes: messageAttributesOf(item),
       }),
     );
   } catch (err) {

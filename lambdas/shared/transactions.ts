@@ -1,6 +1,7 @@
-/** The transactions-table item as the gateway writes it and the processor updates it. */
+/** The transactions-table item as the gateway writes it, the processor updates it and the sweeper re-enqueues it. */
+import type { MessageAttributeValue } from "@aws-sdk/client-sqs";
 import { PENDING_INDEX } from "../../src/contracts/tables";
-import type { TransactionStatus } from "./schemas";
+import type { TransactionMessage, TransactionStatus } from "./schemas";
 
 export interface TransactionItem {
   transaction_id: string;
@@ -24,6 +25,12 @@ export interface TransactionItem {
   created_at: string;
   updated_at: string;
   processed_at?: string;
+  /** When the ledger recorded the entry, and in which region's processor (the projection of the ledger). */
+  posted_at?: string;
+  posted_region?: string;
+  /** Set by a sweeper run (or the operator's reconcile --adopt) that re-enqueued it, and its region. */
+  swept_at?: string;
+  swept_region?: string;
   /** Set once the status notification was sent to the notification queue. */
   notified?: boolean;
   /** Set once the transition was written to the S3 transaction log. */
@@ -56,4 +63,36 @@ export function publicView(item: TransactionItem): Record<string, unknown> {
   if (item.failure_reason !== undefined) view.failure_reason = item.failure_reason;
   if (item.metadata !== undefined && Object.keys(item.metadata).length > 0) view.metadata = item.metadata;
   return view;
+}
+
+/**
+ * The queue message of a stored transaction: what the gateway sends after its write, and what the
+ * sweeper sends again for an item left RECEIVED. Built from the item alone, so both send the same.
+ */
+export function messageOf(
+  item: Pick<
+    TransactionItem,
+    "transaction_id" | "idempotency_key" | "merchant_id" | "customer_id" | "session_id" | "amount" | "currency" | "metadata" | "created_at"
+  >,
+): TransactionMessage {
+  return {
+    transaction_id: item.transaction_id,
+    idempotency_key: item.idempotency_key,
+    merchant_id: item.merchant_id,
+    customer_id: item.customer_id,
+    session_id: item.session_id,
+    amount: item.amount,
+    currency: item.currency,
+    ...(item.metadata !== undefined ? { metadata: item.metadata } : {}),
+    status: "RECEIVED",
+    created_at: item.created_at,
+  };
+}
+
+/** The message attributes that go with it (for filtering and for operators reading a DLQ). */
+export function messageAttributesOf(item: Pick<TransactionItem, "transaction_id" | "merchant_id">): Record<string, MessageAttributeValue> {
+  return {
+    transaction_id: { DataType: "String", StringValue: item.transaction_id },
+    merchant_id: { DataType: "String", StringValue: item.merchant_id },
+  };
 }
