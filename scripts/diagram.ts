@@ -66,6 +66,7 @@ const TYPES: Record<string, TypeSpec> = {
   aws_route53_record: { tier: "edge", kind: "Route 53 record", shape: "box" },
   aws_route53_health_check: { tier: "edge", kind: "Route 53 health check", shape: "box" },
   aws_lambda_function: { tier: "compute", kind: "Lambda", shape: "round" },
+  aws_scheduler_schedule: { tier: "compute", kind: "EventBridge schedule", shape: "box" },
   aws_sqs_queue: { tier: "messaging", kind: "SQS", shape: "queue" },
   aws_sns_topic: { tier: "messaging", kind: "SNS", shape: "queue" },
   aws_rds_global_cluster: { tier: "data", kind: "Aurora global cluster", shape: "db" },
@@ -347,6 +348,11 @@ function buildEdges(model: Model): void {
   }
   for (const queue of model.ofType("aws_sqs_queue")) {
     for (const dlq of model.refsOf(queue, queue.body.redrive_policy ?? "")) model.addEdge(node(queue), node(dlq), "redrive");
+  }
+  // Schedule -> the function it invokes.
+  for (const schedule of model.ofType("aws_scheduler_schedule")) {
+    const target = Array.isArray(schedule.body.target) ? schedule.body.target[0] : schedule.body.target;
+    model.addEdge(node(schedule), node(first(schedule, target?.arn ?? "", "aws_lambda_function")), schedule.body.schedule_expression);
   }
   // Function -> what its environment names (by reference, or by the literal name of a drawn node).
   const byLabelName = new Map<string, string>();

@@ -15,6 +15,9 @@ describe("loadConfig", () => {
       stateKeyPrefix: "payment-processing/dev",
       dbInstanceClass: "db.t4g.medium",
       logRetentionDays: 365,
+      sweeperAgeSeconds: 120,
+      sweeperAdoptAgeSeconds: 600,
+      sweeperMaxPerRun: 500,
     });
     expect(config.domainName).toBeUndefined();
     expect(Object.isFrozen(config)).toBe(true);
@@ -113,6 +116,16 @@ describe("loadConfig", () => {
       "a processor concurrency over half the instance class's connections",
       { PROCESSOR_MAX_CONCURRENCY: "40" },
       /Invalid processorMaxConcurrency: 40 processor and 5 balancesMaxConcurrency invocations \(1 connection each\) plus the migrator need 46 connections, over half of the 90 max_connections of dbInstanceClass db\.t4g\.medium\. Expected processorMaxConcurrency of at most 39 with these balancesMaxConcurrency, or a larger dbInstanceClass\./,
+    ],
+    [
+      "a sweeper that would adopt the other region's payments before its own",
+      { SWEEPER_AGE_SECONDS: "300", SWEEPER_ADOPT_AGE_SECONDS: "120" },
+      /Invalid sweeperAdoptAgeSeconds: 120 is below sweeperAgeSeconds 300/,
+    ],
+    [
+      "a sweeper age within the gateway's own request time",
+      { SWEEPER_AGE_SECONDS: "5" },
+      /Invalid sweeperAgeSeconds .*"5"\. Expected an integer from 30 to 3600/,
     ],
     [
       "an instance class without a known connection limit",

@@ -17,6 +17,7 @@ import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
 import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
 import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
+import { monitoringPlan } from "../../src/infra/observability/monitoring";
 import { aliasFor, type Synth, synthAppToDisk, synthStacks } from "./support";
 
 type Role = "primary" | "dr";
@@ -203,6 +204,46 @@ describe("alarms: metric, statistic, threshold, actions", () => {
     });
   });
 
+  test.each(ROLES)(
+    "%s: payment-sweeper-pending fires when more than 10 payments stay pending past the sweeper's age for 5 minutes; silence breaches",
+    (role) => {
+      const { text, common } = inStack(role);
+      expect(text).toHaveResourceWithProperties(CloudwatchMetricAlarm, {
+        ...common,
+        alarm_name: "payment-sweeper-pending-dev",
+        namespace: "PaymentProcessing",
+        metric_name: "PaymentsPending",
+        dimensions: { service: "pending-sweeper" },
+        statistic: "Maximum",
+        period: 60,
+        evaluation_periods: 5,
+        threshold: 10,
+        comparison_operator: "GreaterThanThreshold",
+        // The sweeper reports every minute, 0 included: no data means it is not running.
+        treat_missing_data: "breaching",
+      });
+    },
+  );
+
+  test("the pending alarm's threshold follows sweeperPendingAlarmThreshold", () => {
+    const resources = {
+      database: { clusterIdentifier: "c", role: "primary" as const },
+      loadBalancer: { arnSuffix: "lb", targetGroupArnSuffixes: [] },
+      api: { apiId: "a", stage: "prod" },
+      queues: [],
+      functions: [],
+      tables: [],
+      replicaRegion: "ap-southeast-2",
+    };
+    const pendingAlarm = (threshold?: number) =>
+      monitoringPlan(
+        { ...resources, ...(threshold === undefined ? {} : { sweeper: { pendingAlarmThreshold: threshold } }) },
+        5,
+      ).alarms.find((a) => a.id === "sweeper-pending");
+    expect(pendingAlarm(250)).toMatchObject({ threshold: 250, evaluationPeriods: 5 });
+    expect(pendingAlarm()).toBeUndefined();
+  });
+
   test("the replication lag threshold follows replicationLagThresholdSeconds (30 s -> 30000 ms)", () => {
     const { json } = withLag30();
     expect(alarmNamed(json.dr, "payment-aurora-replication-lag-dev").threshold).toBe(30_000);
@@ -342,7 +383,7 @@ describe("alarms: metric, statistic, threshold, actions", () => {
     const { text, stack, common } = inStack(role);
     const names = functionNames(stack);
     // The ledger migrator runs in primary only.
-    expect(names).toHaveLength(role === "primary" ? 6 : 5);
+    expect(names).toHaveLength(role === "primary" ? 7 : 6);
     for (const name of names) {
       for (const metric of ["Errors", "Throttles"]) {
         expect(text).toHaveResourceWithProperties(CloudwatchMetricAlarm, {
@@ -442,6 +483,9 @@ describe("alarms: metric, statistic, threshold, actions", () => {
       "health-throttles",
       "balances-errors",
       "balances-throttles",
+      "sweeper-errors",
+      "sweeper-throttles",
+      "sweeper-pending",
       "sessions-table-replication",
       "transactions-table-replication",
       "merchant-keys-table-replication",
@@ -707,7 +751,7 @@ describe("dashboard", () => {
   });
 
   test.each(ROLES)(
-    "%s: a Payments widget counts accepted and refused payments of the gateway, processed and failed of the processor",
+    "%s: a Payments widget counts accepted and refused payments of the gateway, processed and failed of the processor, pending, swept and adopted of the sweeper",
     (role) => {
       const payments = dashboardOf(defaults().json[role]).widgets.find((w) => w.properties.title === "Payments");
       const shown = payments!.properties.metrics.map((m: any[]) => `${m[0]} ${m[1]} ${m[2]}=${m[3]} ${m[4].stat}`);
@@ -716,6 +760,9 @@ describe("dashboard", () => {
         "PaymentProcessing PaymentsRefused service=payment-gateway Sum",
         "PaymentProcessing PaymentsProcessed service=transaction-processor Sum",
         "PaymentProcessing PaymentsFailed service=transaction-processor Sum",
+        "PaymentProcessing PaymentsPending service=pending-sweeper Maximum",
+        "PaymentProcessing PaymentsSwept service=pending-sweeper Sum",
+        "PaymentProcessing PaymentsAdopted service=pending-sweeper Sum",
       ]);
     },
   );
@@ -757,7 +804,7 @@ describe("log groups", () => {
     const stack = defaults().json[role];
     const key = dataKeyArn(stack);
     const functions = entries(stack, LambdaFunction.tfResourceType);
-    expect(functions).toHaveLength(role === "primary" ? 6 : 5);
+    expect(functions).toHaveLength(role === "primary" ? 7 : 6);
     for (const [, fn] of functions) {
       const [id, group] = logGroups(stack).find(([, g]) => g.name === `/aws/lambda/${fn.function_name}`) ?? [];
       expect({ fn: fn.function_name, group }).toEqual({

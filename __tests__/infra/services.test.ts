@@ -8,12 +8,14 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { LambdaEventSourceMapping } from "@cdktf/provider-aws/lib/lambda-event-source-mapping";
 import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
+import { LambdaFunctionEventInvokeConfig } from "@cdktf/provider-aws/lib/lambda-function-event-invoke-config";
 import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
 import { Lb } from "@cdktf/provider-aws/lib/lb";
 import { LbListener } from "@cdktf/provider-aws/lib/lb-listener";
 import { LbListenerRule } from "@cdktf/provider-aws/lib/lb-listener-rule";
 import { LbTargetGroup } from "@cdktf/provider-aws/lib/lb-target-group";
 import { LbTargetGroupAttachment } from "@cdktf/provider-aws/lib/lb-target-group-attachment";
+import { SchedulerSchedule } from "@cdktf/provider-aws/lib/scheduler-schedule";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
 import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
@@ -47,6 +49,8 @@ describe("functions", () => {
     ["payment-health-dev", 50, "functions_ledger-security-group"],
     ["payment-ledger-migrator-dev", 1, "functions_ledger-security-group"],
     ["payment-balances-dev", 5, "functions_ledger-security-group"],
+    // One run at a time; it needs no Aurora.
+    ["payment-pending-sweeper-dev", 1, "functions_security-group"],
   ];
 
   test.each(names)("%s: node 22, arm64, X-Ray, KMS, private subnets, reserved concurrency %d, JSON logs", (name, reserved, group) => {
@@ -245,6 +249,123 @@ describe("least-privilege IAM", () => {
       "sqs.ap-southeast-1.amazonaws.com",
     ]);
     for (const x of kms) expect(x.Resource).toEqual(KEY);
+  });
+});
+
+describe("pending sweeper", () => {
+  const sweeperRef = (attr: string) =>
+    expect.stringMatching(new RegExp(`^\\$\\{aws_lambda_function\\.sweeper_pending-sweeper_function_\\w+\\.${attr}\\}$`));
+  const policyOf = (stack: string, role: RegExp): any[] =>
+    JSON.parse(resourcesOf(stack, IamRolePolicy.tfResourceType).find((p) => role.test(p.role))!.policy).Statement;
+
+  test.each([
+    ["primary", () => primary],
+    ["dr", () => dr],
+  ])(
+    "%s: EventBridge Scheduler invokes it every minute, on the minute, encrypted with the region's key, retried within the minute",
+    (_, stack) => {
+      expect(stack()).toHaveResourceWithProperties(SchedulerSchedule, {
+        name: "payment-sweeper-dev",
+        schedule_expression: "rate(1 minute)",
+        flexible_time_window: { mode: "OFF" },
+        state: "ENABLED",
+        kms_key_arn: KEY,
+        target: {
+          arn: sweeperRef("arn"),
+          role_arn: expect.stringMatching(/^\$\{aws_iam_role\.sweeper_schedule-role_\w+\.arn\}$/),
+          retry_policy: { maximum_event_age_in_seconds: 60, maximum_retry_attempts: 2 },
+        },
+      });
+      // Asynchronous invocations that cannot start within the minute are dropped, not queued.
+      expect(stack()).toHaveResourceWithProperties(LambdaFunctionEventInvokeConfig, {
+        function_name: sweeperRef("function_name"),
+        maximum_event_age_in_seconds: 60,
+        maximum_retry_attempts: 0,
+      });
+    },
+  );
+
+  test("the schedule's role is Scheduler's in this account, and may only invoke the sweeper and decrypt its own schedule", () => {
+    const role = resourcesOf(primary, IamRole.tfResourceType).find((r) => r.name === "payment-sweeper-schedule-ap-southeast-1-dev")!;
+    expect(JSON.parse(role.assume_role_policy).Statement).toEqual([
+      {
+        Effect: "Allow",
+        Principal: { Service: "scheduler.amazonaws.com" },
+        Action: "sts:AssumeRole",
+        Condition: { StringEquals: { "aws:SourceAccount": expect.stringMatching(/aws_caller_identity/) } },
+      },
+    ]);
+    expect(policyOf(primary, /sweeper_schedule-role/)).toEqual([
+      { Sid: "InvokeSweeper", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: sweeperRef("arn") },
+      {
+        Sid: "DecryptOwnSchedule",
+        Effect: "Allow",
+        Action: ["kms:Decrypt"],
+        Resource: KEY,
+        Condition: {
+          ArnEquals: {
+            "kms:EncryptionContext:aws:scheduler:schedule:arn": expect.stringMatching(
+              /^arn:\$\{data\.aws_partition\.partition\.partition\}:scheduler:ap-southeast-1:\$\{data\.aws_caller_identity\.account\.account_id\}:schedule\/default\/payment-sweeper-dev$/,
+            ),
+          },
+        },
+      },
+    ]);
+  });
+
+  test("the sweeper may query the pending index, mark transactions and send to its own region's transaction queue, nothing else", () => {
+    for (const [stack, region] of [
+      [primary, "ap-southeast-1"],
+      [dr, "ap-southeast-2"],
+    ]) {
+      const statements = policyOf(stack, /sweeper_pending-sweeper_role/);
+      const rights = statements
+        .filter((x) => !["WriteOwnLogs", "WriteTraces", "ManageVpcNetworkInterfaces", "DecryptEnvironment"].includes(x.Sid))
+        .map((x) => ({ action: [].concat(x.Action).sort(), resource: x.Resource, via: x.Condition?.StringEquals?.["kms:ViaService"] }));
+      const table =
+        stack === primary
+          ? "aws_dynamodb_table\\.tables_transactions_\\w+"
+          : "aws_dynamodb_table_replica\\.tables_transactions-replica_\\w+";
+      expect(rights).toEqual([
+        {
+          action: ["dynamodb:Query"],
+          resource: expect.stringMatching(new RegExp(`^\\$\\{${table}\\.arn\\}/index/pending-index$`)),
+          via: undefined,
+        },
+        { action: ["kms:Decrypt"], resource: KEY, via: `dynamodb.${region}.amazonaws.com` },
+        { action: ["dynamodb:UpdateItem"], resource: expect.stringMatching(new RegExp(`^\\$\\{${table}\\.arn\\}$`)), via: undefined },
+        { action: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], resource: KEY, via: `dynamodb.${region}.amazonaws.com` },
+        {
+          action: ["sqs:SendMessage"],
+          resource: expect.stringMatching(/^\$\{aws_sqs_queue\.transaction-queue_[A-F0-9]{8}\.arn\}$/),
+          via: undefined,
+        },
+        { action: ["kms:Decrypt", "kms:GenerateDataKey"], resource: KEY, via: `sqs.${region}.amazonaws.com` },
+      ]);
+      // The rest is what every function has: its own logs, traces, VPC interfaces, its environment.
+      expect(statements.map((x) => x.Sid).filter(Boolean)).toEqual([
+        "WriteOwnLogs",
+        "WriteTraces",
+        "ManageVpcNetworkInterfaces",
+        "DecryptEnvironment",
+      ]);
+    }
+  });
+
+  test("environment: its table and queue, the ages, the run size and the guard of a swept payment (300 s x 12)", () => {
+    expect(fn(primary, "payment-pending-sweeper-dev").environment.variables).toEqual({
+      POWERTOOLS_SERVICE_NAME: "pending-sweeper",
+      TRANSACTIONS_TABLE: expect.stringMatching(/aws_dynamodb_table\.tables_transactions_\w+\.name/),
+      TRANSACTION_QUEUE_URL: expect.stringMatching(/aws_sqs_queue\.transaction-queue_[A-F0-9]{8}\.url/),
+      SWEEPER_AGE_SECONDS: "120",
+      SWEEPER_ADOPT_AGE_SECONDS: "600",
+      SWEEPER_MAX_PER_RUN: "500",
+      SWEEPER_RESWEEP_SECONDS: "3600",
+    });
+    expect(fn(primary, "payment-pending-sweeper-dev").timeout).toBe(60);
+    expect(fn(dr, "payment-pending-sweeper-dev").environment.variables.TRANSACTION_QUEUE_URL).toMatch(
+      /aws_sqs_queue\.transaction-queue_[A-F0-9]{8}\.url/,
+    );
   });
 });
 
@@ -460,7 +581,7 @@ describe("deployment packages", () => {
     const functions = Object.values(
       JSON.parse(readFileSync(path.join(outdir, "stacks", "primary", "cdk.tf.json"), "utf8")).resource.aws_lambda_function,
     ) as Synth[];
-    expect(functions).toHaveLength(6);
+    expect(functions).toHaveLength(7);
     for (const f of functions) {
       const zipPath = path.join(outdir, "stacks", "primary", f.filename);
       expect(existsSync(zipPath)).toBe(true);

@@ -16,9 +16,14 @@ export const metrics = new Metrics({ namespace: METRICS_NAMESPACE });
 
 export type PaymentMetric = keyof typeof PAYMENT_METRICS;
 
-/** Counts payments by outcome (accepted, refused, processed, failed). */
+/** Counts payments by outcome (accepted, refused, processed, failed, swept, adopted). */
 export function countPayments(metric: PaymentMetric, count = 1): void {
   if (count > 0) metrics.addMetric(PAYMENT_METRICS[metric].name, MetricUnit.Count, count);
+}
+
+/** Reports a level, 0 included (pending payments): an alarm on it then sees every run, and silence means no run. */
+export function reportPayments(metric: PaymentMetric, level: number): void {
+  metrics.addMetric(PAYMENT_METRICS[metric].name, MetricUnit.Count, level);
 }
 
 /**

@@ -55,6 +55,12 @@ export interface DeploymentConfig {
   readonly wafRateLimitPer5Minutes: number;
   readonly wafRateLimitPerMerchantPer5Minutes: number;
   readonly authCacheTtlSeconds: number;
+  /** A payment its own region accepted and left RECEIVED this long is re-enqueued by that region's sweeper. */
+  readonly sweeperAgeSeconds: number;
+  /** A payment the other region accepted and left RECEIVED this long is adopted by this region's sweeper. */
+  readonly sweeperAdoptAgeSeconds: number;
+  readonly sweeperMaxPerRun: number;
+  readonly sweeperPendingAlarmThreshold: number;
 }
 
 export class ConfigError extends Error {
@@ -396,6 +402,41 @@ export const SETTINGS: readonly Setting[] = [
     parse: intIn(0, 900),
   },
   {
+    key: "sweeperAgeSeconds",
+    env: "SWEEPER_AGE_SECONDS",
+    description:
+      "Age after which a region's sweeper re-enqueues a payment that region accepted and that is still RECEIVED (the gateway's crash window between its write and its send); well above the gateway's 10 s timeout",
+    fallback: () => 120,
+    form: "an integer from 30 to 3600",
+    parse: intIn(30, 3600),
+  },
+  {
+    key: "sweeperAdoptAgeSeconds",
+    env: "SWEEPER_ADOPT_AGE_SECONDS",
+    description:
+      "Age after which a region's sweeper adopts a payment the other region accepted and that is still RECEIVED (the other region is presumed lost); far above what a healthy region leaves pending and above the ~90 s DNS failover, so the regions do not race",
+    fallback: () => 600,
+    form: "an integer from 60 to 86400, at least sweeperAgeSeconds",
+    parse: intIn(60, 86_400),
+  },
+  {
+    key: "sweeperMaxPerRun",
+    env: "SWEEPER_MAX_PER_RUN",
+    description: "Most payments one sweeper run (every minute) re-enqueues, oldest first; the rest wait for the next run",
+    fallback: () => 500,
+    form: "an integer from 1 to 2000",
+    parse: intIn(1, 2000),
+  },
+  {
+    key: "sweeperPendingAlarmThreshold",
+    env: "SWEEPER_PENDING_ALARM_THRESHOLD",
+    description:
+      "The payment-sweeper-pending alarm fires when more payments than this are still RECEIVED past sweeperAgeSeconds for 5 minutes in a row",
+    fallback: () => 10,
+    form: "an integer from 0 to 1000000",
+    parse: intIn(0, 1_000_000),
+  },
+  {
     key: "replicationLagThresholdSeconds",
     env: "REPLICATION_LAG_THRESHOLD_SECONDS",
     description: "Aurora global replication lag alarm threshold",
@@ -494,6 +535,11 @@ function checkRelations(c: DeploymentConfig): void {
     checkZones(key, region, zones);
   }
   checkConnectionBudget(c);
+  if (c.sweeperAdoptAgeSeconds < c.sweeperAgeSeconds) {
+    throw new ConfigError(
+      `Invalid sweeperAdoptAgeSeconds: ${c.sweeperAdoptAgeSeconds} is below sweeperAgeSeconds ${c.sweeperAgeSeconds}. Expected at least sweeperAgeSeconds: a region adopts the other region's payments only after it would re-enqueue its own.`,
+    );
+  }
   if (c.riskLimitMinor > c.maxPaymentAmountMinor) {
     throw new ConfigError(
       `Invalid riskLimitMinor: ${c.riskLimitMinor} is above maxPaymentAmountMinor ${c.maxPaymentAmountMinor}. Expected at most the maximum amount.`,

@@ -45,6 +45,11 @@ export const ENV = {
   dbMasterSecretArn: "DB_MASTER_SECRET_ARN",
   dbMasterUsername: "DB_MASTER_USERNAME",
   healthCheckTimeoutMs: "HEALTH_CHECK_TIMEOUT_MS",
+  sweeperAgeSeconds: settingEnv("sweeperAgeSeconds"),
+  sweeperAdoptAgeSeconds: settingEnv("sweeperAdoptAgeSeconds"),
+  sweeperMaxPerRun: settingEnv("sweeperMaxPerRun"),
+  /** A swept payment is not swept again within this time: its message's whole life in the queue. */
+  sweeperResweepSeconds: "SWEEPER_RESWEEP_SECONDS",
   /** Local runs: S3 emulators need path-style URLs. */
   s3ForcePathStyle: "S3_FORCE_PATH_STYLE",
 } as const;
@@ -186,17 +191,55 @@ export const FUNCTIONS = {
     required: ["transactionsTable", "transactionQueueUrl"],
     optional: ["dbEndpoint", "dbPort", "healthCheckTimeoutMs"],
   }),
+  sweeper: defineFunction({
+    handler: "pending-sweeper",
+    key: "sweeper",
+    description: "Re-enqueues payments left RECEIVED (the gateway's crash window) and adopts the other region's after a failover",
+    timeoutSeconds: 60,
+    required: [
+      "transactionsTable",
+      "transactionQueueUrl",
+      "sweeperAgeSeconds",
+      "sweeperAdoptAgeSeconds",
+      "sweeperMaxPerRun",
+      "sweeperResweepSeconds",
+    ],
+    optional: [],
+  }),
 } as const;
+
+/** How the sweeper runs: EventBridge Scheduler invokes it once a minute, one run at a time. */
+export const SWEEPER = {
+  scheduleExpression: "rate(1 minute)",
+  intervalSeconds: 60,
+  /** Never two runs at once in a region: a run that overlaps the next is throttled, not doubled. */
+  reservedConcurrency: 1,
+  /** Consecutive 1-minute periods above the threshold before the pending alarm fires. */
+  pendingAlarmMinutes: 5,
+} as const;
+
+/**
+ * How long a swept payment is left alone: its message's whole life in the queue (each receive
+ * waits out the visibility timeout, the last one moves it to the DLQ). A shorter guard would
+ * re-enqueue every minute while the first message still waits.
+ */
+export function resweepSeconds(queue: Pick<QueueContract, "visibilityTimeoutSeconds" | "maxReceiveCount"> = QUEUES.transaction): number {
+  return queue.visibilityTimeoutSeconds * queue.maxReceiveCount;
+}
 
 /**
  * The business metrics, as the handlers emit them and the dashboard reads them. Powertools
  * adds the dimension `service`: the emitting function's handler folder.
  */
 export const PAYMENT_METRICS = {
-  accepted: { name: "PaymentsAccepted", service: FUNCTIONS.gateway.handler, label: "accepted (202)" },
-  refused: { name: "PaymentsRefused", service: FUNCTIONS.gateway.handler, label: "refused (4XX)" },
-  processed: { name: "PaymentsProcessed", service: FUNCTIONS.processor.handler, label: "processed" },
-  failed: { name: "PaymentsFailed", service: FUNCTIONS.processor.handler, label: "failed (risk limit)" },
+  accepted: { name: "PaymentsAccepted", service: FUNCTIONS.gateway.handler, label: "accepted (202)", statistic: "Sum" },
+  refused: { name: "PaymentsRefused", service: FUNCTIONS.gateway.handler, label: "refused (4XX)", statistic: "Sum" },
+  processed: { name: "PaymentsProcessed", service: FUNCTIONS.processor.handler, label: "processed", statistic: "Sum" },
+  failed: { name: "PaymentsFailed", service: FUNCTIONS.processor.handler, label: "failed (risk limit)", statistic: "Sum" },
+  /** A gauge, reported by every sweeper run (0 included): RECEIVED past sweeperAgeSeconds, either region's. */
+  pending: { name: "PaymentsPending", service: FUNCTIONS.sweeper.handler, label: "pending past the sweeper age", statistic: "Maximum" },
+  swept: { name: "PaymentsSwept", service: FUNCTIONS.sweeper.handler, label: "re-enqueued by the sweeper", statistic: "Sum" },
+  adopted: { name: "PaymentsAdopted", service: FUNCTIONS.sweeper.handler, label: "adopted from the other region", statistic: "Sum" },
 } as const;
 
 export type FunctionId = keyof typeof FUNCTIONS;

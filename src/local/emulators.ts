@@ -19,7 +19,7 @@ import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { type DeploymentConfig, loadConfig } from "../contracts/config";
-import { ENV, environmentOf, FUNCTIONS, QUEUES, type QueueId, SIDE_EFFECT_LEASE_SECONDS } from "../contracts/functions";
+import { ENV, environmentOf, FUNCTIONS, QUEUES, type QueueId, resweepSeconds, SIDE_EFFECT_LEASE_SECONDS } from "../contracts/functions";
 import { Naming } from "../contracts/names";
 import { attributeNames, projectionOf, TABLES, type TableId } from "../contracts/tables";
 import type { LocalLedger } from "./ledger";
@@ -320,6 +320,10 @@ export async function startEmulators(options: StartOptions = {}): Promise<Emulat
     [ENV.tracingEnabled]: "false",
     [ENV.metricsDisabled]: "true",
     ...functionEnvironment(resources, options.config ?? loadConfig({}, {}), options.visibilityTimeoutSeconds ?? 30, options.ledger),
+    ...sweeperEnvironment(resources, options.config ?? loadConfig({}, {}), {
+      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30,
+      maxReceiveCount: options.maxReceiveCount ?? QUEUES.transaction.maxReceiveCount,
+    }),
   };
 
   return {
@@ -337,7 +341,7 @@ export async function startEmulators(options: StartOptions = {}): Promise<Emulat
 }
 
 /**
- * The environment of all four handlers against these resources, each part built from its
+ * The environment of the four payment handlers against these resources, each part built from its
  * function contract as the stacks build it. The handlers share one process here, so one map.
  */
 function functionEnvironment(
@@ -392,6 +396,22 @@ function functionEnvironment(
     // No Aurora here: the health check skips its database probe.
     ...environmentOf(FUNCTIONS.health, { transactionsTable: res.transactionsTable, transactionQueueUrl: res.transactionQueueUrl }),
   };
+}
+
+/** The sweeper's environment, with the guard time of these (local) queues. */
+function sweeperEnvironment(
+  res: Resources,
+  config: DeploymentConfig,
+  transactionQueue: { visibilityTimeoutSeconds: number; maxReceiveCount: number },
+): Record<string, string> {
+  return environmentOf(FUNCTIONS.sweeper, {
+    transactionsTable: res.transactionsTable,
+    transactionQueueUrl: res.transactionQueueUrl,
+    sweeperAgeSeconds: String(config.sweeperAgeSeconds),
+    sweeperAdoptAgeSeconds: String(config.sweeperAdoptAgeSeconds),
+    sweeperMaxPerRun: String(config.sweeperMaxPerRun),
+    sweeperResweepSeconds: String(resweepSeconds(transactionQueue)),
+  });
 }
 
 /** Sets env vars (returns a function restoring the previous values). */

@@ -109,6 +109,16 @@ export class PaymentTables extends Construct {
     this.key.grantUse(grantee, "dynamodb", writes ? ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"] : ["kms:Decrypt"]);
   }
 
+  /**
+   * Query one index of a table, not the table itself (a reader of a sparse index), with the key
+   * right that reading needs.
+   */
+  grantIndexQuery(grantee: IGrantable, id: TableId, indexName: string): void {
+    const { arn } = this.tables[id];
+    grantee.addToPolicy({ Effect: "Allow", Action: ["dynamodb:Query"], Resource: `${arn}/index/${indexName}` });
+    this.key.grantUse(grantee, "dynamodb", ["kms:Decrypt"]);
+  }
+
   /** For health checks: DescribeTable only. */
   grantDescribe(grantee: IGrantable, id: TableId): void {
     grantee.addToPolicy({ Effect: "Allow", Action: ["dynamodb:DescribeTable"], Resource: this.tables[id].arn });

@@ -1,7 +1,7 @@
 import { CloudwatchDashboard } from "@cdktf/provider-aws/lib/cloudwatch-dashboard";
 import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
 import { Construct } from "constructs";
-import { METRICS_NAMESPACE, PAYMENT_METRICS } from "../../contracts/functions";
+import { METRICS_NAMESPACE, PAYMENT_METRICS, SWEEPER } from "../../contracts/functions";
 import { AwsStack } from "../core/aws-stack";
 import { EncryptedLogGroup } from "./log-group";
 
@@ -45,6 +45,8 @@ export interface MonitoredResources {
   readonly queues: ReadonlyArray<{ readonly key: string; readonly name: string; readonly dlqName: string; readonly maxAgeSeconds: number }>;
   readonly functions: ReadonlyArray<{ readonly key: string; readonly name: string }>;
   readonly tables: ReadonlyArray<{ readonly key: string; readonly name: string }>;
+  /** The pending-payment sweeper: its PaymentsPending gauge is alarmed above this threshold. */
+  readonly sweeper?: { readonly pendingAlarmThreshold: number };
   /** Region the tables replicate to (DynamoDB ReplicationLatency's ReceivingRegion). */
   readonly replicaRegion: string;
   /** S3 replication owned by this stack: metrics live in the source region. */
@@ -354,12 +356,24 @@ export function monitoringPlan(
   sections.push({ title: "Functions", metrics: fnMetrics });
 
   // Payments, from the handlers' embedded metrics.
-  sections.push({
-    title: "Payments",
-    metrics: Object.values(PAYMENT_METRICS).map((m) =>
-      metric(METRICS_NAMESPACE, m.name, { service: m.service }, "Sum", minute, `payments ${m.label}`),
-    ),
-  });
+  const payments = Object.fromEntries(
+    Object.entries(PAYMENT_METRICS).map(([id, m]) => [
+      id,
+      metric(METRICS_NAMESPACE, m.name, { service: m.service }, m.statistic, minute, `payments ${m.label}`),
+    ]),
+  ) as Record<keyof typeof PAYMENT_METRICS, MetricSpec>;
+  if (r.sweeper) {
+    alarms.push({
+      id: "sweeper-pending",
+      description: `More than ${r.sweeper.pendingAlarmThreshold} payments still RECEIVED past the sweeper's age for ${SWEEPER.pendingAlarmMinutes} minutes: they are not being posted (processor or ledger failing, or another region's payments waiting for adoption). Run npm run dr -- reconcile. The sweeper reports every minute, so silence means it is not running.`,
+      metric: payments.pending,
+      comparison: "GreaterThanThreshold",
+      threshold: r.sweeper.pendingAlarmThreshold,
+      evaluationPeriods: SWEEPER.pendingAlarmMinutes,
+      treatMissingData: "breaching",
+    });
+  }
+  sections.push({ title: "Payments", metrics: Object.values(payments) });
 
   // Replication.
   const replicationMetrics: MetricSpec[] = [];

@@ -11,6 +11,7 @@ import { PaymentLoadBalancer } from "../api/load-balancer";
 import { PaymentWebAcl } from "../api/web-acl";
 import { LedgerMigrator } from "../compute/ledger-migrator";
 import { PaymentFunctions } from "../compute/payment-functions";
+import { PendingSweeper } from "../compute/pending-sweeper";
 import { AwsStack } from "../core/aws-stack";
 import { BucketReplication } from "../data/bucket-replication";
 import { AuroraGlobalDatabase, type MasterCredentials } from "../data/database";
@@ -50,6 +51,8 @@ export interface Services {
   readonly notificationQueue: QueueWithDlq;
   readonly notificationTopic: NotificationTopic;
   readonly functions: PaymentFunctions;
+  /** Re-enqueues payments left RECEIVED, once a minute. */
+  readonly sweeper: PendingSweeper;
   readonly api: PaymentHttpApi;
   readonly loadBalancer: PaymentLoadBalancer;
   readonly webAcl: PaymentWebAcl;
@@ -178,6 +181,15 @@ export class PaymentRegionStack extends AwsStack {
       corsAllowOrigin: config.corsAllowOrigin,
       authCacheTtlSeconds: config.authCacheTtlSeconds,
     });
+    const sweeper = new PendingSweeper(this, "sweeper", {
+      tables: this.data.tables,
+      transactionQueue,
+      vpc: { subnetIds: this.network.privateSubnetIds, securityGroupIds: [functions.securityGroupId] },
+      memoryMb: config.lambdaMemoryMb,
+      ageSeconds: config.sweeperAgeSeconds,
+      adoptAgeSeconds: config.sweeperAdoptAgeSeconds,
+      maxPerRun: config.sweeperMaxPerRun,
+    });
     const api = new PaymentHttpApi(this, "api", {
       functions: functions.all,
       throttlingRateLimit: config.apiThrottleRateLimit,
@@ -203,7 +215,7 @@ export class PaymentRegionStack extends AwsStack {
           memoryMb: config.lambdaMemoryMb,
         })
       : undefined;
-    return { transactionQueue, notificationQueue, notificationTopic, functions, api, loadBalancer, webAcl, migrator };
+    return { transactionQueue, notificationQueue, notificationTopic, functions, sweeper, api, loadBalancer, webAcl, migrator };
   }
 
   private buildObservability(config: DeploymentConfig, primary?: PaymentRegionStack): Observability {
@@ -226,10 +238,13 @@ export class PaymentRegionStack extends AwsStack {
           dlqName: q.dlqName,
           maxAgeSeconds: QUEUES[q.queueId].maxAgeSeconds,
         })),
-        functions: [...services.functions.all, ...(services.migrator ? [services.migrator.function] : [])].map((fn) => ({
-          key: fn.contract.key,
-          name: fn.functionName,
-        })),
+        functions: [...services.functions.all, services.sweeper.function, ...(services.migrator ? [services.migrator.function] : [])].map(
+          (fn) => ({
+            key: fn.contract.key,
+            name: fn.functionName,
+          }),
+        ),
+        sweeper: { pendingAlarmThreshold: config.sweeperPendingAlarmThreshold },
         tables: TABLE_IDS.map((id) => ({ key: tableSlug(id), name: data.tables.tables[id].name })),
         replicaRegion: this.role === "primary" ? config.drRegion : config.primaryRegion,
         bucketReplication:
@@ -297,7 +312,10 @@ export class PaymentRegionStack extends AwsStack {
       outputs[`${prefix}_table_arn`] = data.tables.tables[id].arn;
     }
     if (data.tables.transactionsStreamArn) outputs.transactions_stream_arn = data.tables.transactionsStreamArn;
-    for (const fn of services.functions.all) outputs[`${fn.contract.handler.replaceAll("-", "_")}_function_name`] = fn.functionName;
+    for (const fn of [...services.functions.all, services.sweeper.function]) {
+      outputs[`${fn.contract.handler.replaceAll("-", "_")}_function_name`] = fn.functionName;
+    }
+    outputs.sweeper_schedule_name = services.sweeper.scheduleName;
     for (const [name, value] of Object.entries(outputs)) new TerraformOutput(this, name, { value });
   }
 }
