@@ -1,7 +1,7 @@
 /**
  * The operator CLI, one entry point with a command group per concern:
  *
- *   npm run ops -- dr <status|switchover|failover|wait> [flags]     (or: npm run dr -- ...)
+ *   npm run ops -- dr <status|switchover|failover|wait|reconcile|redrive> [flags]   (or: npm run dr -- ...)
  *   npm run ops -- keys <issue|list|revoke> [flags]                  merchant API keys
  *
  * Every command reads the deployment configuration as synth does (cdktf.json context, then the
@@ -20,7 +20,8 @@ const GROUPS: Readonly<Record<string, (argv: readonly string[]) => Promise<ExitC
 export const USAGE = `Usage: npm run ops -- <group> <command> [flags]
 
 Groups:
-  dr        Aurora writer and Route53 health checks: status, switchover, failover, wait
+  dr        Aurora writer and Route53 health checks: status, switchover, failover, wait;
+            the payments of a region: reconcile (stranded payments, adopt), redrive (DLQs)
             (npm run ops -- dr help)
   keys      Merchant API keys: issue (printed once), list, revoke
             (npm run ops -- keys help)`;

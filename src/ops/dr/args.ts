@@ -1,6 +1,8 @@
 /** Command line of the DR CLI: strict, so a typo never turns into a different operation. */
 import type { RegionRole } from "../../contracts/config";
+import type { QueueId } from "../../contracts/functions";
 import { DEFAULT_POLL_SECONDS, DEFAULT_TIMEOUT_SECONDS } from "./operations";
+import { DEFAULT_REDRIVE_MAX, DEFAULT_SINCE_HOURS } from "./payments";
 
 export type Command =
   | { readonly command: "help" }
@@ -13,7 +15,18 @@ export type Command =
       readonly timeoutSeconds: number;
       readonly pollSeconds: number;
       readonly writerOnly: boolean;
-    };
+    }
+  | {
+      readonly command: "reconcile";
+      readonly region: RegionRole;
+      /** @default the deployment's sweeperAgeSeconds */
+      readonly olderThanSeconds?: number;
+      /** Start of the counted window; @default DEFAULT_SINCE_HOURS ago */
+      readonly since?: Date;
+      readonly adopt: boolean;
+      readonly yes: boolean;
+    }
+  | { readonly command: "redrive"; readonly region: RegionRole; readonly queue: QueueId; readonly max: number; readonly yes: boolean };
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -38,7 +51,21 @@ Commands:
                               Polls until --to (default dr) is the writer and every member is
                               available (--writer-only: only the writer). Default timeout ${DEFAULT_TIMEOUT_SECONDS} s,
                               poll every ${DEFAULT_POLL_SECONDS} s. Exit 2 on timeout.
+  reconcile [--region primary|dr] [--older-than SECONDS] [--since ISO] [--adopt] [--yes]
+                              Payments of that region's table: accepted since --since (default
+                              ${DEFAULT_SINCE_HOURS} h ago), posted in the ledger, notified; and every payment still
+                              RECEIVED after --older-than (default sweeperAgeSeconds), from the
+                              pending index. Exit 0 none stranded, 2 some. --adopt enqueues those
+                              into that region's transaction queue (any region's, any age): dry run
+                              without --yes (exit 1).
+  redrive [--region primary|dr] [--queue transaction|notification] [--max N] [--yes]
+                              Moves up to --max (default ${DEFAULT_REDRIVE_MAX}) messages from the queue's DLQ
+                              back to the queue (default transaction). Without --yes: counts and
+                              the first messages only, exit 1.
   help                        This text.
+
+--region (default primary) picks the region whose table and queues are used; every call goes to
+that region only, so both work while the other region is down.
 
 Configuration: cdktf.json "context" and environment variables, as for synth (src/contracts/config.ts).
 AWS credentials: the usual SDK chain (AWS_PROFILE, environment, SSO, instance role).`;
@@ -57,12 +84,53 @@ const FLAGS: Record<Exclude<Command["command"], "help">, Record<string, FlagSpec
     "--poll-seconds": { takesValue: true },
     "--writer-only": { takesValue: false },
   },
+  reconcile: {
+    "--region": { takesValue: true },
+    "--older-than": { takesValue: true },
+    "--since": { takesValue: true },
+    "--adopt": { takesValue: false },
+    "--yes": { takesValue: false },
+  },
+  redrive: {
+    "--region": { takesValue: true },
+    "--queue": { takesValue: true },
+    "--max": { takesValue: true },
+    "--yes": { takesValue: false },
+  },
 };
 
 function parseTo(value: string | undefined): RegionRole {
   if (value === undefined) return "dr";
   if (value === "dr" || value === "primary") return value;
   throw new UsageError(`invalid --to "${value}": expected dr or primary`);
+}
+
+function parseRegion(value: string | undefined): RegionRole {
+  if (value === undefined) return "primary";
+  if (value === "dr" || value === "primary") return value;
+  throw new UsageError(`invalid --region "${value}": expected primary or dr`);
+}
+
+function parseQueue(value: string | undefined): QueueId {
+  if (value === undefined) return "transaction";
+  if (value === "transaction" || value === "notification") return value;
+  throw new UsageError(`invalid --queue "${value}": expected transaction or notification`);
+}
+
+function parseInteger(flag: string, value: string | undefined, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(n >= min && n <= max)) throw new UsageError(`invalid ${flag} "${value}": expected an integer from ${min} to ${max}`);
+  return n;
+}
+
+function parseSince(value: string | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  const at = new Date(value);
+  if (!/^\d{4}-\d\d-\d\d/.test(value) || Number.isNaN(at.getTime())) {
+    throw new UsageError(`invalid --since "${value}": expected an ISO 8601 time such as 2030-01-31T00:00:00Z`);
+  }
+  return at;
 }
 
 function parseSeconds(flag: string, value: string | undefined, fallback: number, min: number, max: number): number {
@@ -121,6 +189,24 @@ export function parseArgs(argv: readonly string[]): Command {
         timeoutSeconds: parseSeconds("--timeout-seconds", values.get("--timeout-seconds"), DEFAULT_TIMEOUT_SECONDS, 1, 86_400),
         pollSeconds: parseSeconds("--poll-seconds", values.get("--poll-seconds"), DEFAULT_POLL_SECONDS, 0.01, 3_600),
         writerOnly: values.has("--writer-only"),
+      };
+    case "reconcile":
+      if (values.has("--yes") && !values.has("--adopt")) throw new UsageError("--yes needs --adopt: reconcile alone changes nothing");
+      return {
+        command: "reconcile",
+        region: parseRegion(values.get("--region")),
+        olderThanSeconds: parseInteger("--older-than", values.get("--older-than"), 0, 30 * 86_400),
+        since: parseSince(values.get("--since")),
+        adopt: values.has("--adopt"),
+        yes: values.has("--yes"),
+      };
+    case "redrive":
+      return {
+        command: "redrive",
+        region: parseRegion(values.get("--region")),
+        queue: parseQueue(values.get("--queue")),
+        max: parseInteger("--max", values.get("--max"), 1, 100_000) ?? DEFAULT_REDRIVE_MAX,
+        yes: values.has("--yes"),
       };
   }
 }
