@@ -9,10 +9,12 @@ import type { AddressInfo } from "node:net";
 import { connect } from "node:net";
 import * as path from "node:path";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { loadConfig } from "../../src/contracts/config";
 import { matchRoute, readBody, toHttpApiEvent } from "../../src/local/http-api";
 import { paymentBody } from "../../src/local/lambda-events";
 import { type LocalRegion, startLocalRegion } from "../../src/local/region";
+import { makeTransaction } from "../../src/local/seed";
 import { receiveMessages, sleep } from "../helpers/observe";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -30,6 +32,9 @@ beforeAll(async () => {
     // Short, so a failed record comes back (and reaches the DLQ) within the test.
     visibilityTimeoutSeconds: 1,
     maxReceiveCount: 3,
+    // The sweeper twice a second; only what is RECEIVED for 30 s is its business.
+    sweeperIntervalMs: 500,
+    sweeperAgeSeconds: 30,
     prefix: "lr",
     config: loadConfig({}, {}),
   });
@@ -246,6 +251,21 @@ test("a record the processor fails is left on the queue, redelivered, and reache
   expect(await region.emulators.fauxqs.inspectQueue(region.resources.names.transactionDlq)).toEqual({ ...emptyQueue, ready: 1 });
   expect(region.pollers.transactions.failed - failedBefore).toBe(3);
   expect(await region.emulators.fauxqs.inspectQueue(region.resources.names.transactionQueue)).toEqual(emptyQueue);
+}, 15_000);
+
+test("the sweeper timer posts a payment that was written but never queued (the gateway's crash window)", async () => {
+  const { item } = makeTransaction({ merchant_id: region.demo.merchantId });
+  const at = new Date(Date.now() - 3_600_000).toISOString();
+  await DynamoDBDocumentClient.from(region.emulators.clients.dynamodb).send(
+    new PutCommand({ TableName: region.resources.transactionsTable, Item: { ...item, created_at: at, updated_at: at, pending_since: at } }),
+  );
+  await until("the swept payment PROCESSED", 10_000, async () => {
+    const got = await call("GET", `/transactions/${item.transaction_id}`, { headers: auth() });
+    return got.body.status === "PROCESSED" ? true : undefined;
+  });
+  expect(region.sweeper).toMatchObject({ swept: 1, adopted: 0, failed: 0 });
+  expect(region.sweeper.runs).toBeGreaterThan(1);
+  expect(lines).toContainEqual(expect.stringMatching(/^sweep -> re-enqueued 1 \(0 adopted\) \d+ ms \[pending-sweeper\]$/));
 }, 15_000);
 
 test("stop() closes the port, stops the emulators and restores the environment", async () => {

@@ -21,13 +21,14 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import type { Context } from "aws-lambda";
 import { ConfigError, type DeploymentConfig } from "../contracts/config";
 import { deploymentConfig, PROJECT_ROOT } from "../contracts/context";
-import { ENV, FUNCTIONS, type FunctionContract } from "../contracts/functions";
+import { ENV, FUNCTIONS, type FunctionContract, SWEEPER } from "../contracts/functions";
 import { issueKey } from "../ops/keys/operations";
 import { applyEnv, type Emulators, type Resources, startEmulators } from "./emulators";
 import { matchRoute, readBody, toHttpApiEvent, type Written, writeGatewayError, writeResult } from "./http-api";
 import { fakeContext } from "./lambda-events";
 import { type LocalLedger, startLocalLedger } from "./ledger";
 import { type PollerStats, type QueuePoller, type SqsHandler, startQueuePoller } from "./sqs-poller";
+import { type SweeperHandler, type SweeperStats, startSweeperTimer } from "./sweeper-timer";
 
 const HOST = "127.0.0.1";
 export const DEFAULT_PORT = 8080;
@@ -59,6 +60,11 @@ export interface LocalRegionOptions {
   config?: DeploymentConfig;
   /** The ledger to post to (the drill shares one between two regions); default: a MariaDB of its own. */
   ledger?: LocalLedger;
+  /** How often the pending-sweeper runs (default: every minute, as scheduled in AWS); 0: never. */
+  sweeperIntervalMs?: number;
+  /** The sweeper's ages (default: the deployment's sweeperAgeSeconds and sweeperAdoptAgeSeconds). */
+  sweeperAgeSeconds?: number;
+  sweeperAdoptAgeSeconds?: number;
 }
 
 export interface LocalRegion {
@@ -74,6 +80,8 @@ export interface LocalRegion {
   /** Env vars the handlers run with (handy for the AWS CLI or a script against the emulators). */
   readonly env: Readonly<Record<string, string>>;
   readonly pollers: { readonly transactions: PollerStats; readonly notifications: PollerStats };
+  /** Runs of the pending-sweeper timer so far. */
+  readonly sweeper: SweeperStats;
   /** A merchant and its API key, issued at start (as `npm run ops -- keys issue` would). */
   readonly demo: { readonly merchantId: string; readonly apiKey: string };
   /** Stops the pollers and the server, then the emulators; restores the environment. Idempotent. */
@@ -179,6 +187,8 @@ export async function startLocalRegion(options: LocalRegionOptions = {}): Promis
       ...emulators.baseEnv,
       [ENV.logLevel]: options.handlerLogLevel ?? process.env[ENV.logLevel] ?? "WARN",
       [ENV.serviceName]: "payments-local",
+      ...(options.sweeperAgeSeconds !== undefined ? { [ENV.sweeperAgeSeconds]: String(options.sweeperAgeSeconds) } : {}),
+      ...(options.sweeperAdoptAgeSeconds !== undefined ? { [ENV.sweeperAdoptAgeSeconds]: String(options.sweeperAdoptAgeSeconds) } : {}),
     };
     // Never let a developer's real AWS session leak into calls meant for the emulators.
     const restoreEnv = applyEnv({ ...env, AWS_SESSION_TOKEN: undefined, AWS_PROFILE: undefined });
@@ -192,6 +202,7 @@ export async function startLocalRegion(options: LocalRegionOptions = {}): Promis
     );
     const processor = loadHandler<SqsHandler>(FUNCTIONS.processor);
     const notifier = loadHandler<SqsHandler>(FUNCTIONS.notifier);
+    const sweeperHandler = loadHandler<SweeperHandler>(FUNCTIONS.sweeper);
 
     // The pollers' own client (the handlers have theirs).
     const sqs = new SQSClient({
@@ -282,6 +293,20 @@ export async function startLocalRegion(options: LocalRegionOptions = {}): Promis
       timeoutMs: timeoutMs(FUNCTIONS.notifier),
     });
     pollers.push(notifications);
+    // EventBridge Scheduler's part: the sweeper on a timer, one run at a time.
+    const sweeperIntervalMs = options.sweeperIntervalMs ?? SWEEPER.intervalSeconds * 1000;
+    const sweeper =
+      sweeperIntervalMs > 0
+        ? startSweeperTimer({
+            handler: sweeperHandler,
+            intervalMs: sweeperIntervalMs,
+            timeoutMs: timeoutMs(FUNCTIONS.sweeper),
+            makeContext: fakeContext,
+            functionName: FUNCTIONS.sweeper.handler,
+            log,
+          })
+        : undefined;
+    if (sweeper) cleanups.push(() => sweeper.stop());
 
     let stopping: Promise<void> | undefined;
     return {
@@ -293,6 +318,7 @@ export async function startLocalRegion(options: LocalRegionOptions = {}): Promis
       ledger,
       env,
       pollers: { transactions: transactions.stats, notifications: notifications.stats },
+      sweeper: sweeper?.stats ?? { runs: 0, failed: 0, swept: 0, adopted: 0 },
       demo: { merchantId: DEMO_MERCHANT_ID, apiKey: demoKey },
       stop: () => (stopping ??= runCleanups()),
     };
@@ -311,6 +337,7 @@ export function describeRegion(r: LocalRegion): string[] {
     `  DynamoDB        ${r.emulators.dynamo.endpoint}   tables ${res.transactionsTable}, ${res.merchantKeysTable}`,
     `  SQS / SNS / S3  ${r.emulators.fauxqs.endpoint}`,
     `  queues          ${res.names.transactionQueue} -> transaction-processor (DLQ ${res.names.transactionDlq})`,
+    `                  pending-sweeper re-enqueues payments left RECEIVED into it (on a timer, like its schedule)`,
     `                  ${res.names.notificationQueue} -> notification-sender (DLQ ${res.names.notificationDlq})`,
     `  topic           ${res.notificationTopicArn}`,
     `  subscriber      ${res.observerQueueUrl} (SNS envelopes of what was published)`,
