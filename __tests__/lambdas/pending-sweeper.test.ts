@@ -10,6 +10,7 @@ import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import mysql from "mysql2/promise";
 import type { SweepSummary } from "../../lambdas/pending-sweeper";
 import type { HttpEvent, HttpResult } from "../../lambdas/shared/http";
+import { findPending, type PendingRef } from "../../lambdas/shared/sweep";
 import { messageOf, type TransactionItem } from "../../lambdas/shared/transactions";
 import { newApiKey } from "../../src/contracts/merchant-keys";
 import { applyEnv, clearTable, type Emulators, startEmulators, tableSchema } from "../../src/local/emulators";
@@ -223,6 +224,27 @@ test("bounded: at most sweeperMaxPerRun per run, oldest first; the rest in the n
   expect(await small(undefined)).toMatchObject({ pending: 2, swept: 2 });
   expect((await drain()).sort()).toEqual(oldestFirst.slice(10).sort());
   expect(await small(undefined)).toMatchObject({ pending: 0, swept: 0 });
+});
+
+test("reading is bounded too: past maxListPages a shard is only counted (a wall of not-yet-adoptable entries right after a failover)", async () => {
+  const inShard = async (ageSeconds: number, region: string) => {
+    const item = await pending(ageSeconds, region);
+    await doc().send(new PutCommand({ TableName: emu.resources.transactionsTable, Item: { ...item, pending_shard: "3" } }));
+    return item;
+  };
+  for (const age of [330, 320, 310]) await inShard(age, DR);
+  const own = await inShard(200, PRIMARY);
+  const options = {
+    table: emu.resources.transactionsTable,
+    olderThanSeconds: 120,
+    eligible: (ref: PendingRef, age: number) => ref.acceptedRegion === PRIMARY || age >= 600,
+    pageSize: 1,
+  };
+  const bounded = await findPending(doc(), { ...options, maxListPages: 2 });
+  expect(bounded).toEqual({ total: 4, totalIsLowerBound: false, refs: [] });
+  const unbounded = await findPending(doc(), options);
+  expect(unbounded.refs.map((r) => r.transactionId)).toEqual([own.transaction_id]);
+  expect(unbounded.total).toBe(4);
 });
 
 test("a message that could not be sent has its mark taken back, so the next run sends it", async () => {

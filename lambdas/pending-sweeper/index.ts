@@ -13,7 +13,8 @@
  * posts it once, and the processor only completes the projection of one already posted. What a
  * race can repeat is a notification, which the adoption age keeps rare.
  *
- * Bounded work: at most sweeperMaxPerRun payments per run, oldest first (lambdas/shared/sweep.ts).
+ * Bounded work: at most sweeperMaxPerRun payments per run, oldest first, found by reading at most
+ * 10 pages of the pending index per shard (the rest is counted server-side): lambdas/shared/sweep.ts.
  * Metrics: PaymentsPending (every run, 0 included), PaymentsSwept, PaymentsAdopted.
  */
 import type { Context } from "aws-lambda";
@@ -22,6 +23,9 @@ import { documentClient, sqs } from "../shared/clients";
 import { intEnv, once, requireEnv } from "../shared/env";
 import { countPayments, instrumented, logger, reportPayments } from "../shared/runtime";
 import { enqueuePending, findPending } from "../shared/sweep";
+
+/** Index pages (500 entries each) one run reads per shard to find what to sweep; the rest is counted. */
+const MAX_LIST_PAGES = 10;
 
 const config = once(() => {
   const ageSeconds = intEnv(ENV.sweeperAgeSeconds, 120);
@@ -59,6 +63,8 @@ export const handler = instrumented(async (_event: unknown, _context: Context): 
     // Own payments past the age; the other region's (or unknown) only past the adoption age.
     eligible: (ref, age) => ref.acceptedRegion === cfg.region || age >= cfg.adoptAgeSeconds,
     limit: cfg.maxPerRun,
+    // Bounded reading too: right after a failover most entries may be the other region's, not yet adoptable.
+    maxListPages: MAX_LIST_PAGES,
     now,
   });
   reportPayments("pending", found.total);

@@ -34,6 +34,14 @@ export interface FindPendingOptions {
   readonly eligible?: (ref: PendingRef, ageSeconds: number) => boolean;
   /** Most refs listed, oldest first. @default no limit */
   readonly limit?: number;
+  /**
+   * Most index pages (of 500 entries) read per shard to list; the rest of the shard is only
+   * counted. Bounds a run when many entries are not eligible (the other region's, younger than the
+   * adoption age, right after a failover). @default no bound
+   */
+  readonly maxListPages?: number;
+  /** Index entries per Query page while listing. @default 500 */
+  readonly pageSize?: number;
   /** @default Date.now() */
   readonly now?: number;
 }
@@ -67,6 +75,7 @@ export async function findPending(doc: DynamoDBDocumentClient, options: FindPend
   const cutoff = new Date(now - options.olderThanSeconds * 1000).toISOString();
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
   const eligible = options.eligible ?? (() => true);
+  const maxListPages = options.maxListPages ?? Number.POSITIVE_INFINITY;
   const query = (shard: string, start: Record<string, unknown> | undefined, count: boolean) =>
     doc.send(
       new QueryCommand({
@@ -77,7 +86,7 @@ export async function findPending(doc: DynamoDBDocumentClient, options: FindPend
         ExpressionAttributeValues: { ":shard": shard, ":cutoff": cutoff },
         ScanIndexForward: true,
         ExclusiveStartKey: start,
-        ...(count ? { Select: "COUNT" as const } : { Limit: Math.min(LIST_PAGE, limit) }),
+        ...(count ? { Select: "COUNT" as const } : { Limit: Math.min(options.pageSize ?? LIST_PAGE, limit) }),
       }),
     );
 
@@ -85,6 +94,7 @@ export async function findPending(doc: DynamoDBDocumentClient, options: FindPend
     shards().map(async (shard) => {
       const refs: PendingRef[] = [];
       let seen = 0;
+      let listed = 0;
       let start: Record<string, unknown> | undefined;
       do {
         const page: QueryCommandOutput = await query(shard, start, false);
@@ -99,7 +109,8 @@ export async function findPending(doc: DynamoDBDocumentClient, options: FindPend
           if (refs.length < limit && eligible(ref, ageSeconds(ref.pendingSince, now))) refs.push(ref);
         }
         start = page.LastEvaluatedKey;
-      } while (start && refs.length < limit);
+        listed++;
+      } while (start && refs.length < limit && listed < maxListPages);
       // Listed enough: count the rest of the shard without reading it back.
       let pages = 0;
       while (start && pages < MAX_COUNT_PAGES) {
