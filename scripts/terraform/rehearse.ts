@@ -63,6 +63,7 @@ const PROVIDER_ENDPOINTS = [
   "rds",
   "route53",
   "s3",
+  "scheduler",
   "secretsmanager",
   "sns",
   "sqs",
