@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { benchBundles, benchGateway, benchProcessor } from "./lambdas";
 import { benchReplicator } from "./replicator";
 import { type BenchRow, printTable, ROOT, summarize } from "./stats";
+import { benchSweeper } from "./sweeper";
 import { benchSynth } from "./synth";
 
 const TEST_RUNS = Number(process.env.BENCH_TEST_RUNS ?? 3);
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
   if (want("gateway")) rows.push(...(await benchGateway()));
   if (want("processor")) rows.push(...(await benchProcessor()));
   if (want("replicator")) rows.push(...(await benchReplicator()));
+  if (want("sweeper")) rows.push(...(await benchSweeper()));
   if (want("tests")) rows.push(...benchTests());
   printTable(rows);
   const out = path.join(__dirname, "results.json");
