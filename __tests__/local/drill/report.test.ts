@@ -88,6 +88,7 @@ function sources(overrides: Partial<DrillSources> = {}): DrillSources {
     ],
     steps: [],
     allClientsMovedAt: KILL + 4_000,
+    machine: { cores: 2, loadAverage: [1.5, 2] },
     ...overrides,
   };
 }
@@ -113,6 +114,7 @@ test("counts come from the ledger and the tables, not from the load generator's 
   expect(figures.seconds.firstAcceptedInDr).toBe(2);
   expect(passed).toBe(false);
   expect(failures).toHaveLength(2);
+  expect(buildReport(sources()).warnings).toEqual([]);
 });
 
 test("a POSTED entry without both legs counts as a posting fault, like a second entry", () => {
@@ -168,5 +170,8 @@ test("the picture draws both regions' series, the client errors and every moment
     expect(svg).toContain(label);
   }
   expect(svg).toContain("Route53: &lt;dr&gt; unhealthy");
+  // A health change outside the scenario makes the figures less than clean: said in the report and the picture.
+  expect(report.warnings).toEqual([expect.stringContaining("Route53: <dr> unhealthy at 5 s, outside the scenario")]);
+  expect(svg).toContain("warning: Route53: &lt;dr&gt; unhealthy at 5 s");
   expect(svg).toContain("drill &amp; co");
 });

@@ -90,6 +90,9 @@ export function formatReport(report: DrillReport, o: DrillOptions): string[] {
     "Measured against the README's AWS figures",
     ...comparison(report, o).map(([what, aws, drill]) => `  ${what}: AWS ${aws}; drill: ${drill}`),
   ];
+  const m = report.machine;
+  lines.push(`Machine: ${m.cores} cores, load average ${m.loadAverage[0]} at the start, ${m.loadAverage[1]} at the end`);
+  if (report.warnings.length > 0) lines.push("Warnings:", ...report.warnings.map((x) => `  ${x}`));
   if (report.failures.length > 0) lines.push("FAILED:", ...report.failures.map((x) => `  ${x}`));
   else lines.push("PASSED: nothing acknowledged was lost, nothing was posted twice.");
   return lines;

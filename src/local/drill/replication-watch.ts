@@ -6,7 +6,7 @@
 import type { SettledWrite } from "../replicator";
 
 export interface ReplicationFigures {
-  /** Commit in one region to settlement in the other, for writes that were never held. */
+  /** Commit in one region to settlement in the other, for writes the outage did not delay (before the cut, after the backlog). */
   readonly lagMs: { readonly p50: number | null; readonly p99: number | null; readonly max: number | null; readonly samples: number };
   /** Writes held by the outage (either way), and how long after the heal the last of them settled. */
   readonly backlog: { readonly writes: number; readonly settledSecondsAfterHeal: number | null };
@@ -44,14 +44,15 @@ export class ReplicationWatch {
     const to = this.healedAt ?? Number.POSITIVE_INFINITY;
     // Held: settled after the cut although committed before the heal.
     const held = (s: Sample) => s.settledAt >= from && s.committedAt < to;
+    const backlog = this.samples.filter(held);
+    const lastSettled = backlog.length === 0 ? undefined : Math.max(...backlog.map((s) => s.settledAt));
+    // Normal: before the cut, or committed once the backlog was through (writes queued behind it waited for the outage too).
     const normal = this.samples
-      .filter((s) => !held(s))
+      .filter((s) => s.settledAt < from || s.committedAt > (lastSettled ?? to))
       .map((s) => s.lagMs)
       .sort((a, b) => a - b);
-    const backlog = this.samples.filter(held);
     const at = (q: number) =>
       normal.length === 0 ? null : Math.round(normal[Math.min(normal.length - 1, Math.floor(q * normal.length))]!);
-    const lastSettled = backlog.length === 0 ? undefined : Math.max(...backlog.map((s) => s.settledAt));
     return {
       lagMs: {
         p50: at(0.5),

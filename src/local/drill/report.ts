@@ -81,6 +81,8 @@ export interface DrillSources {
   readonly steps: readonly StepRecord[];
   /** When resolvers all held the DR answer (undefined: not all of them before the end). */
   readonly allClientsMovedAt?: number;
+  /** The machine the drill ran on: its cores and load average (1 min) at the start and at the end. */
+  readonly machine: { readonly cores: number; readonly loadAverage: readonly [number, number] };
 }
 
 export interface DrillFigures {
@@ -155,8 +157,11 @@ export interface DrillReport {
     readonly unseen: readonly string[];
     readonly notifiedTwice: readonly string[];
   };
+  readonly machine: DrillSources["machine"];
   readonly passed: boolean;
   readonly failures: readonly string[];
+  /** What makes the figures less than a clean measurement (never a failure by itself). */
+  readonly warnings: readonly string[];
 }
 
 const EXAMPLES = 10;
@@ -282,6 +287,17 @@ export function buildReport(s: DrillSources): DrillReport {
     failures.push(`${figures.lostAfterReturn} acknowledged payment(s) never posted after the primary came back`);
   if (figures.postedTwice > 0) failures.push(`${figures.postedTwice} payment(s) posted twice (or without exactly two legs)`);
 
+  const warnings: string[] = [];
+  for (const m of s.marks.filter((mark) => mark.kind === "health")) {
+    warnings.push(
+      `${m.label} at ${seconds(s.startedAt, m.at)} s, outside the scenario: the machine was too busy for the load (lower --rate, or a quieter machine)`,
+    );
+  }
+  const errorsBefore = s.clientErrors.filter((t) => t < (s.marks.find((m) => m.kind === "stall")?.at ?? kill)).length;
+  if (errorsBefore > ackedIds.length / 100) {
+    warnings.push(`${errorsBefore} client requests failed before the outage began: the regions were overloaded in normal operation`);
+  }
+
   return {
     regions: s.regions,
     figures,
@@ -300,8 +316,10 @@ export function buildReport(s: DrillSources): DrillReport {
       unseen: unseen.slice(0, EXAMPLES),
       notifiedTwice: repeatedIds.slice(0, EXAMPLES),
     },
+    machine: s.machine,
     passed: failures.length === 0,
     failures,
+    warnings,
   };
 }
 

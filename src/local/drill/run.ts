@@ -6,6 +6,7 @@
  * back. Then the evidence is collected and turned into the report.
  */
 import { mkdirSync, rmSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import * as path from "node:path";
 import mysql from "mysql2/promise";
 import { deploymentConfig } from "../../contracts/context";
@@ -60,6 +61,7 @@ class Journal {
 
 export async function runDrill(options: DrillOptions, say: (line: string) => void): Promise<DrillRun> {
   const config = deploymentConfig();
+  const loadAtStart = Math.round(loadavg()[0]! * 10) / 10;
   const logDir = path.join(options.outDir, "logs");
   // This run's logs only (a region that comes back appends to its own).
   rmSync(logDir, { recursive: true, force: true });
@@ -205,6 +207,7 @@ export async function runDrill(options: DrillOptions, say: (line: string) => voi
       },
       marks: journal.marks,
       steps: journal.steps,
+      machine: { cores: cpus().length, loadAverage: [loadAtStart, Math.round(loadavg()[0]! * 10) / 10] },
       allClientsMovedAt: moved.length > 0 && moved.every((t) => t !== undefined) ? Math.max(...(moved as number[])) : undefined,
     };
     return { report: buildReport(sources), sources };

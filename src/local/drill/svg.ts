@@ -52,6 +52,11 @@ export function drillSvg(report: DrillReport, caption: string): string {
     `<text x="${LEFT}" y="20" font-size="14" font-weight="bold">${esc(caption)}</text>`,
     `<text x="${LEFT}" y="38" fill="#333">${esc(headline(report))}</text>`,
   );
+  if (report.warnings.length > 0) {
+    out.push(
+      `<text x="${LEFT}" y="54" fill="#d62728">${esc(`warning: ${report.warnings[0]}${report.warnings.length > 1 ? ` (+${report.warnings.length - 1} more)` : ""}`)}</text>`,
+    );
+  }
   // Axes and grid.
   for (let i = 0; i <= 4; i++) {
     const v = (yMax / 4) * i;
