@@ -17,8 +17,10 @@ test("the same seed gives the same schedule; another seed another one", () => {
 });
 
 test("flags: --short starts from the CI defaults; bad values and impossible orders are refused", () => {
-  expect(parseDrillArgs([])).toEqual(FULL);
-  expect(parseDrillArgs(["--short", "--seed", "3", "--replication-delay", "0.5"])).toEqual({ ...SHORT, seed: 3, replicationDelayMs: 500 });
+  expect(parseDrillArgs([])).toEqual({ options: FULL });
+  expect(parseDrillArgs(["--short", "--seed", "3", "--replication-delay", "0.5"])).toEqual({
+    options: { ...SHORT, seed: 3, replicationDelayMs: 500 },
+  });
   expect(parseDrillArgs(["--help"])).toBeUndefined();
   expect(() => parseDrillArgs(["--rate", "fast"])).toThrow(DrillUsageError);
   expect(() => parseDrillArgs(["--kill-at", "300"])).toThrow("--kill-at must be before the end of the load");

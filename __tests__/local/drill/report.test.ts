@@ -138,6 +138,7 @@ test("the recovery point: acknowledged but unposted at the kill, and what the su
   // Of the visible ones, 4 and 5 were never posted: that time is unknown, not the last of the others.
   expect(figures.seconds.strandedVisiblePosted).toBeNull();
   expect(figures.seconds.unseenPosted).toBe(12);
+  expect(figures.unseenPostedBy).toEqual({ [P]: 1 });
   const healed = buildReport(sources({ ledger: [entry(1, P, 1.5), entry(2, D, 14), entry(3, P, 22), entry(4, D, 15), entry(5, D, 16)] }));
   expect(healed.figures.seconds.strandedVisiblePosted).toBe(6);
   expect(healed.figures.strandedVisiblePostedBy).toEqual({ [D]: 3 });

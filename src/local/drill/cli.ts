@@ -1,43 +1,69 @@
 /**
  * `npm run drill [-- --short] [flags]`: the two-region disaster drill (see src/local/README.md,
- * "The two-region drill"). Prints the report, writes it as JSON and SVG into --out, and exits 1
- * when an acknowledged payment was never posted after the return or one was posted twice
- * (2 on a bad command line).
+ * "The two-region drill"). Prints the report, writes it as JSON and SVG into --out, and
+ * exits 1 when an acknowledged payment was never posted after the return or one was posted twice
+ * (2 on a bad command line). `--from report.json` prints and draws an earlier run again.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { comparison, formatReport } from "./format";
-import { DrillUsageError, parseDrillArgs, USAGE } from "./options";
+import { type DrillCommand, type DrillOptions, DrillUsageError, parseDrillArgs, USAGE } from "./options";
+import type { DrillReport } from "./report";
 import { runDrill } from "./run";
 import { drillSvg } from "./svg";
 
+/** What report.json holds. */
+interface SavedRun {
+  readonly command: string;
+  readonly ranAt: string;
+  readonly options: DrillOptions;
+  readonly report: DrillReport;
+  readonly comparison: ReturnType<typeof comparison>;
+}
+
+function publish(run: SavedRun, outDir: string): void {
+  mkdirSync(outDir, { recursive: true });
+  const json = path.join(outDir, "report.json");
+  const svg = path.join(outDir, "drill.svg");
+  writeFileSync(json, `${JSON.stringify(run, null, 2)}\n`);
+  writeFileSync(svg, drillSvg(run.report, `Two-region drill: ${run.command} (${run.options.rate} payments/s, seed ${run.options.seed})`));
+  console.log("");
+  for (const line of formatReport(run.report, run.options)) console.log(line);
+  console.log(`Report: ${json}\nPicture: ${svg}`);
+}
+
 async function main(argv: string[]): Promise<number> {
-  let options: ReturnType<typeof parseDrillArgs>;
+  let command: DrillCommand | undefined;
   try {
-    options = parseDrillArgs(argv);
+    command = parseDrillArgs(argv);
   } catch (err) {
     if (!(err instanceof DrillUsageError)) throw err;
     console.error(`error: ${err.message}\n\n${USAGE}`);
     return 2;
   }
-  if (!options) {
+  if (!command) {
     console.log(USAGE);
     return 0;
   }
+  const { options } = command;
+  if (command.from) {
+    const saved = JSON.parse(readFileSync(command.from, "utf8")) as SavedRun;
+    publish(saved, options.outDir);
+    return saved.report.passed ? 0 : 1;
+  }
   const started = Date.now();
-  const { report, sources } = await runDrill(options, (line) => console.log(line));
-  mkdirSync(options.outDir, { recursive: true });
-  const json = path.join(options.outDir, "report.json");
-  const svg = path.join(options.outDir, "drill.svg");
-  const command = `npm run drill --${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(" ")}` : ""}`;
-  writeFileSync(
-    json,
-    `${JSON.stringify({ command, options, report, comparison: comparison(report, options), acknowledged: sources.acknowledged.length }, null, 2)}\n`,
+  const { report } = await runDrill(options, (line) => console.log(line));
+  publish(
+    {
+      command: argv.length > 0 ? `npm run drill -- ${argv.join(" ")}` : "npm run drill",
+      ranAt: new Date(started).toISOString(),
+      options,
+      report,
+      comparison: comparison(report, options),
+    },
+    options.outDir,
   );
-  writeFileSync(svg, drillSvg(report, `Two-region drill: ${command} (${options.rate} payments/s, seed ${options.seed})`));
-  console.log("");
-  for (const line of formatReport(report, options)) console.log(line);
-  console.log(`Report: ${json}\nPicture: ${svg}\n(${Math.round((Date.now() - started) / 1000)} s in all)`);
+  console.log(`(${Math.round((Date.now() - started) / 1000)} s in all)`);
   return report.passed ? 0 : 1;
 }
 

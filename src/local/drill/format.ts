@@ -31,9 +31,12 @@ export function formatReport(report: DrillReport, o: DrillOptions): string[] {
   const byRegion = Object.entries(f.ledgerEntries.byRegion)
     .map(([region, n]) => `${region} ${n}`)
     .join(", ");
-  const postedBy = Object.entries(f.strandedVisiblePostedBy)
-    .map(([region, n]) => `${region} ${n}`)
-    .join(", ");
+  const by = (counts: Record<string, number>) => {
+    const text = Object.entries(counts)
+      .map(([region, n]) => `${region} ${n}`)
+      .join(", ");
+    return text ? ` (posted by ${text})` : "";
+  };
   const lines = [
     `Two-region drill (${o.mode}, seed ${o.seed}, ${o.rate}/s for ${o.durationSeconds} s): primary ${r.primary} killed at ${o.killAtSeconds} s, back at ${o.returnAtSeconds} s; DR ${r.dr}`,
     "Payments (counted in the ledger and the tables)",
@@ -79,11 +82,8 @@ export function formatReport(report: DrillReport, o: DrillOptions): string[] {
     row("detection (Route53 marks the primary unhealthy)", secs(f.seconds.detection)),
     row("first payment accepted in DR", secs(f.seconds.firstAcceptedInDr)),
     row("every client resolves to DR", secs(f.seconds.allClientsMoved)),
-    row(
-      "stranded payments the survivor saw: all posted",
-      `${secs(f.seconds.strandedVisiblePosted)}${postedBy ? ` (posted by ${postedBy})` : ""}`,
-    ),
-    row("payments the survivor could not see: all posted", secs(f.seconds.unseenPosted)),
+    row("stranded payments the survivor saw: all posted", `${secs(f.seconds.strandedVisiblePosted)}${by(f.strandedVisiblePostedBy)}`),
+    row("payments the survivor could not see: all posted", `${secs(f.seconds.unseenPosted)}${by(f.unseenPostedBy)}`),
     row("fail-back, after the return", secs(f.seconds.failBackAfterReturn)),
     "Runbook (unplanned failover, src/ops/README.md)",
     ...report.steps.map((s) => `  t=${s.t} s  [${s.how}] ${s.command}\n      ${s.outcome}`),

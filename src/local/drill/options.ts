@@ -148,12 +148,19 @@ twice and how long recovery took (text, JSON and SVG in --out).
   --visibility-timeout <s>    queue visibility timeout (${FULL.visibilityTimeoutSeconds} [${SHORT.visibilityTimeoutSeconds}])
   --drain-timeout <s>         wait this long at most for the last payments to post (${FULL.drainTimeoutSeconds} [${SHORT.drainTimeoutSeconds}])
   --out <dir>                 report, picture and logs (cdktf.out/drill)
+  --from <report.json>        no drill: print an earlier run's report and draw its picture again into --out
   -h, --help                  this text`;
 
 export class DrillUsageError extends Error {}
 
-/** Options from the command line; throws DrillUsageError on a bad flag or value. Returns undefined for --help. */
-export function parseDrillArgs(argv: readonly string[]): DrillOptions | undefined {
+export interface DrillCommand {
+  readonly options: DrillOptions;
+  /** An earlier run's report.json to print and draw again, instead of a drill. */
+  readonly from?: string;
+}
+
+/** The command line; throws DrillUsageError on a bad flag or value. Returns undefined for --help. */
+export function parseDrillArgs(argv: readonly string[]): DrillCommand | undefined {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
@@ -162,6 +169,7 @@ export function parseDrillArgs(argv: readonly string[]): DrillOptions | undefine
         short: { type: "boolean" },
         help: { type: "boolean", short: "h" },
         out: { type: "string" },
+        from: { type: "string" },
         ...Object.fromEntries(NUMERIC.map((n) => [n.flag, { type: "string" as const }])),
       },
       strict: true,
@@ -182,7 +190,8 @@ export function parseDrillArgs(argv: readonly string[]): DrillOptions | undefine
     options[n.key] = value * (n.scale ?? 1);
   }
   if (typeof values.out === "string") options.outDir = path.resolve(values.out);
-  return checkDrillOptions(options as unknown as DrillOptions);
+  const checked = checkDrillOptions(options as unknown as DrillOptions);
+  return typeof values.from === "string" ? { options: checked, from: path.resolve(values.from) } : { options: checked };
 }
 
 /** The relations between options; throws DrillUsageError naming the flags. */

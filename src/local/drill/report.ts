@@ -131,6 +131,7 @@ export interface DrillFigures {
     readonly failBackAfterReturn: number | null;
   };
   readonly strandedVisiblePostedBy: Record<string, number>;
+  readonly unseenPostedBy: Record<string, number>;
   readonly deadLetters: Readonly<Record<Role, number>>;
   readonly replication: ReplicationFigures;
 }
@@ -196,7 +197,7 @@ export function buildReport(s: DrillSources): DrillReport {
   const postedTwice = new Set([...entriesPerId].filter(([, n]) => n > 1).map(([id]) => id));
   for (const row of s.ledger) if (row.outcome === "POSTED" && row.legs !== 2) postedTwice.add(row.transaction_id);
   const postedTwiceIds = [...postedTwice];
-  const postedBy = (id: string, at: number) => {
+  const postedBefore = (id: string, at: number) => {
     const row = firstPost.get(id);
     return row !== undefined && parseTime(row.posted_at) <= at;
   };
@@ -207,12 +208,19 @@ export function buildReport(s: DrillSources): DrillReport {
   const ackedIds = [...acked.keys()];
   const lost = ackedIds.filter((id) => !firstPost.has(id));
   const ackedAtKill = ackedIds.filter((id) => acked.get(id)! <= kill);
-  const notPostedAtKill = ackedAtKill.filter((id) => !postedBy(id, kill));
+  const notPostedAtKill = ackedAtKill.filter((id) => !postedBefore(id, kill));
   const survivorSaw = new Set(s.atKill.dr.map((r) => r.transaction_id));
   const unseen = notPostedAtKill.filter((id) => !survivorSaw.has(id));
   const visible = notPostedAtKill.filter((id) => survivorSaw.has(id));
   const primaryAtKill = new Map(s.atKill.primary.map((r) => [r.transaction_id, r]));
   const unseenAccepted = unseen.map((id) => parseTime(primaryAtKill.get(id)?.created_at ?? "")).filter(Number.isFinite);
+  const postedByRegion = (ids: readonly string[]) =>
+    Object.fromEntries(
+      countBy(
+        ids.filter((id) => firstPost.has(id)),
+        (id) => firstPost.get(id)!.region,
+      ),
+    );
   const lastPost = (ids: readonly string[]): number | undefined => {
     if (ids.length === 0 || ids.some((id) => !firstPost.has(id))) return undefined;
     return Math.max(...ids.map((id) => parseTime(firstPost.get(id)!.posted_at)));
@@ -272,12 +280,8 @@ export function buildReport(s: DrillSources): DrillReport {
       unseenPosted: seconds(kill, lastPost(unseen)),
       failBackAfterReturn: s.returnedAt === undefined ? null : seconds(s.returnedAt, s.marks.find((m) => m.kind === "failback")?.at),
     },
-    strandedVisiblePostedBy: Object.fromEntries(
-      countBy(
-        visible.filter((id) => firstPost.has(id)),
-        (id) => firstPost.get(id)!.region,
-      ),
-    ),
+    strandedVisiblePostedBy: postedByRegion(visible),
+    unseenPostedBy: postedByRegion(unseen),
     deadLetters: s.deadLetters,
     replication: s.replication,
   };

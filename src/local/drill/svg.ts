@@ -48,6 +48,7 @@ export function drillSvg(report: DrillReport, caption: string): string {
   const out: string[] = [];
   out.push(
     `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="Helvetica, Arial, sans-serif" font-size="11">`,
+    `<title>${esc(`${caption}: ${headline(report)}`)}</title>`,
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
     `<text x="${LEFT}" y="20" font-size="14" font-weight="bold">${esc(caption)}</text>`,
     `<text x="${LEFT}" y="38" fill="#333">${esc(headline(report))}</text>`,
@@ -80,7 +81,8 @@ export function drillSvg(report: DrillReport, caption: string): string {
     `<rect x="${LEFT}" y="${TOP}" width="${W - LEFT - RIGHT}" height="${PLOT_H}" fill="none" stroke="#999"/>`,
     `<rect x="${LEFT}" y="${stripTop}" width="${W - LEFT - RIGHT}" height="${STRIP_H}" fill="none" stroke="#999"/>`,
     `<text x="${LEFT - 6}" y="${stripTop + 10}" text-anchor="end" fill="#555">${errMax}</text>`,
-    `<text x="${LEFT + 4}" y="${stripTop + 12}" fill="#555">client requests failed per second (refused, reset, timed out, 5xx)</text>`,
+    // Top right: the strip is empty there once the load is over.
+    `<text x="${W - RIGHT - 4}" y="${stripTop + 12}" text-anchor="end" fill="#555">client requests failed per second (refused, reset, timed out, 5xx)</text>`,
   );
   // Client errors as bars in their strip.
   const barW = Math.max(1, (W - LEFT - RIGHT) / span - 0.5);
