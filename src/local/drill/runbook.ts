@@ -8,7 +8,7 @@
 import { probe } from "./dns";
 import type { SweepTarget } from "./pending-sweep";
 import type { StepRecord } from "./report";
-import { reconcile, reconcileCommand, SWEEPER_IMPLEMENTATION } from "./sweeper-hooks";
+import { RECONCILE_HOW, reconcile, reconcileCommand, SWEEPER_IMPLEMENTATION } from "./sweeper-hooks";
 
 export interface RunbookContext {
   readonly urls: { readonly primary: string; readonly dr: string };
@@ -49,7 +49,7 @@ export function unplannedFailover(ctx: RunbookContext): RunbookStep[] {
     },
     {
       command: reconcileCommand(ctx.reconcileOlderThanSeconds),
-      how: "stand-in",
+      how: RECONCILE_HOW,
       run: () => reconcile(ctx.dr, ctx.reconcileOlderThanSeconds * 1000),
     },
     {

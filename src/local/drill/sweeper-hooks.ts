@@ -9,10 +9,16 @@
  * - `reconcile` calls `reconcile` of src/ops/dr/payments.ts with the DR region's clients,
  *   `{ config: { ...config, environmentSuffix: DRILL_PREFIX }, role: "dr", region, dynamodb, sqs }`
  *   and `{ olderThanSeconds, adopt: true, yes: true }`, and returns its lines;
- * - SWEEPER_IMPLEMENTATION names the pending-sweeper, and pending-sweep.ts goes.
+ * - RECONCILE_HOW becomes "run", SWEEPER_IMPLEMENTATION names the pending-sweeper, and
+ *   pending-sweep.ts goes.
+ *
+ * Tried on a merge with feature/sweeper (1522d09): besides this file, region.ts's options keep
+ * both sides (without that branch's `ledger?: LocalLedger`), and emulators.ts's baseEnvironment
+ * takes `maxReceiveCount` too; the short drill then passes with the real sweeper and reconcile.
  */
 import type { LocalRegion, LocalRegionOptions } from "../region";
 import { type SweeperTimer, type SweepTarget, startSweeperTimer, sweepPending } from "./pending-sweep";
+import type { StepRecord } from "./report";
 
 /** The sweeper's settings in the drill (ms). */
 export interface SweeperSettings {
@@ -22,6 +28,9 @@ export interface SweeperSettings {
   /** A payment re-enqueued is not re-enqueued again sooner than this (the real sweeper marks swept_at). */
   readonly resweepMs: number;
 }
+
+/** How the runbook's reconcile step is carried out here (src/local/drill/runbook.ts). */
+export const RECONCILE_HOW: StepRecord["how"] = "stand-in";
 
 /** What runs the sweeper in each region. */
 export const SWEEPER_IMPLEMENTATION = "stand-in of src/local/drill/pending-sweep.ts until feature/sweeper is merged";
