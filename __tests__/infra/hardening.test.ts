@@ -228,3 +228,26 @@ describe("audit log copy in the DR region", () => {
     );
   });
 });
+
+describe("security group descriptions", () => {
+  // EC2 refuses any other character in a VPC security group's or rule's description (the AWS
+  // provider checks rules at apply, nothing checks the group's before EC2 does).
+  const EC2_DESCRIPTION = /^[0-9A-Za-z_ .:/()#,@[\]+=&;{}!$*-]{0,255}$/;
+
+  test.each([
+    ["primary", primary],
+    ["dr", dr],
+  ])("%s: every group and rule description uses only the characters EC2 allows", (_, stack) => {
+    const groups = resourcesOf(stack, "aws_security_group");
+    const descriptions = [
+      ...groups.map((g) => g.description),
+      ...groups.flatMap((g) => [...(g.ingress ?? []), ...(g.egress ?? [])].map((r: Synth) => r.description)),
+      ...["aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule", "aws_security_group_rule"].flatMap((type) =>
+        resourcesOf(stack, type).map((r) => r.description),
+      ),
+    ].filter((d) => d !== undefined);
+    expect(groups.length).toBeGreaterThan(0);
+    expect(descriptions.length).toBeGreaterThan(groups.length);
+    expect(descriptions.filter((d) => !EC2_DESCRIPTION.test(d))).toEqual([]);
+  });
+});

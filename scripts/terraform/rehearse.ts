@@ -227,7 +227,9 @@ async function main(): Promise<void> {
     const { env } = providers;
     for (const stack of order) {
       const dir = path.join(WORK_DIR, stack);
-      cpSync(path.join(SYNTH_DIR, "stacks", stack), dir, { recursive: true, filter: (src) => !src.includes(`${path.sep}.terraform`) });
+      const source = path.join(SYNTH_DIR, "stacks", stack);
+      // Not a .terraform/ left by an earlier init (the work root's own name starts with .terraform too).
+      cpSync(source, dir, { recursive: true, filter: (src) => !path.relative(source, src).startsWith(".terraform") });
       writeFileSync(path.join(dir, "cdk.tf.json"), `${JSON.stringify(copies[stack], null, 2)}\n`);
       writeOverride(dir, "rehearsal_provider", providerOverride(copies[stack], moto.endpoint));
       const backend = backendOverride(copies[stack], moto.endpoint);
@@ -345,6 +347,19 @@ async function main(): Promise<void> {
         const key = await jsonCall(moto.endpoint, "kms", region, "TrentService.DescribeKey", { KeyId: arn });
         if (key.KeyMetadata?.KeyState === "PendingDeletion") {
           expected.push(`${item} (KMS key pending deletion, as destroy leaves it on AWS)`);
+          continue;
+        }
+      }
+      const peering = /:vpc-peering-connection\/(pcx-[0-9a-f]+)$/.exec(arn ?? "");
+      if (peering) {
+        // As on AWS: a deleted peering connection stays listed, in state "deleted", for a while.
+        const xml = await queryCall(moto.endpoint, "ec2", region!, {
+          Action: "DescribeVpcPeeringConnections",
+          Version: "2016-11-15",
+          "VpcPeeringConnectionId.1": peering[1]!,
+        });
+        if (/<code>deleted<\/code>/.test(xml)) {
+          expected.push(`${item} (peering connection in state deleted, as AWS lists it for a while after deletion)`);
           continue;
         }
       }

@@ -17,12 +17,12 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { CreateQueueCommand, GetQueueAttributesCommand, type QueueAttributeName, SQSClient } from "@aws-sdk/client-sqs";
 import { type DeploymentConfig, loadConfig } from "../contracts/config";
 import { ENV, environmentOf, FUNCTIONS, QUEUES, type QueueId, resweepSeconds, SIDE_EFFECT_LEASE_SECONDS } from "../contracts/functions";
 import { Naming } from "../contracts/names";
 import { attributeNames, projectionOf, TABLES, type TableId } from "../contracts/tables";
-import type { LocalLedger } from "./ledger";
+import type { LedgerEndpoint } from "./ledger";
 
 // Local runs are on Node 20; Lambda runs Node 22. Silence the SDK's Node-version notice.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -232,21 +232,33 @@ export interface StartOptions {
   /** Deployment settings the handlers run with (limits, currencies); default: the defaults. */
   config?: DeploymentConfig;
   /** The ledger the processor posts to; without one, the processor's environment is left out. */
-  ledger?: LocalLedger;
+  ledger?: LedgerEndpoint;
+  /**
+   * Running emulators to create the resources in (the drill keeps them in its parent process, so
+   * that a killed region's tables and queues outlive its compute). Left running by stop().
+   * @default a dynalite and a fauxqs of its own, stopped by stop()
+   */
+  running?: { dynamo: Dynamo; fauxqs: Fauxqs };
 }
 
-/** Starts both emulators and creates every resource with the production schemas. */
+function sdkClients(region: string, dynamoEndpoint: string, fauxqsEndpoint: string): Emulators["clients"] {
+  const common = { region, credentials: CREDENTIALS };
+  return {
+    dynamodb: new DynamoDBClient({ ...common, endpoint: dynamoEndpoint }),
+    sqs: new SQSClient({ ...common, endpoint: fauxqsEndpoint }),
+    sns: new SNSClient({ ...common, endpoint: fauxqsEndpoint }),
+    s3: new S3Client({ ...common, endpoint: fauxqsEndpoint, forcePathStyle: true }),
+  };
+}
+
+/** Starts both emulators (or takes running ones) and creates every resource with the production schemas. */
 export async function startEmulators(options: StartOptions = {}): Promise<Emulators> {
   const region = options.region ?? TEST_REGION;
   const prefix = options.prefix ?? "test";
-  const [dynamo, fauxqs] = await Promise.all([startDynalite(), startFauxqs(region)]);
-  const common = { region, credentials: CREDENTIALS };
-  const clients = {
-    dynamodb: new DynamoDBClient({ ...common, endpoint: dynamo.endpoint }),
-    sqs: new SQSClient({ ...common, endpoint: fauxqs.endpoint }),
-    sns: new SNSClient({ ...common, endpoint: fauxqs.endpoint }),
-    s3: new S3Client({ ...common, endpoint: fauxqs.endpoint, forcePathStyle: true }),
-  };
+  const [dynamo, fauxqs] = options.running
+    ? [options.running.dynamo, options.running.fauxqs]
+    : await Promise.all([startDynalite(), startFauxqs(region)]);
+  const clients = sdkClients(region, dynamo.endpoint, fauxqs.endpoint);
   const naming = new Naming(prefix);
   const names = {
     transactionQueue: naming.queue("transaction"),
@@ -304,15 +316,102 @@ export async function startEmulators(options: StartOptions = {}): Promise<Emulat
     names,
   };
 
-  const baseEnv: Record<string, string> = {
+  return {
+    region,
+    dynamo,
+    fauxqs,
+    resources,
+    clients,
+    baseEnv: baseEnvironment(region, dynamo.endpoint, fauxqs.endpoint, resources, options),
+    stop: async () => {
+      for (const c of Object.values(clients)) c.destroy();
+      if (!options.running) await Promise.all([dynamo.stop(), fauxqs.stop()]);
+    },
+  };
+}
+
+/** Emulators that another process runs, with their resources already created (see attachEmulators). */
+export interface AttachOptions extends Pick<StartOptions, "visibilityTimeoutSeconds" | "maxReceiveCount" | "config" | "ledger"> {
+  region: string;
+  /** What the handlers use for DynamoDB: the emulator, or a proxy in front of it (the replicator's). */
+  dynamoEndpoint: string;
+  fauxqsEndpoint: string;
+  resources: Resources;
+}
+
+/**
+ * Emulators running elsewhere (the drill's parent process), for a process that runs only a
+ * region's compute: nothing is created, and stop() only closes this side's clients. Queue
+ * counts come from the SQS API (approximate counts, as in AWS); reset and deleteQueue are left to
+ * the owner.
+ */
+export function attachEmulators(options: AttachOptions): Emulators {
+  const { region, resources } = options;
+  const clients = sdkClients(region, options.dynamoEndpoint, options.fauxqsEndpoint);
+  const notOwned = (what: string) => () => Promise.reject(new Error(`${what}: these emulators belong to another process`));
+  const fauxqs: Fauxqs = {
+    endpoint: options.fauxqsEndpoint,
+    inspectQueue: async (name) => {
+      const queueUrl = queueUrls(resources).get(name);
+      if (!queueUrl) return null;
+      const out = await clients.sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: queueUrl,
+          AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed", "ApproximateNumberOfMessagesNotVisible"],
+        }),
+      );
+      const count = (attribute: QueueAttributeName) => Number(out.Attributes?.[attribute] ?? 0);
+      return {
+        ready: count("ApproximateNumberOfMessages"),
+        delayed: count("ApproximateNumberOfMessagesDelayed"),
+        inflight: count("ApproximateNumberOfMessagesNotVisible"),
+      };
+    },
+    deleteQueue: notOwned("deleteQueue"),
+    reset: notOwned("reset"),
+    stop: () => Promise.resolve(),
+  };
+  return {
+    region,
+    dynamo: { endpoint: options.dynamoEndpoint, stop: () => Promise.resolve() },
+    fauxqs,
+    resources,
+    clients,
+    baseEnv: baseEnvironment(region, options.dynamoEndpoint, options.fauxqsEndpoint, resources, options),
+    stop: async () => {
+      for (const c of Object.values(clients)) c.destroy();
+    },
+  };
+}
+
+/** Each queue's URL by its name. */
+function queueUrls(res: Resources): Map<string, string> {
+  return new Map([
+    [res.names.transactionQueue, res.transactionQueueUrl],
+    [res.names.transactionDlq, res.transactionDlqUrl],
+    [res.names.notificationQueue, res.notificationQueueUrl],
+    [res.names.notificationDlq, res.notificationDlqUrl],
+    [res.names.observerQueue, res.observerQueueUrl],
+  ]);
+}
+
+/** What every handler needs to talk to these emulators, and each function's own environment. */
+function baseEnvironment(
+  region: string,
+  dynamoEndpoint: string,
+  fauxqsEndpoint: string,
+  resources: Resources,
+  options: Pick<StartOptions, "visibilityTimeoutSeconds" | "maxReceiveCount" | "config" | "ledger">,
+): Record<string, string> {
+  return {
     AWS_REGION: region,
     AWS_DEFAULT_REGION: region,
     AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-    AWS_ENDPOINT_URL_SQS: fauxqs.endpoint,
-    AWS_ENDPOINT_URL_SNS: fauxqs.endpoint,
-    AWS_ENDPOINT_URL_S3: fauxqs.endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
+    AWS_ENDPOINT_URL_SQS: fauxqsEndpoint,
+    AWS_ENDPOINT_URL_SNS: fauxqsEndpoint,
+    AWS_ENDPOINT_URL_S3: fauxqsEndpoint,
     [ENV.s3ForcePathStyle]: "true",
     [ENV.logLevel]: "SILENT",
     [ENV.serviceName]: "payments-test",
@@ -325,19 +424,6 @@ export async function startEmulators(options: StartOptions = {}): Promise<Emulat
       maxReceiveCount: options.maxReceiveCount ?? QUEUES.transaction.maxReceiveCount,
     }),
   };
-
-  return {
-    region,
-    dynamo,
-    fauxqs,
-    resources,
-    clients,
-    baseEnv,
-    stop: async () => {
-      for (const c of Object.values(clients)) c.destroy();
-      await Promise.all([dynamo.stop(), fauxqs.stop()]);
-    },
-  };
 }
 
 /**
@@ -348,7 +434,7 @@ function functionEnvironment(
   res: Resources,
   config: DeploymentConfig,
   visibilityTimeoutSeconds: number,
-  ledger: LocalLedger | undefined,
+  ledger: LedgerEndpoint | undefined,
 ): Record<string, string> {
   return {
     ...environmentOf(FUNCTIONS.gateway, {

@@ -9,6 +9,9 @@ import { migrate } from "../../lambdas/shared/ledger/migrate";
 import { LEDGER_DATABASE, LEDGER_USERS } from "../contracts/ledger";
 import { type MariaDb, startMariaDb } from "./mariadb";
 
+/** Where the processor connects: all that a region needs of the ledger (the drill's regions share one). */
+export type LedgerEndpoint = Pick<LocalLedger, "host" | "port" | "database" | "user" | "password">;
+
 export interface LocalLedger {
   readonly server: MariaDb;
   readonly host: string;

@@ -26,7 +26,7 @@ import { issueKey } from "../ops/keys/operations";
 import { applyEnv, type Emulators, type Resources, startEmulators } from "./emulators";
 import { matchRoute, readBody, toHttpApiEvent, type Written, writeGatewayError, writeResult } from "./http-api";
 import { fakeContext } from "./lambda-events";
-import { type LocalLedger, startLocalLedger } from "./ledger";
+import { type LedgerEndpoint, startLocalLedger } from "./ledger";
 import { type PollerStats, type QueuePoller, type SqsHandler, startQueuePoller } from "./sqs-poller";
 import { type SweeperHandler, type SweeperStats, startSweeperTimer } from "./sweeper-timer";
 
@@ -58,13 +58,28 @@ export interface LocalRegionOptions {
   prefix?: string;
   /** Deployment settings (default: cdktf.json context and environment, as `cdktf synth` reads them). */
   config?: DeploymentConfig;
-  /** The ledger to post to (the drill shares one between two regions); default: a MariaDB of its own. */
-  ledger?: LocalLedger;
   /** How often the pending-sweeper runs (default: every minute, as scheduled in AWS); 0: never. */
   sweeperIntervalMs?: number;
   /** The sweeper's ages (default: the deployment's sweeperAgeSeconds and sweeperAdoptAgeSeconds). */
   sweeperAgeSeconds?: number;
   sweeperAdoptAgeSeconds?: number;
+  /** The ledger to post to (the drill shares one between two regions); default: a MariaDB of its own. */
+  ledger?: LedgerEndpoint;
+  /** The region's name (AWS_REGION of its handlers). @default config.primaryRegion */
+  region?: string;
+  /**
+   * Emulators already running with this region's resources (the drill keeps them in its parent,
+   * so that a killed region's queues and tables outlive its compute): used as they are and left
+   * running by stop(). @default emulators of its own, created at start and stopped by stop()
+   */
+  emulators?: Emulators;
+  /**
+   * Batches the transaction processor handles at once (in AWS up to processorMaxConcurrency
+   * invocations; they share this process's one ledger connection, as calls queue on it). @default 1
+   */
+  processorConcurrency?: number;
+  /** An API key of the demo merchant issued already (the drill issues one for both regions). @default a key issued at start */
+  demoKey?: string;
 }
 
 export interface LocalRegion {
@@ -76,7 +91,7 @@ export interface LocalRegion {
   /** The running emulators (endpoints, inspection of queues, SDK clients). */
   readonly emulators: Emulators;
   /** The MariaDB standing in for the Aurora writer, with the migrated ledger. */
-  readonly ledger: LocalLedger;
+  readonly ledger: LedgerEndpoint;
   /** Env vars the handlers run with (handy for the AWS CLI or a script against the emulators). */
   readonly env: Readonly<Record<string, string>>;
   readonly pollers: { readonly transactions: PollerStats; readonly notifications: PollerStats };
@@ -84,6 +99,8 @@ export interface LocalRegion {
   readonly sweeper: SweeperStats;
   /** A merchant and its API key, issued at start (as `npm run ops -- keys issue` would). */
   readonly demo: { readonly merchantId: string; readonly apiKey: string };
+  /** Stops one poller for good (a batch in progress finishes first): the drill stalls a region's processing with it. */
+  stopPoller(which: "transactions" | "notifications"): Promise<void>;
   /** Stops the pollers and the server, then the emulators; restores the environment. Idempotent. */
   stop(): Promise<void>;
 }
@@ -133,6 +150,21 @@ function listen(server: Server, port: number): Promise<number> {
   });
 }
 
+/** Issues the demo merchant's key in the region's keys table, as `npm run ops -- keys issue` would. */
+async function issueDemoKey(emulators: Emulators, region: string, config: DeploymentConfig): Promise<string> {
+  const demo = await issueKey(
+    {
+      dynamodb: emulators.clients.dynamodb,
+      table: emulators.resources.merchantKeysTable,
+      region,
+      cacheTtlSeconds: config.authCacheTtlSeconds,
+    },
+    { merchantId: DEMO_MERCHANT_ID, yes: true },
+  );
+  if (!demo.key) throw new Error(`could not issue the demo key: ${demo.error ?? "no key"}`);
+  return demo.key;
+}
+
 /** Starts one local region; resolves once the server listens and the pollers run. */
 export async function startLocalRegion(options: LocalRegionOptions = {}): Promise<LocalRegion> {
   const port = options.port ?? DEFAULT_PORT;
@@ -141,7 +173,7 @@ export async function startLocalRegion(options: LocalRegionOptions = {}): Promis
   const config = options.config ?? deploymentConfig();
   active = true;
   const log = options.log ?? ((line: string) => console.log(line));
-  const region = config.primaryRegion;
+  const region = options.region ?? config.primaryRegion;
   const visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? 30;
 
   const cleanups: Array<() => Promise<void> | void> = [];
@@ -160,28 +192,27 @@ export async function startLocalRegion(options: LocalRegionOptions = {}): Promis
   });
 
   try {
-    const ledger = options.ledger ?? (await startLocalLedger());
-    if (!options.ledger) cleanups.push(() => ledger.stop());
-    const emulators = await startEmulators({
-      region,
-      prefix: options.prefix ?? "local",
-      visibilityTimeoutSeconds,
-      maxReceiveCount: options.maxReceiveCount,
-      config,
-      ledger,
-    });
+    // Given emulators carry the ledger's environment already: it must be the same ledger.
+    if (options.emulators && !options.ledger) throw new Error("options.emulators needs options.ledger: the ledger they were made with");
+    let ledger: LedgerEndpoint;
+    if (options.ledger) ledger = options.ledger;
+    else {
+      const own = await startLocalLedger();
+      cleanups.push(() => own.stop());
+      ledger = own;
+    }
+    const emulators =
+      options.emulators ??
+      (await startEmulators({
+        region,
+        prefix: options.prefix ?? "local",
+        visibilityTimeoutSeconds,
+        maxReceiveCount: options.maxReceiveCount,
+        config,
+        ledger,
+      }));
     cleanups.push(() => emulators.stop());
-    const demo = await issueKey(
-      {
-        dynamodb: emulators.clients.dynamodb,
-        table: emulators.resources.merchantKeysTable,
-        region: region,
-        cacheTtlSeconds: config.authCacheTtlSeconds,
-      },
-      { merchantId: DEMO_MERCHANT_ID, yes: true },
-    );
-    if (!demo.key) throw new Error(`could not issue the demo key: ${demo.error ?? "no key"}`);
-    const demoKey = demo.key;
+    const demoKey = options.demoKey ?? (await issueDemoKey(emulators, region, config));
 
     const env: Record<string, string> = {
       ...emulators.baseEnv,
@@ -283,6 +314,7 @@ export async function startLocalRegion(options: LocalRegionOptions = {}): Promis
       queueUrl: emulators.resources.transactionQueueUrl,
       handler: processor,
       timeoutMs: timeoutMs(FUNCTIONS.processor),
+      concurrency: options.processorConcurrency,
     });
     pollers.push(transactions);
     const notifications = await startQueuePoller({
@@ -320,6 +352,7 @@ export async function startLocalRegion(options: LocalRegionOptions = {}): Promis
       pollers: { transactions: transactions.stats, notifications: notifications.stats },
       sweeper: sweeper?.stats ?? { runs: 0, failed: 0, swept: 0, adopted: 0 },
       demo: { merchantId: DEMO_MERCHANT_ID, apiKey: demoKey },
+      stopPoller: (which) => (which === "transactions" ? transactions : notifications).stop(),
       stop: () => (stopping ??= runCleanups()),
     };
   } catch (err) {

@@ -6,7 +6,8 @@
  * the queue's maxReceiveCount, as in AWS. A handler that throws, times out or returns an
  * unusable response fails the whole batch (nothing deleted), as in AWS.
  *
- * One batch at a time; errors from the queue itself are logged and retried after a pause.
+ * One batch at a time per receive loop (`concurrency` loops, default 1); errors from the queue
+ * itself are logged and retried after a pause.
  */
 
 import {
@@ -35,6 +36,8 @@ export interface PollerOptions {
   waitTimeSeconds?: number;
   /** Pause after a queue error before polling again. */
   errorBackoffMs?: number;
+  /** Batches handled at once, each by its own receive loop (Lambda's concurrent invocations of the mapping). @default 1 */
+  concurrency?: number;
 }
 
 export interface PollerStats {
@@ -174,7 +177,7 @@ export async function startQueuePoller(options: PollerOptions): Promise<QueuePol
     );
   };
 
-  const loop = (async () => {
+  const loop = async () => {
     while (!abort.signal.aborted) {
       let messages: Message[];
       try {
@@ -198,13 +201,14 @@ export async function startQueuePoller(options: PollerOptions): Promise<QueuePol
       // A batch received is always handed over and settled, even while stopping.
       if (messages.length > 0) await runBatch(messages);
     }
-  })();
+  };
+  const loops = Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 1) }, loop));
 
   return {
     stats,
     stop: async () => {
       abort.abort();
-      await loop;
+      await loops;
     },
   };
 }

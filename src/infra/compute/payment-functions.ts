@@ -91,7 +91,7 @@ export class PaymentFunctions extends Construct {
           securityGroups: [database.securityGroupId],
         },
         {
-          description: "MySQL to the other region's Aurora (the writer after a switchover), over the peering",
+          description: "MySQL to the Aurora cluster of the other region (the writer after a switchover), over the peering",
           protocol: "tcp",
           fromPort: database.port,
           toPort: database.port,
@@ -101,7 +101,7 @@ export class PaymentFunctions extends Construct {
       revokeRulesOnDelete: true,
     });
     database.allowConnectionsFrom("ledger-clients", ledgerClients.id, "MySQL from the functions that use the ledger");
-    database.allowConnectionsFromCidrs("peer-ledger-clients", props.peerPrivateCidrs, "MySQL from the other region's functions");
+    database.allowConnectionsFromCidrs("peer-ledger-clients", props.peerPrivateCidrs, "MySQL from the functions of the other region");
     const placement = { subnetIds: network.privateSubnetIds, securityGroupIds: [securityGroup.id] };
     this.ledgerPlacement = { subnetIds: network.privateSubnetIds, securityGroupIds: [ledgerClients.id] };
 

@@ -90,7 +90,7 @@ export class AuroraGlobalDatabase extends Construct {
     const securityGroup = new SecurityGroup(this, "security-group", {
       name: naming.name("payment-aurora-sg"),
       // Ingress: one rule per client (allowConnectionsFrom), nothing else.
-      description: "MySQL from the ledger's clients only",
+      description: "MySQL from the ledger clients only",
       vpcId: network.vpcId,
       egress: [],
       revokeRulesOnDelete: true,

@@ -1,0 +1,166 @@
+/**
+ * The payment load: one client task per scheduled payment, as merchants' checkouts arrive
+ * whatever state the system is in. Each authenticates with the merchant's API key, posts with
+ * its Idempotency-Key, and on an error or a timeout retries with the same key and body (backing
+ * off), wherever its resolver points by then; a 409 waits for Retry-After. The load's own
+ * bookkeeping is what it was told: the report takes only the acknowledged ids from it and counts
+ * everything else in the ledger and the tables.
+ */
+import { Agent, request } from "node:http";
+import type { Role } from "./dns";
+import { prng, type ScheduledPayment } from "./schedule";
+
+/** A 202 the client received. */
+export interface Ack {
+  readonly transactionId: string;
+  readonly idempotencyKey: string;
+  readonly at: number;
+  readonly role: Role;
+}
+
+export type Outcome = number | "refused" | "reset" | "timeout";
+
+/** One request a client made, for the picture's client-errors line. */
+export interface Attempt {
+  readonly at: number;
+  readonly role: Role;
+  readonly outcome: Outcome;
+}
+
+export interface LoadOptions {
+  readonly schedule: readonly ScheduledPayment[];
+  readonly apiKey: string;
+  /** Where a payment's client is sent now (the failover record through its resolver). */
+  readonly route: (payment: ScheduledPayment) => { role: Role; url: string };
+  readonly timeoutMs: number;
+  /** Wall-clock ms of the schedule's zero. */
+  readonly startedAt: number;
+  /** No attempt starts after this (wall-clock ms); what is not acknowledged by then gave up. */
+  readonly stopAt: number;
+  readonly seed: number;
+}
+
+export interface LoadResult {
+  readonly acks: Ack[];
+  readonly attempts: Attempt[];
+  /** Refused for good (4xx other than 409): a bug in the drill or the system, never expected. */
+  readonly refused: Array<{ idempotencyKey: string; status: number; body: string }>;
+  readonly gaveUp: string[];
+}
+
+const MAX_BACKOFF_MS = 8000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Answer {
+  status: number;
+  body: string;
+  retryAfter?: string;
+}
+
+export class PaymentLoad {
+  readonly acks: Ack[] = [];
+  readonly attempts: Attempt[] = [];
+  readonly refused: LoadResult["refused"] = [];
+  readonly gaveUp: string[] = [];
+  /** Keep-alive connections per region, as a merchant's HTTP client pool. */
+  private readonly agents = new Map<string, Agent>();
+
+  constructor(private readonly options: LoadOptions) {}
+
+  /** Runs the whole schedule; resolves when every payment was acknowledged, refused or gave up. */
+  async run(): Promise<LoadResult> {
+    const { schedule, startedAt } = this.options;
+    const tasks: Promise<void>[] = [];
+    for (const payment of schedule) {
+      const wait = startedAt + payment.atMs - Date.now();
+      if (wait > 0) await sleep(wait);
+      tasks.push(this.pay(payment));
+    }
+    await Promise.all(tasks);
+    for (const agent of this.agents.values()) agent.destroy();
+    return { acks: this.acks, attempts: this.attempts, refused: this.refused, gaveUp: this.gaveUp };
+  }
+
+  private async pay(payment: ScheduledPayment): Promise<void> {
+    const jitter = prng((this.options.seed * 1_000_003 + payment.index) >>> 0);
+    const body = JSON.stringify(payment.body);
+    for (let failures = 0; Date.now() < this.options.stopAt; ) {
+      const { role, url } = this.options.route(payment);
+      const answer = await this.post(url, payment.idempotencyKey, body);
+      const at = Date.now();
+      this.attempts.push({ at, role, outcome: typeof answer === "string" ? answer : answer.status });
+      if (typeof answer !== "string") {
+        if (answer.status === 202) {
+          const transactionId = (JSON.parse(answer.body) as { transaction_id: string }).transaction_id;
+          this.acks.push({ transactionId, idempotencyKey: payment.idempotencyKey, at, role });
+          return;
+        }
+        if (answer.status === 409) {
+          await sleep(Number(answer.retryAfter ?? 1) * 1000);
+          continue;
+        }
+        if (answer.status < 500 && answer.status !== 429) {
+          this.refused.push({ idempotencyKey: payment.idempotencyKey, status: answer.status, body: answer.body });
+          return;
+        }
+      }
+      // 5xx, 429, refused, reset or timed out: back off, then the same key and body again.
+      const backoff = Math.min(MAX_BACKOFF_MS, 250 * 2 ** failures++);
+      await sleep(backoff * (0.5 + jitter()));
+    }
+    this.gaveUp.push(payment.idempotencyKey);
+  }
+
+  private agent(url: string): Agent {
+    let agent = this.agents.get(url);
+    if (!agent) {
+      agent = new Agent({ keepAlive: true, maxSockets: 64 });
+      this.agents.set(url, agent);
+    }
+    return agent;
+  }
+
+  private post(url: string, idempotencyKey: string, body: string): Promise<Answer | Exclude<Outcome, number>> {
+    return new Promise((resolve) => {
+      let settled = false;
+      const settle = (value: Answer | Exclude<Outcome, number>) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(value);
+      };
+      const req = request(
+        `${url}/transactions`,
+        {
+          method: "POST",
+          agent: this.agent(url),
+          headers: {
+            authorization: `Bearer ${this.options.apiKey}`,
+            "content-type": "application/json",
+            "idempotency-key": idempotencyKey,
+            "content-length": Buffer.byteLength(body),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () =>
+            settle({
+              status: res.statusCode ?? 0,
+              body: Buffer.concat(chunks).toString("utf8"),
+              retryAfter: res.headers["retry-after"] as string | undefined,
+            }),
+          );
+          res.on("error", () => settle("reset"));
+        },
+      );
+      // The whole call, queueing for a socket included: what the merchant's client waits.
+      const timer = setTimeout(() => {
+        settle("timeout");
+        req.destroy();
+      }, this.options.timeoutMs);
+      req.on("error", (err: NodeJS.ErrnoException) => settle(err.code === "ECONNREFUSED" ? "refused" : "reset"));
+      req.end(body);
+    });
+  }
+}
