@@ -81,3 +81,28 @@ export async function readLogObjects(s3: S3Client, bucket: string, prefix = "tra
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * What the Lambda event source mapping does with a queue: receives (up to `max`, in `polls`),
+ * hands the messages to the handler 10 at a time, deletes what it did not report as failed.
+ */
+export async function drainQueue(
+  sqs: SQSClient,
+  queueUrl: string,
+  handler: (event: SQSEvent) => Promise<{ batchItemFailures: Array<{ itemIdentifier: string }> }>,
+  options: { max?: number; polls?: number } = {},
+): Promise<{ messages: Message[]; failed: number }> {
+  const messages = await receiveMessages(sqs, queueUrl, options.max ?? 10, options.polls ?? 3);
+  let failed = 0;
+  for (let i = 0; i < messages.length; i += 10) {
+    const batch = messages.slice(i, i + 10);
+    const failures = new Set((await handler(toSqsEvent(batch))).batchItemFailures.map((f) => f.itemIdentifier));
+    failed += failures.size;
+    await deleteMessages(
+      sqs,
+      queueUrl,
+      batch.filter((m) => !failures.has(m.MessageId!)),
+    );
+  }
+  return { messages, failed };
+}

@@ -7,7 +7,7 @@ import { httpApiEvent, paymentBody } from "../../src/local/lambda-events";
 import { type LocalLedger, startLocalLedger } from "../../src/local/ledger";
 import { issueKey } from "../../src/ops/keys/operations";
 import { loadHandler, parseBody } from "../helpers/load";
-import { deleteMessages, readLogObjects, receiveMessages, toSqsEvent } from "../helpers/observe";
+import { drainQueue, readLogObjects, receiveMessages } from "../helpers/observe";
 
 const root = path.resolve(__dirname, "../../lambdas");
 
@@ -29,16 +29,8 @@ afterAll(async () => {
 
 /** One poll of a queue into a handler, deleting what succeeded (like the event source mapping). */
 async function drain(queueUrl: string, handler: (e: SQSEvent) => Promise<SQSBatchResponse>): Promise<number> {
-  const messages = await receiveMessages(emu.clients.sqs, queueUrl, 10);
-  if (messages.length === 0) return 0;
-  const res = await handler(toSqsEvent(messages));
-  const failed = new Set(res.batchItemFailures.map((f) => f.itemIdentifier));
-  await deleteMessages(
-    emu.clients.sqs,
-    queueUrl,
-    messages.filter((m) => !failed.has(m.MessageId!)),
-  );
-  return messages.length - failed.size;
+  const { messages, failed } = await drainQueue(emu.clients.sqs, queueUrl, handler);
+  return messages.length - failed;
 }
 
 test("key issued -> POST -> queue -> processor -> PROCESSED -> notification queue -> sender -> SNS -> subscriber, logged in S3", async () => {

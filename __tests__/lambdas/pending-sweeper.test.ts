@@ -7,19 +7,19 @@ import * as path from "node:path";
 import { CreateTableCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
-import mysql from "mysql2/promise";
+import type mysql from "mysql2/promise";
 import type { SweepSummary } from "../../lambdas/pending-sweeper";
 import type { HttpEvent, HttpResult } from "../../lambdas/shared/http";
 import { findPending, type PendingRef } from "../../lambdas/shared/sweep";
 import { messageOf, type TransactionItem } from "../../lambdas/shared/transactions";
 import { newApiKey } from "../../src/contracts/merchant-keys";
-import { applyEnv, clearTable, type Emulators, startEmulators, tableSchema } from "../../src/local/emulators";
+import { type Emulators, tableSchema } from "../../src/local/emulators";
 import { httpApiEvent, paymentBody, sqsEvent, sqsRecord } from "../../src/local/lambda-events";
-import { type LocalLedger, startLocalLedger } from "../../src/local/ledger";
 import { startRecordingProxy } from "../../src/local/recording-proxy";
 import { getTransaction, makeTransaction } from "../../src/local/seed";
+import { type LedgerRegion, startLedgerRegion } from "../helpers/ledger-region";
 import { type Invoke, loadHandler } from "../helpers/load";
-import { deleteMessages, receiveMessages, sleep, toSqsEvent } from "../helpers/observe";
+import { drainQueue, sleep } from "../helpers/observe";
 
 const SWEEPER = path.resolve(__dirname, "../../lambdas/pending-sweeper/index.ts");
 const PROCESSOR = path.resolve(__dirname, "../../lambdas/transaction-processor/index.ts");
@@ -27,40 +27,23 @@ const GATEWAY = path.resolve(__dirname, "../../lambdas/payment-gateway/index.ts"
 const PRIMARY = "ap-southeast-1";
 const DR = "ap-southeast-2";
 
+let region: LedgerRegion;
 let emu: Emulators;
-let ledger: LocalLedger;
 let root: mysql.Connection;
-let restoreEnv: () => void;
 /** The primary region's sweeper and processor (the emulators' region), with the deployed ages. */
 let sweep: Invoke<unknown, SweepSummary>;
 let processor: Invoke<SQSEvent, SQSBatchResponse>;
 
 beforeAll(async () => {
-  ledger = await startLocalLedger();
-  root = await mysql.createConnection({
-    host: ledger.host,
-    port: ledger.port,
-    user: ledger.server.rootUser,
-    password: ledger.server.rootPassword,
-    database: ledger.database,
-  });
-  emu = await startEmulators({ region: PRIMARY, prefix: "sweep", ledger });
-  restoreEnv = applyEnv(emu.baseEnv);
+  region = await startLedgerRegion({ region: PRIMARY, prefix: "sweep" });
+  ({ emu, root } = region);
   sweep = loadHandler<unknown, SweepSummary>(SWEEPER);
   processor = loadHandler<SQSEvent, SQSBatchResponse>(PROCESSOR);
 });
 
-afterAll(async () => {
-  restoreEnv?.();
-  await root?.end();
-  await emu?.stop();
-  await ledger?.stop();
-});
+afterAll(() => region?.stop());
 
-beforeEach(async () => {
-  await emu.fauxqs.reset();
-  await clearTable(emu.clients.dynamodb, emu.resources.transactionsTable, "transaction_id");
-});
+beforeEach(() => region.reset());
 
 const doc = () => DynamoDBDocumentClient.from(emu.clients.dynamodb);
 
@@ -75,18 +58,7 @@ async function pending(ageSeconds: number, region = PRIMARY, table = emu.resourc
 
 /** What the event source mapping would do: hand the queue's messages to a processor, delete what succeeded. */
 async function drain(run: Invoke<SQSEvent, SQSBatchResponse> = processor): Promise<string[]> {
-  const messages = await receiveMessages(emu.clients.sqs, emu.resources.transactionQueueUrl, 100, 20);
-  if (messages.length === 0) return [];
-  for (let i = 0; i < messages.length; i += 10) {
-    const batch = messages.slice(i, i + 10);
-    const res = await run(toSqsEvent(batch));
-    const failed = new Set(res.batchItemFailures.map((f) => f.itemIdentifier));
-    await deleteMessages(
-      emu.clients.sqs,
-      emu.resources.transactionQueueUrl,
-      batch.filter((m) => !failed.has(m.MessageId!)),
-    );
-  }
+  const { messages } = await drainQueue(emu.clients.sqs, emu.resources.transactionQueueUrl, run, { max: 100, polls: 20 });
   return messages.map((m) => JSON.parse(m.Body!).transaction_id as string);
 }
 

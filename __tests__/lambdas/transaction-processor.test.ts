@@ -2,49 +2,34 @@ import * as path from "node:path";
 import { UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
-import mysql from "mysql2/promise";
-import { applyEnv, clearTable, type Emulators, startEmulators } from "../../src/local/emulators";
+import type mysql from "mysql2/promise";
+import { clearTable, type Emulators } from "../../src/local/emulators";
 import { sqsEvent, sqsRecord } from "../../src/local/lambda-events";
-import { type LocalLedger, startLocalLedger } from "../../src/local/ledger";
+import type { LocalLedger } from "../../src/local/ledger";
 import { startRecordingProxy } from "../../src/local/recording-proxy";
 import { getTransaction, seedTransactions } from "../../src/local/seed";
+import { type LedgerRegion, startLedgerRegion } from "../helpers/ledger-region";
 import { type Invoke, loadHandler } from "../helpers/load";
 import { deleteMessages, readLogObjects, receiveMessages, sleep, toSqsEvent } from "../helpers/observe";
 
 const PROCESSOR = path.resolve(__dirname, "../../lambdas/transaction-processor/index.ts");
 
+let region: LedgerRegion;
 let emu: Emulators;
 let ledger: LocalLedger;
 let root: mysql.Connection;
-let restoreEnv: () => void;
 let processor: Invoke<SQSEvent, SQSBatchResponse>;
 
 beforeAll(async () => {
-  ledger = await startLocalLedger();
-  root = await mysql.createConnection({
-    host: ledger.host,
-    port: ledger.port,
-    user: ledger.server.rootUser,
-    password: ledger.server.rootPassword,
-    database: ledger.database,
-  });
   // 3 receives before the DLQ here (12 as deployed), so that redrive shows within a test.
-  emu = await startEmulators({ prefix: "proc", visibilityTimeoutSeconds: 1, maxReceiveCount: 3, ledger });
-  restoreEnv = applyEnv({ ...emu.baseEnv, RISK_LIMIT_MINOR: "100000" });
+  region = await startLedgerRegion({ prefix: "proc", visibilityTimeoutSeconds: 1, maxReceiveCount: 3 }, { RISK_LIMIT_MINOR: "100000" });
+  ({ emu, ledger, root } = region);
   processor = loadHandler<SQSEvent, SQSBatchResponse>(PROCESSOR);
 });
 
-afterAll(async () => {
-  restoreEnv?.();
-  await root?.end();
-  await emu?.stop();
-  await ledger?.stop();
-});
+afterAll(() => region?.stop());
 
-beforeEach(async () => {
-  await emu.fauxqs.reset();
-  await clearTable(emu.clients.dynamodb, emu.resources.transactionsTable, "transaction_id");
-});
+beforeEach(() => region.reset());
 
 /** Journal entries of these transactions, as the ledger holds them. */
 async function entries(ids: readonly string[]): Promise<Array<{ transaction_id: string; outcome: string; legs: number }>> {

@@ -21,7 +21,8 @@ import {
 } from "@aws-sdk/client-route-53";
 import { mockClient } from "aws-sdk-client-mock";
 import { type DeploymentConfig, loadConfig, type RegionRole } from "../../src/contracts/config";
-import { parseArgs, UsageError } from "../../src/ops/dr/args";
+import { UsageError } from "../../src/ops/command-line";
+import { parseArgs } from "../../src/ops/dr/args";
 import { buildClients, type CliIo, runDr as main } from "../../src/ops/dr/cli";
 import { type DrContext, drNames, failover, getStatus, status, switchover, waitForWriter } from "../../src/ops/dr/operations";
 import { resourcesOf, synthAppToDisk } from "../infra/support";

@@ -10,59 +10,44 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
-import mysql from "mysql2/promise";
+import type mysql from "mysql2/promise";
 import { ledgerConnection, postBatch } from "../../lambdas/shared/ledger";
 import { messageAttributesOf, messageOf, type TransactionItem } from "../../lambdas/shared/transactions";
-import { applyEnv, clearTable, type Emulators, startDynalite, startEmulators } from "../../src/local/emulators";
-import { type LocalLedger, startLocalLedger } from "../../src/local/ledger";
+import { type Emulators, startDynalite } from "../../src/local/emulators";
+import type { LocalLedger } from "../../src/local/ledger";
 import { startRecordingProxy } from "../../src/local/recording-proxy";
 import { getTransaction, makeTransaction } from "../../src/local/seed";
 import { type CliIo, runDr } from "../../src/ops/dr/cli";
+import { type LedgerRegion, startLedgerRegion } from "../helpers/ledger-region";
 import { type Invoke, loadHandler } from "../helpers/load";
-import { deleteMessages, receiveMessages, toSqsEvent } from "../helpers/observe";
+import { drainQueue } from "../helpers/observe";
 
 const PROCESSOR = path.resolve(__dirname, "../../lambdas/transaction-processor/index.ts");
 const PRIMARY = "ap-southeast-1";
 const DR = "ap-southeast-2";
 const CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" };
 
+let region: LedgerRegion;
 let emu: Emulators;
 let ledger: LocalLedger;
 let root: mysql.Connection;
-let restoreEnv: () => void;
 let processor: Invoke<SQSEvent, SQSBatchResponse>;
 /** An endpoint nothing answers on: the lost primary region. */
 let gone: string;
 
 beforeAll(async () => {
-  ledger = await startLocalLedger();
-  root = await mysql.createConnection({
-    host: ledger.host,
-    port: ledger.port,
-    user: ledger.server.rootUser,
-    password: ledger.server.rootPassword,
-    database: ledger.database,
-  });
   // The deployment's default suffix: the CLI derives `payment-transactions-dev` and the queue names.
-  emu = await startEmulators({ region: DR, prefix: "dev", ledger });
-  restoreEnv = applyEnv(emu.baseEnv);
+  region = await startLedgerRegion({ region: DR, prefix: "dev" });
+  ({ emu, ledger, root } = region);
   processor = loadHandler<SQSEvent, SQSBatchResponse>(PROCESSOR);
   const stopped = await startDynalite();
   await stopped.stop();
   gone = stopped.endpoint;
 });
 
-afterAll(async () => {
-  restoreEnv?.();
-  await root?.end();
-  await emu?.stop();
-  await ledger?.stop();
-});
+afterAll(() => region?.stop());
 
-beforeEach(async () => {
-  await emu.fauxqs.reset();
-  await clearTable(emu.clients.dynamodb, emu.resources.transactionsTable, "transaction_id");
-});
+beforeEach(() => region.reset());
 
 interface Run {
   code: number;
@@ -112,16 +97,7 @@ async function accepted(ageSeconds: number, region = PRIMARY, extra: Partial<Tra
 
 /** The event source mapping's work: every queued transaction message through the processor. */
 async function drain(): Promise<number> {
-  const messages = await receiveMessages(emu.clients.sqs, emu.resources.transactionQueueUrl, 100, 20);
-  for (let i = 0; i < messages.length; i += 10) {
-    const batch = messages.slice(i, i + 10);
-    const failed = new Set((await processor(toSqsEvent(batch))).batchItemFailures.map((f) => f.itemIdentifier));
-    await deleteMessages(
-      emu.clients.sqs,
-      emu.resources.transactionQueueUrl,
-      batch.filter((m) => !failed.has(m.MessageId!)),
-    );
-  }
+  const { messages } = await drainQueue(emu.clients.sqs, emu.resources.transactionQueueUrl, processor, { max: 100, polls: 20 });
   return messages.length;
 }
 

@@ -8,8 +8,8 @@
  * environment), works against either region, and changes nothing without `--yes`.
  */
 
+import { type ExitCode, isHelp } from "./command-line";
 import { runDr } from "./dr/cli";
-import type { ExitCode } from "./dr/operations";
 import { runKeys } from "./keys/cli";
 
 const GROUPS: Readonly<Record<string, (argv: readonly string[]) => Promise<ExitCode>>> = {
@@ -33,9 +33,9 @@ export async function main(
   const [group, ...rest] = argv;
   const run = group === undefined ? undefined : GROUPS[group];
   if (!run) {
-    if (group !== undefined && group !== "help" && group !== "--help" && group !== "-h") err(`error: unknown command group "${group}"`);
+    if (group !== undefined && !isHelp(group)) err(`error: unknown command group "${group}"`);
     err(USAGE);
-    return group === "help" || group === "--help" || group === "-h" ? 0 : 1;
+    return isHelp(group) ? 0 : 1;
   }
   return run(rest);
 }

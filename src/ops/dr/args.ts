@@ -1,6 +1,7 @@
 /** Command line of the DR CLI: strict, so a typo never turns into a different operation. */
 import type { RegionRole } from "../../contracts/config";
 import type { QueueId } from "../../contracts/functions";
+import { isHelp, parseIsoTime, parseRole, readFlags, UsageError } from "../command-line";
 import { DEFAULT_POLL_SECONDS, DEFAULT_TIMEOUT_SECONDS } from "./operations";
 import { DEFAULT_REDRIVE_MAX, DEFAULT_SINCE_HOURS } from "./payments";
 
@@ -27,13 +28,6 @@ export type Command =
       readonly yes: boolean;
     }
   | { readonly command: "redrive"; readonly region: RegionRole; readonly queue: QueueId; readonly max: number; readonly yes: boolean };
-
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
 
 export const USAGE = `Usage: npm run dr -- <command> [flags]   (npm run ops -- dr <command> [flags])
 
@@ -70,46 +64,15 @@ that region only, so both work while the other region is down.
 Configuration: cdktf.json "context" and environment variables, as for synth (src/contracts/config.ts).
 AWS credentials: the usual SDK chain (AWS_PROFILE, environment, SSO, instance role).`;
 
-interface FlagSpec {
-  readonly takesValue: boolean;
-}
-
-const FLAGS: Record<Exclude<Command["command"], "help">, Record<string, FlagSpec>> = {
+const FLAGS: Record<Exclude<Command["command"], "help">, Record<string, boolean>> = {
+  // flag -> takes a value
   status: {},
-  switchover: { "--to": { takesValue: true }, "--yes": { takesValue: false } },
-  failover: { "--to": { takesValue: true }, "--yes": { takesValue: false }, "--allow-data-loss": { takesValue: false } },
-  wait: {
-    "--to": { takesValue: true },
-    "--timeout-seconds": { takesValue: true },
-    "--poll-seconds": { takesValue: true },
-    "--writer-only": { takesValue: false },
-  },
-  reconcile: {
-    "--region": { takesValue: true },
-    "--older-than": { takesValue: true },
-    "--since": { takesValue: true },
-    "--adopt": { takesValue: false },
-    "--yes": { takesValue: false },
-  },
-  redrive: {
-    "--region": { takesValue: true },
-    "--queue": { takesValue: true },
-    "--max": { takesValue: true },
-    "--yes": { takesValue: false },
-  },
+  switchover: { "--to": true, "--yes": false },
+  failover: { "--to": true, "--yes": false, "--allow-data-loss": false },
+  wait: { "--to": true, "--timeout-seconds": true, "--poll-seconds": true, "--writer-only": false },
+  reconcile: { "--region": true, "--older-than": true, "--since": true, "--adopt": false, "--yes": false },
+  redrive: { "--region": true, "--queue": true, "--max": true, "--yes": false },
 };
-
-function parseTo(value: string | undefined): RegionRole {
-  if (value === undefined) return "dr";
-  if (value === "dr" || value === "primary") return value;
-  throw new UsageError(`invalid --to "${value}": expected dr or primary`);
-}
-
-function parseRegion(value: string | undefined): RegionRole {
-  if (value === undefined) return "primary";
-  if (value === "dr" || value === "primary") return value;
-  throw new UsageError(`invalid --region "${value}": expected primary or dr`);
-}
 
 function parseQueue(value: string | undefined): QueueId {
   if (value === undefined) return "transaction";
@@ -124,15 +87,6 @@ function parseInteger(flag: string, value: string | undefined, min: number, max:
   return n;
 }
 
-function parseSince(value: string | undefined): Date | undefined {
-  if (value === undefined) return undefined;
-  const at = new Date(value);
-  if (!/^\d{4}-\d\d-\d\d/.test(value) || Number.isNaN(at.getTime())) {
-    throw new UsageError(`invalid --since "${value}": expected an ISO 8601 time such as 2030-01-31T00:00:00Z`);
-  }
-  return at;
-}
-
 function parseSeconds(flag: string, value: string | undefined, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   const n = /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
@@ -143,49 +97,33 @@ function parseSeconds(flag: string, value: string | undefined, fallback: number,
 export function parseArgs(argv: readonly string[]): Command {
   const [command, ...rest] = argv;
   if (command === undefined) throw new UsageError("missing command");
-  if (command === "help" || command === "--help" || command === "-h") {
+  if (isHelp(command)) {
     if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}" after ${command}`);
     return { command: "help" };
   }
   if (!Object.hasOwn(FLAGS, command)) throw new UsageError(`unknown command "${command}"`);
   const name = command as keyof typeof FLAGS;
-  const specs = FLAGS[name];
-
-  const values = new Map<string, string | undefined>();
-  for (let i = 0; i < rest.length; i++) {
-    const arg = rest[i];
-    if (!arg.startsWith("--")) throw new UsageError(`unexpected argument "${arg}" for ${name}`);
-    const eq = arg.indexOf("=");
-    const flag = eq === -1 ? arg : arg.slice(0, eq);
-    const spec = specs[flag];
-    if (!spec) throw new UsageError(`unknown flag "${flag}" for ${name}`);
-    if (values.has(flag)) throw new UsageError(`flag ${flag} given twice`);
-    if (spec.takesValue) {
-      const value = eq === -1 ? rest[++i] : arg.slice(eq + 1);
-      if (value === undefined || value === "" || (eq === -1 && value.startsWith("--"))) throw new UsageError(`flag ${flag} needs a value`);
-      values.set(flag, value);
-    } else {
-      if (eq !== -1) throw new UsageError(`flag ${flag} takes no value`);
-      values.set(flag, undefined);
-    }
-  }
+  const values = readFlags(name, rest, FLAGS[name]);
+  const to = () => parseRole("--to", values.get("--to"), "dr");
+  const region = () => parseRole("--region", values.get("--region"), "primary");
+  const since = values.get("--since");
 
   switch (name) {
     case "status":
       return { command: "status" };
     case "switchover":
-      return { command: "switchover", to: parseTo(values.get("--to")), yes: values.has("--yes") };
+      return { command: "switchover", to: to(), yes: values.has("--yes") };
     case "failover":
       return {
         command: "failover",
-        to: parseTo(values.get("--to")),
+        to: to(),
         yes: values.has("--yes"),
         allowDataLoss: values.has("--allow-data-loss"),
       };
     case "wait":
       return {
         command: "wait",
-        to: parseTo(values.get("--to")),
+        to: to(),
         timeoutSeconds: parseSeconds("--timeout-seconds", values.get("--timeout-seconds"), DEFAULT_TIMEOUT_SECONDS, 1, 86_400),
         pollSeconds: parseSeconds("--poll-seconds", values.get("--poll-seconds"), DEFAULT_POLL_SECONDS, 0.01, 3_600),
         writerOnly: values.has("--writer-only"),
@@ -194,16 +132,16 @@ export function parseArgs(argv: readonly string[]): Command {
       if (values.has("--yes") && !values.has("--adopt")) throw new UsageError("--yes needs --adopt: reconcile alone changes nothing");
       return {
         command: "reconcile",
-        region: parseRegion(values.get("--region")),
+        region: region(),
         olderThanSeconds: parseInteger("--older-than", values.get("--older-than"), 0, 30 * 86_400),
-        since: parseSince(values.get("--since")),
+        since: since === undefined ? undefined : parseIsoTime("--since", since, "2030-01-31T00:00:00Z"),
         adopt: values.has("--adopt"),
         yes: values.has("--yes"),
       };
     case "redrive":
       return {
         command: "redrive",
-        region: parseRegion(values.get("--region")),
+        region: region(),
         queue: parseQueue(values.get("--queue")),
         max: parseInteger("--max", values.get("--max"), 1, 100_000) ?? DEFAULT_REDRIVE_MAX,
         yes: values.has("--yes"),

@@ -9,24 +9,13 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { RDSClient } from "@aws-sdk/client-rds";
 import { Route53Client } from "@aws-sdk/client-route-53";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { ConfigError, type DeploymentConfig, loadConfig, type RegionRole, regionOf } from "../../contracts/config";
+import { type DeploymentConfig, type RegionRole, regionOf } from "../../contracts/config";
 import { cdktfContext } from "../../contracts/context";
 import { ROUTE53_HOME_REGION } from "../../contracts/regions";
-import { parseArgs, USAGE, UsageError } from "./args";
-import {
-  type DrClients,
-  type DrContext,
-  type ExitCode,
-  failover,
-  type OperationResult,
-  status,
-  switchover,
-  waitForWriter,
-} from "./operations";
+import { CLIENT_OPTIONS, type CommandIo, type ExitCode, prepareCommand, runOperation } from "../command-line";
+import { type Command, parseArgs, USAGE } from "./args";
+import { type DrClients, type DrContext, failover, status, switchover, waitForWriter } from "./operations";
 import { type PaymentsContext, reconcile, redrive } from "./payments";
-
-/** Short timeouts and few retries: a lost region must fail fast, not hang the operator. */
-const CLIENT_OPTIONS = { maxAttempts: 3, requestHandler: { connectionTimeout: 5_000, requestTimeout: 20_000 } };
 
 export function buildClients(config: DeploymentConfig): DrClients {
   return {
@@ -54,11 +43,7 @@ export function buildRegionClients(config: DeploymentConfig, role: RegionRole): 
   return { dynamodb: new DynamoDBClient({ region, ...CLIENT_OPTIONS }), sqs: new SQSClient({ region, ...CLIENT_OPTIONS }) };
 }
 
-export interface CliIo {
-  readonly out: (line: string) => void;
-  readonly err: (line: string) => void;
-  readonly env: NodeJS.ProcessEnv;
-  readonly context: () => Record<string, unknown>;
+export interface CliIo extends CommandIo {
   readonly clients: (config: DeploymentConfig) => DrClients;
   /** @default buildRegionClients */
   readonly regionClients?: (config: DeploymentConfig, role: RegionRole) => RegionDataClients;
@@ -76,72 +61,41 @@ const defaultIo: CliIo = {
 
 /** Runs one `dr` command and returns its exit code. */
 export async function runDr(argv: readonly string[], io: CliIo = defaultIo): Promise<ExitCode> {
-  let command: ReturnType<typeof parseArgs>;
-  try {
-    command = parseArgs(argv);
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    io.err(`error: ${err.message}`);
-    io.err(USAGE);
-    return 1;
-  }
-  if (command.command === "help") {
-    io.out(USAGE);
-    return 0;
-  }
-
-  let config: DeploymentConfig;
-  try {
-    config = loadConfig(io.context(), io.env);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    io.err(`error: configuration: ${err.message}`);
-    return 1;
-  }
+  const prepared = prepareCommand(() => parseArgs(argv), USAGE, io);
+  if (typeof prepared === "number") return prepared;
+  const { command, config } = prepared;
   if (command.command === "reconcile" || command.command === "redrive") return runPayments(command, config, io);
   const ctx: DrContext = { config, clients: io.clients(config), progress: io.out, sleep: io.sleep, now: io.now };
-
-  let result: OperationResult;
-  switch (command.command) {
-    case "status":
-      result = await status(ctx);
-      break;
-    case "switchover":
-      result = await switchover(ctx, command);
-      break;
-    case "failover":
-      result = await failover(ctx, command);
-      break;
-    case "wait":
-      result = await waitForWriter(ctx, command);
-      break;
-  }
-  for (const line of result.lines) io.out(line);
-  if (result.error) io.err(`error: ${result.error}`);
-  if (result.showUsage) io.err(USAGE);
-  return result.exitCode;
+  const operation = () => {
+    switch (command.command) {
+      case "status":
+        return status(ctx);
+      case "switchover":
+        return switchover(ctx, command);
+      case "failover":
+        return failover(ctx, command);
+      case "wait":
+        return waitForWriter(ctx, command);
+    }
+  };
+  return runOperation("Aurora and Route53", operation, io, () => undefined, USAGE);
 }
 
 /** reconcile and redrive: one region's DynamoDB and SQS clients, closed afterwards. */
 async function runPayments(
-  command: Extract<ReturnType<typeof parseArgs>, { command: "reconcile" | "redrive" }>,
+  command: Extract<Command, { command: "reconcile" | "redrive" }>,
   config: DeploymentConfig,
   io: CliIo,
 ): Promise<ExitCode> {
   const clients = (io.regionClients ?? buildRegionClients)(config, command.region);
   const ctx: PaymentsContext = { config, role: command.region, region: regionOf(config, command.region).region, ...clients, now: io.now };
-  let result: OperationResult;
-  try {
-    result = command.command === "reconcile" ? await reconcile(ctx, command) : await redrive(ctx, command);
-  } catch (err) {
-    // A region that does not answer, missing rights, no such table or queue: one line, no stack trace.
-    const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-    result = { exitCode: 1, lines: [], error: `${command.region} region ${ctx.region}: ${message}` };
-  } finally {
-    clients.dynamodb.destroy();
-    clients.sqs.destroy();
-  }
-  for (const line of result.lines) io.out(line);
-  if (result.error) io.err(`error: ${result.error}`);
-  return result.exitCode;
+  return runOperation(
+    `${command.region} region ${ctx.region}`,
+    () => (command.command === "reconcile" ? reconcile(ctx, command) : redrive(ctx, command)),
+    io,
+    () => {
+      clients.dynamodb.destroy();
+      clients.sqs.destroy();
+    },
+  );
 }

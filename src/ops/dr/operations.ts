@@ -26,6 +26,7 @@ import {
 } from "@aws-sdk/client-route-53";
 import { type DeploymentConfig, REGION_ROLES, type RegionRole, regionOf } from "../../contracts/config";
 import { Naming } from "../../contracts/names";
+import type { OperationResult } from "../command-line";
 
 export const ROLES = REGION_ROLES;
 
@@ -45,19 +46,6 @@ export interface DrContext {
   readonly progress?: (line: string) => void;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly now?: () => number;
-}
-
-/** 0: done / healthy; 1: refused, bad input or error; 2: degraded (status) or timed out (wait). */
-export type ExitCode = 0 | 1 | 2;
-
-export interface OperationResult {
-  readonly exitCode: ExitCode;
-  /** Report lines, for stdout. */
-  readonly lines: readonly string[];
-  /** One-line error, for stderr. */
-  readonly error?: string;
-  /** The error is about the command line: print the usage after it. */
-  readonly showUsage?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import { ageSeconds, enqueuePending, findPending, type PendingRef } from "../../
 import type { DeploymentConfig, RegionRole } from "../../contracts/config";
 import type { QueueId } from "../../contracts/functions";
 import { Naming } from "../../contracts/names";
-import type { OperationResult } from "./operations";
+import type { OperationResult } from "../command-line";
 import { table } from "./operations";
 
 /** `reconcile` counts payments accepted in the last day unless --since says otherwise. */

@@ -17,7 +17,7 @@ import {
   parseApiKey,
 } from "../../contracts/merchant-keys";
 import { MERCHANT_KEYS_INDEX } from "../../contracts/tables";
-import type { ExitCode } from "../dr/operations";
+import type { OperationResult } from "../command-line";
 
 export interface KeysContext {
   readonly dynamodb: DynamoDBClient;
@@ -30,11 +30,8 @@ export interface KeysContext {
   readonly now?: () => Date;
 }
 
-export interface KeysResult {
-  readonly exitCode: ExitCode;
-  readonly lines: readonly string[];
-  readonly error?: string;
-}
+/** What a keys command returns (never the usage: its errors are about keys, not the command line). */
+export type KeysResult = Omit<OperationResult, "showUsage">;
 
 /** A key as operators see it: never the secret, nor its hash. */
 export interface KeyView {
