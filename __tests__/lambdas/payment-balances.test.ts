@@ -6,10 +6,10 @@
 import * as path from "node:path";
 import type { ALBResult, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import type { HttpEvent, HttpResult } from "../../lambdas/shared/http";
-import { balances, ledgerConnection, postBatch } from "../../lambdas/shared/ledger";
+import { balances, postBatch } from "../../lambdas/shared/ledger";
 import { applyEnv, type Emulators, startEmulators } from "../../src/local/emulators";
 import { albEvent, httpApiEvent } from "../../src/local/lambda-events";
-import { type LocalLedger, startLocalLedger } from "../../src/local/ledger";
+import { connectLocalLedger, type LocalLedger, startLocalLedger } from "../../src/local/ledger";
 import { issueKey } from "../../src/ops/keys/operations";
 import { type Invoke, loadHandler, parseBody } from "../helpers/load";
 
@@ -31,14 +31,7 @@ beforeAll(async () => {
   handler = loadHandler<HttpEvent, HttpResult>(BALANCES);
   const ctx = { dynamodb: emu.clients.dynamodb, table: emu.resources.merchantKeysTable, region: emu.region, cacheTtlSeconds: 60 };
   for (const merchant of ["merchant-a", "merchant-b"]) keys[merchant] = (await issueKey(ctx, { merchantId: merchant, yes: true })).key!;
-  const writer = ledgerConnection({
-    host: ledger.host,
-    port: ledger.port,
-    database: ledger.database,
-    user: ledger.user,
-    tls: false,
-    auth: { kind: "password", password: ledger.password },
-  });
+  const writer = connectLocalLedger(ledger);
   await postBatch(
     writer,
     [
@@ -114,14 +107,7 @@ test("a ledger that cannot be read answers 503, not a wrong balance", async () =
 });
 
 test("the reader user the function uses in AWS can read balances but not write the ledger", async () => {
-  const reader = ledgerConnection({
-    host: ledger.host,
-    port: ledger.port,
-    database: ledger.database,
-    user: ledger.readUser,
-    tls: false,
-    auth: { kind: "password", password: ledger.readPassword },
-  });
+  const reader = connectLocalLedger(ledger, "reader");
   try {
     expect(await balances(reader, "merchant-b")).toEqual([{ currency: "AUD", balance: 7, postings: 1 }]);
     await expect(

@@ -11,10 +11,10 @@ import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/c
 import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import type mysql from "mysql2/promise";
-import { ledgerConnection, postBatch } from "../../lambdas/shared/ledger";
+import { postBatch } from "../../lambdas/shared/ledger";
 import { messageAttributesOf, messageOf, type TransactionItem } from "../../lambdas/shared/transactions";
 import { type Emulators, startDynalite } from "../../src/local/emulators";
-import type { LocalLedger } from "../../src/local/ledger";
+import { connectLocalLedger, type LocalLedger } from "../../src/local/ledger";
 import { startRecordingProxy } from "../../src/local/recording-proxy";
 import { getTransaction, makeTransaction } from "../../src/local/seed";
 import { type CliIo, runDr } from "../../src/ops/dr/cli";
@@ -210,14 +210,7 @@ describe("reconcile", () => {
   test("adopting a payment the ledger already holds posts nothing: only its projection is completed", async () => {
     // The primary posted it in Aurora, then died before its DynamoDB update replicated.
     const item = await accepted(900);
-    const app = ledgerConnection({
-      host: ledger.host,
-      port: ledger.port,
-      user: ledger.user,
-      tls: false,
-      database: ledger.database,
-      auth: { kind: "password", password: ledger.password },
-    });
+    const app = connectLocalLedger(ledger);
     try {
       const posted = await postBatch(
         app,

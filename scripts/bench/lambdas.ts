@@ -21,7 +21,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { build } from "esbuild";
 import { zipSync } from "fflate";
 import type { HttpEvent, HttpResult } from "../../lambdas/shared/http";
-import { type LedgerStats, ledgerConnection, postBatch } from "../../lambdas/shared/ledger";
+import { type LedgerStats, postBatch } from "../../lambdas/shared/ledger";
 import type { TransactionMessage } from "../../lambdas/shared/schemas";
 import { TRANSACTIONS_PATH } from "../../src/contracts/api";
 import { ENV, FUNCTIONS } from "../../src/contracts/functions";
@@ -29,7 +29,7 @@ import { newApiKey } from "../../src/contracts/merchant-keys";
 import { bundleHandler } from "../../src/infra/compute/bundling";
 import { applyEnv, type Emulators, startEmulators } from "../../src/local/emulators";
 import { fakeContext, httpApiEvent, paymentBody, sqsEvent, sqsRecord } from "../../src/local/lambda-events";
-import { type LocalLedger, startLocalLedger } from "../../src/local/ledger";
+import { connectLocalLedger, type LocalLedger, startLocalLedger } from "../../src/local/ledger";
 import { startRecordingProxy } from "../../src/local/recording-proxy";
 import { seedTransactions } from "../../src/local/seed";
 import { type BenchRow, printTable, ROOT, summarize } from "./stats";
@@ -453,16 +453,7 @@ export async function benchProcessor(): Promise<BenchRow[]> {
       });
       const { dynamodb, s3 } = emu.clients;
       const table = emu.resources.transactionsTable;
-      const connections = containers.map(() =>
-        ledgerConnection({
-          host: ledger.host,
-          port: ledger.port,
-          database: ledger.database,
-          user: ledger.user,
-          tls: false,
-          auth: { kind: "password", password: ledger.password },
-        }),
-      );
+      const connections = containers.map(() => connectLocalLedger(ledger));
       const updateEach = (ids: string[], update: Omit<UpdateItemCommandInput, "TableName" | "Key">) =>
         Promise.all(
           ids.map((id) => dynamodb.send(new UpdateItemCommand({ TableName: table, Key: { transaction_id: { S: id } }, ...update }))),

@@ -4,7 +4,7 @@
  * authenticated by a password (MariaDB has no IAM plugin) over plain TCP on 127.0.0.1.
  */
 import { randomUUID } from "node:crypto";
-import { ledgerConnection } from "../../lambdas/shared/ledger";
+import { type LedgerConnection, ledgerConnection } from "../../lambdas/shared/ledger";
 import { migrate } from "../../lambdas/shared/ledger/migrate";
 import { LEDGER_DATABASE, LEDGER_USERS } from "../contracts/ledger";
 import { type MariaDb, startMariaDb } from "./mariadb";
@@ -78,4 +78,17 @@ export async function startLocalLedger(options: LocalLedgerOptions = {}): Promis
       if (!options.server) await server.stop();
     },
   };
+}
+
+/** A connection to a local ledger as its application user (`writer`) or its balance reader, by password over plain TCP. */
+export function connectLocalLedger(ledger: LocalLedger, as: "writer" | "reader" = "writer"): LedgerConnection {
+  const [user, password] = as === "writer" ? [ledger.user, ledger.password] : [ledger.readUser, ledger.readPassword];
+  return ledgerConnection({
+    host: ledger.host,
+    port: ledger.port,
+    database: ledger.database,
+    user,
+    tls: false,
+    auth: { kind: "password", password },
+  });
 }
