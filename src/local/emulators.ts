@@ -316,22 +316,32 @@ export async function startEmulators(options: StartOptions = {}): Promise<Emulat
     names,
   };
 
+  return assemble({ region, dynamo, fauxqs, resources, clients }, options, async () => {
+    if (!options.running) await Promise.all([dynamo.stop(), fauxqs.stop()]);
+  });
+}
+
+/** The handle on a region's emulators: stop() closes this side's clients, then whatever it owns. */
+function assemble(
+  parts: Pick<Emulators, "region" | "dynamo" | "fauxqs" | "resources" | "clients">,
+  options: HandlerEnvironmentOptions,
+  stopOwned: () => Promise<void>,
+): Emulators {
   return {
-    region,
-    dynamo,
-    fauxqs,
-    resources,
-    clients,
-    baseEnv: baseEnvironment(region, dynamo.endpoint, fauxqs.endpoint, resources, options),
+    ...parts,
+    baseEnv: baseEnvironment(parts.region, parts.dynamo.endpoint, parts.fauxqs.endpoint, parts.resources, options),
     stop: async () => {
-      for (const c of Object.values(clients)) c.destroy();
-      if (!options.running) await Promise.all([dynamo.stop(), fauxqs.stop()]);
+      for (const c of Object.values(parts.clients)) c.destroy();
+      await stopOwned();
     },
   };
 }
 
+/** What the handlers' environment depends on besides the resources. */
+export type HandlerEnvironmentOptions = Pick<StartOptions, "visibilityTimeoutSeconds" | "maxReceiveCount" | "config" | "ledger">;
+
 /** Emulators that another process runs, with their resources already created (see attachEmulators). */
-export interface AttachOptions extends Pick<StartOptions, "visibilityTimeoutSeconds" | "maxReceiveCount" | "config" | "ledger"> {
+export interface AttachOptions extends HandlerEnvironmentOptions {
   region: string;
   /** What the handlers use for DynamoDB: the emulator, or a proxy in front of it (the replicator's). */
   dynamoEndpoint: string;
@@ -371,17 +381,8 @@ export function attachEmulators(options: AttachOptions): Emulators {
     reset: notOwned("reset"),
     stop: () => Promise.resolve(),
   };
-  return {
-    region,
-    dynamo: { endpoint: options.dynamoEndpoint, stop: () => Promise.resolve() },
-    fauxqs,
-    resources,
-    clients,
-    baseEnv: baseEnvironment(region, options.dynamoEndpoint, options.fauxqsEndpoint, resources, options),
-    stop: async () => {
-      for (const c of Object.values(clients)) c.destroy();
-    },
-  };
+  const dynamo = { endpoint: options.dynamoEndpoint, stop: () => Promise.resolve() };
+  return assemble({ region, dynamo, fauxqs, resources, clients }, options, () => Promise.resolve());
 }
 
 /** Each queue's URL by its name. */
@@ -401,7 +402,7 @@ function baseEnvironment(
   dynamoEndpoint: string,
   fauxqsEndpoint: string,
   resources: Resources,
-  options: Pick<StartOptions, "visibilityTimeoutSeconds" | "maxReceiveCount" | "config" | "ledger">,
+  options: HandlerEnvironmentOptions,
 ): Record<string, string> {
   return {
     AWS_REGION: region,

@@ -4,6 +4,7 @@
  * one way to print a result. The groups (`dr/`, `keys/`) keep only their commands.
  */
 import { ConfigError, type DeploymentConfig, loadConfig, type RegionRole } from "../contracts/config";
+import { cdktfContext } from "../contracts/context";
 
 /** 0: done / healthy; 1: refused, bad input or error; 2: degraded (status), stranded payments (reconcile) or timed out (wait). */
 export type ExitCode = 0 | 1 | 2;
@@ -36,6 +37,14 @@ export interface CommandIo {
   readonly env: NodeJS.ProcessEnv;
   readonly context: () => Record<string, unknown>;
 }
+
+/** The process's own: stdout, stderr, its environment and cdktf.json's context. */
+export const processIo: CommandIo = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+  env: process.env,
+  context: cdktfContext,
+};
 
 export const isHelp = (arg: string | undefined): boolean => arg === "help" || arg === "--help" || arg === "-h";
 

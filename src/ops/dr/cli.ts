@@ -10,9 +10,8 @@ import { RDSClient } from "@aws-sdk/client-rds";
 import { Route53Client } from "@aws-sdk/client-route-53";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { type DeploymentConfig, type RegionRole, regionOf } from "../../contracts/config";
-import { cdktfContext } from "../../contracts/context";
 import { ROUTE53_HOME_REGION } from "../../contracts/regions";
-import { CLIENT_OPTIONS, type CommandIo, type ExitCode, prepareCommand, runOperation } from "../command-line";
+import { CLIENT_OPTIONS, type CommandIo, type ExitCode, prepareCommand, processIo, runOperation } from "../command-line";
 import { type Command, parseArgs, USAGE } from "./args";
 import { type DrClients, type DrContext, failover, status, switchover, waitForWriter } from "./operations";
 import { type PaymentsContext, reconcile, redrive } from "./payments";
@@ -51,13 +50,7 @@ export interface CliIo extends CommandIo {
   readonly now?: () => number;
 }
 
-const defaultIo: CliIo = {
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-  env: process.env,
-  context: cdktfContext,
-  clients: buildClients,
-};
+const defaultIo: CliIo = { ...processIo, clients: buildClients };
 
 /** Runs one `dr` command and returns its exit code. */
 export async function runDr(argv: readonly string[], io: CliIo = defaultIo): Promise<ExitCode> {

@@ -6,7 +6,6 @@
  */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { type DeploymentConfig, type RegionRole, regionOf } from "../../contracts/config";
-import { cdktfContext } from "../../contracts/context";
 import { Naming } from "../../contracts/names";
 import {
   CLIENT_OPTIONS,
@@ -16,6 +15,7 @@ import {
   parseIsoTime,
   parseRole,
   prepareCommand,
+  processIo,
   readFlags,
   runOperation,
   UsageError,
@@ -104,13 +104,7 @@ export interface KeysIo extends CommandIo {
   readonly now?: () => Date;
 }
 
-const defaultIo: KeysIo = {
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-  env: process.env,
-  context: cdktfContext,
-  client: buildKeysClient,
-};
+const defaultIo: KeysIo = { ...processIo, client: buildKeysClient };
 
 /** Runs one `keys` command and returns its exit code. */
 export async function runKeys(argv: readonly string[], io: KeysIo = defaultIo): Promise<ExitCode> {
