@@ -254,11 +254,8 @@ describe("concurrent processors", () => {
     if (process.env.LEDGER_RACE_REPORT) console.log(`race: ${unavailable} of ${rounds * 2} deliveries had to be retried`);
   });
 
-  test("the loser of a duplicate-key race gets a retryable error, and its retry finds the entry", async () => {
-    const before = await counts();
-    const app = d.app();
-    const e = entry();
-    // Another writer (another region's processor) has inserted the entry but not committed yet.
+  /** Another writer (another region's processor) inserts `e` and holds it uncommitted while `post` runs, then commits. */
+  async function loseRaceTo(e: LedgerEntryInput, post: () => Promise<Map<string, PostResult>>): Promise<Map<string, PostResult>> {
     const other = await mysql.createConnection({
       host: server.db.host,
       port: server.db.port,
@@ -271,10 +268,32 @@ describe("concurrent processors", () => {
       "INSERT INTO journal_entries (transaction_id, merchant_id, amount, currency, outcome, reason, region, batch_id, posted_at) VALUES (?, ?, ?, ?, 'REJECTED', 'RISK', 'ap-southeast-2', REPEAT('a', 32), UTC_TIMESTAMP(6))",
       [e.transactionId, e.merchantId, e.amount, e.currency],
     );
-    const losing = postBatch(app, [e], { region: REGION });
+    const losing = post();
+    losing.catch(() => undefined);
     await new Promise((r) => setTimeout(r, 150)); // let it block on the uncommitted row
     await other.query("COMMIT");
     await other.end();
+    return losing;
+  }
+
+  test("the loser of a duplicate-key race runs the batch again at once and finds the entry", async () => {
+    const before = await counts();
+    const app = d.app();
+    const e = entry();
+    const trips = app.stats.roundTrips;
+    const result = await loseRaceTo(e, () => postBatch(app, [e], { region: REGION }));
+    expect(result.get(e.transactionId)).toMatchObject({ status: "recorded", posted: false, outcome: "REJECTED", region: "ap-southeast-2" });
+    // The failed transaction (and its rollback), then the batch again: no redelivery needed.
+    expect(app.stats.roundTrips - trips).toBeGreaterThan(2);
+    const after = await counts();
+    expect([after.entries - before.entries, after.postings - before.postings]).toEqual([1, 0]);
+  });
+
+  test("with no race retries left the loser gets a retryable error, and a later delivery finds the entry", async () => {
+    const before = await counts();
+    const app = d.app();
+    const e = entry();
+    const losing = loseRaceTo(e, () => postBatch(app, [e], { region: REGION, raceRetries: 0 }));
     await expect(losing).rejects.toBeInstanceOf(LedgerUnavailableError);
     await expect(losing).rejects.toMatchObject({ errno: 1062 });
     const retry = await postBatch(app, [e], { region: REGION });

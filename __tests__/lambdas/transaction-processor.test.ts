@@ -283,7 +283,8 @@ describe("the ledger is the fence", () => {
     const other = loadHandler<SQSEvent, SQSBatchResponse>(PROCESSOR, { AWS_REGION: "ap-southeast-2" });
     const event = () => sqsEvent(messages.map((m) => sqsRecord(JSON.stringify(m))));
     const [a, b] = await Promise.all([processor(event()), other(event())]);
-    // A loser of a duplicate-key race reports its records for retry; a retry completes them.
+    // The loser of a lock race runs its batch again at once (postBatch's raceRetries); a race
+    // that outlasts them reports the records for redelivery, and a redelivery completes them.
     const retry = [...a.batchItemFailures, ...b.batchItemFailures];
     if (retry.length > 0) expect((await processor(event())).batchItemFailures).toEqual([]);
     const posted = await entries(messages.map((m) => m.transaction_id));

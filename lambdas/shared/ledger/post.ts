@@ -13,9 +13,12 @@
  * the unique transaction_id is the final guard. An entry that exists is not inserted again
  * (NOT EXISTS sees committed rows; READ COMMITTED takes a fresh snapshot per statement and no
  * gap locks). Two writers racing on an id that neither sees yet both insert; the second blocks
- * on the first's uncommitted row and, once that commits, fails with a duplicate key: its whole
- * transaction is rolled back and reported as LedgerUnavailableError, and its retry finds the
- * entry and reports it as existing. No INSERT IGNORE: a CHECK or foreign key failure stays an
+ * on the first's uncommitted row and, once that commits, fails with a duplicate key (or a
+ * deadlock, when two batches lock in opposite orders): its whole transaction is rolled back.
+ * By then the winner has committed, so postBatch runs the batch again at once in a new
+ * transaction (raceRetries, default 2), which finds the entries and reports them as existing;
+ * only a race that persists is reported as LedgerUnavailableError, for the queue to redeliver
+ * (a redelivery waits a visibility timeout: minutes, where the retry takes milliseconds). No INSERT IGNORE: a CHECK or foreign key failure stays an
  * error (IGNORE would turn it into a warning and silently drop rows).
  *
  * Rows inserted by this call carry its random batch_id, which is how the read-back tells
@@ -27,7 +30,7 @@ import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { ID_MAX_LENGTH, ID_PATTERN, TRANSACTION_ID_PATTERN } from "../schemas";
 import type { LedgerConnection, LedgerSql } from "./connection";
-import { LedgerError } from "./errors";
+import { LedgerError, LedgerUnavailableError } from "./errors";
 import { fromDatetime, toSafeInteger } from "./values";
 
 export const ENTRY_OUTCOMES = ["POSTED", "REJECTED"] as const;
@@ -81,7 +84,12 @@ export type PostResult =
 export interface PostOptions {
   /** Region of the processor posting the batch (recorded on each new entry). */
   region: string;
+  /** Immediate re-runs of the batch after it lost a lock race (deadlock or duplicate key). @default 2 */
+  raceRetries?: number;
 }
+
+/** A lost lock race: the winner has committed by the time the loser's rollback returns. */
+const RACE_ERRNOS = new Set([1213, 1062]);
 
 interface ReadBack {
   transaction_id: string;
@@ -258,7 +266,17 @@ export async function postBatch(
   if (!REGION_PATTERN.test(options.region)) throw new LedgerError(`Invalid region "${options.region}"`);
   const { valid, results } = prepare(entries);
   if (valid.length === 0) return results;
-  const posted = await connection.session((sql) => postValid(sql, valid, options.region), "posting a ledger batch");
+  const raceRetries = options.raceRetries ?? 2;
+  let posted: Map<string, PostResult>;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      posted = await connection.session((sql) => postValid(sql, valid, options.region), "posting a ledger batch");
+      break;
+    } catch (err) {
+      const lostRace = err instanceof LedgerUnavailableError && err.errno !== undefined && RACE_ERRNOS.has(err.errno);
+      if (!lostRace || attempt >= raceRetries) throw err;
+    }
+  }
   for (const [id, result] of posted) results.set(id, result);
   return results;
 }
