@@ -116,7 +116,7 @@ export async function benchBundles(): Promise<BenchRow[]> {
  */
 async function gatewayUnbundledBaseline(): Promise<BenchRow> {
   const result = await build({
-    entryPoints: [path.join(ROOT, "lambdas", "payment-gateway", "index.ts")],
+    entryPoints: [path.join(ROOT, "lambdas", FUNCTIONS.gateway.handler, "index.ts")],
     bundle: true,
     platform: "node",
     target: "node22",
@@ -279,7 +279,7 @@ export async function benchGateway(): Promise<BenchRow[]> {
           headers: { "content-type": "application/json", authorization: `Bearer ${key}`, "idempotency-key": idempotencyKey },
           body,
         }),
-        fakeContext("payment-gateway"),
+        fakeContext(FUNCTIONS.gateway.handler),
       );
     const runWith = (gateway: (e: HttpEvent, c: Context) => Promise<HttpResult>, tag: string) => async (i: number) => {
       const res = await post(gateway, `bench-${tag}-${i}-${randomUUID().slice(0, 8)}`);
@@ -312,7 +312,7 @@ export async function benchGateway(): Promise<BenchRow[]> {
       await sqs.send(new SendMessageCommand({ QueueUrl: emu.resources.transactionQueueUrl, MessageBody: JSON.stringify({ id, i }) }));
     };
 
-    const gateway = freshHandler<HttpEvent, HttpResult>("payment-gateway");
+    const gateway = freshHandler<HttpEvent, HttpResult>(FUNCTIONS.gateway.handler);
     await load(runWith(gateway, "warm"), 4, 50, 5_000); // warm-up: clients, connections, JIT, key cache
     await load(floor, 4, 50, 5_000);
     for (const c of [1, 10]) {
@@ -330,7 +330,7 @@ export async function benchGateway(): Promise<BenchRow[]> {
     // The same with the key cache off: every request also reads the key (the cold-cache cost).
     // The handler reads its config on its first request: make that one under the setting.
     const restoreTtl = applyEnv({ [ENV.authCacheTtlSeconds]: "0" });
-    const uncached = freshHandler<HttpEvent, HttpResult>("payment-gateway");
+    const uncached = freshHandler<HttpEvent, HttpResult>(FUNCTIONS.gateway.handler);
     try {
       await runWith(uncached, "cold-first")(0);
     } finally {
@@ -353,7 +353,7 @@ export async function benchGateway(): Promise<BenchRow[]> {
     const sqsProxy = await startRecordingProxy(emu.fauxqs.endpoint);
     const restore = applyEnv({ AWS_ENDPOINT_URL_DYNAMODB: dynamoProxy.endpoint, AWS_ENDPOINT_URL_SQS: sqsProxy.endpoint });
     try {
-      const counted = freshHandler<HttpEvent, HttpResult>("payment-gateway");
+      const counted = freshHandler<HttpEvent, HttpResult>(FUNCTIONS.gateway.handler);
       const count = async (idempotencyKey: string, key?: string) => {
         const before = { d: dynamoProxy.requests.length, s: sqsProxy.requests.length };
         const res = await post(counted, idempotencyKey, key);
@@ -407,12 +407,11 @@ export async function benchProcessor(): Promise<BenchRow[]> {
   const ledger = await startLocalLedger();
   try {
     return await withEmulators(async (emu) => {
-      const containers = Array.from({ length: PROCESSOR_CONCURRENCY }, () => {
-        const mod = freshModule<{ handler: (e: SQSEvent, c: Context) => Promise<SQSBatchResponse>; ledgerStats: () => LedgerStats }>(
-          "transaction-processor",
-        );
-        return mod;
-      });
+      const containers = Array.from({ length: PROCESSOR_CONCURRENCY }, () =>
+        freshModule<{ handler: (e: SQSEvent, c: Context) => Promise<SQSBatchResponse>; ledgerStats: () => LedgerStats }>(
+          FUNCTIONS.processor.handler,
+        ),
+      );
       const specs = Array.from({ length: PROCESSOR_MESSAGES }, (_, i) => ({ amount: 100 + i }));
       const toBatches = (messages: TransactionMessage[]) => {
         const batches: SQSEvent[] = [];
@@ -496,7 +495,7 @@ export async function benchProcessor(): Promise<BenchRow[]> {
         const container = containers[worker]!;
         const before = container.ledgerStats().roundTrips;
         const b0 = performance.now();
-        const res = await container.handler(b, fakeContext("transaction-processor"));
+        const res = await container.handler(b, fakeContext(FUNCTIONS.processor.handler));
         batchMs.push(performance.now() - b0);
         roundTrips.push(container.ledgerStats().roundTrips - before);
         if (res.batchItemFailures.length > 0) throw new Error(`processor failed ${res.batchItemFailures.length} records`);

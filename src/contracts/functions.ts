@@ -43,7 +43,7 @@ export const ENV = {
   dbIamRegions: "DB_IAM_REGIONS",
   dbPassword: "DB_PASSWORD",
   dbMasterSecretArn: "DB_MASTER_SECRET_ARN",
-  dbMasterUsername: "DB_MASTER_USERNAME",
+  dbMasterUsername: settingEnv("dbMasterUsername"),
   healthCheckTimeoutMs: "HEALTH_CHECK_TIMEOUT_MS",
   sweeperAgeSeconds: settingEnv("sweeperAgeSeconds"),
   sweeperAdoptAgeSeconds: settingEnv("sweeperAdoptAgeSeconds"),

@@ -86,12 +86,27 @@ export class Naming {
     return this.name(`payment-health-${failoverSide(role)}-${region}`);
   }
 
+  /** The topic the notifier publishes to (subscribers are the merchants' integrations). */
+  notificationTopic(): string {
+    return this.name("payment-notifications");
+  }
+
+  /** The alias of the region's customer-managed key. */
+  keyAlias(): string {
+    return `alias/${this.name("payment-processing")}`;
+  }
+
+  /** The region's CloudWatch dashboard (a dashboard name is per region, like the key's alias). */
+  dashboard(): string {
+    return this.name("payment-processing");
+  }
+
   transactionLogBucket(region: string): string {
     return this.regional("payment-transaction-logs", region, "s3Bucket");
   }
 }
 
-/** Every function name starts with "payment-"; "payment-gateway" already does. */
+/** Every function name starts with `payment-`; `payment-gateway` already does. */
 function functionBaseName(handler: string): string {
   return handler.startsWith("payment-") ? handler : `payment-${handler}`;
 }

@@ -299,7 +299,7 @@ export async function startEmulators(options: StartOptions = {}): Promise<Emulat
     createQueue(names.transactionQueue, queueAttributes("transaction", transactionDlq.arn)),
     createQueue(names.notificationQueue, queueAttributes("notification", notificationDlq.arn)),
   ]);
-  const topic = await clients.sns.send(new CreateTopicCommand({ Name: naming.name("payment-notifications") }));
+  const topic = await clients.sns.send(new CreateTopicCommand({ Name: naming.notificationTopic() }));
   await clients.sns.send(new SubscribeCommand({ TopicArn: topic.TopicArn!, Protocol: "sqs", Endpoint: observer.arn }));
   await clients.s3.send(new CreateBucketCommand({ Bucket: logBucket }));
 

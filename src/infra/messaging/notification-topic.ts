@@ -16,7 +16,7 @@ export class NotificationTopic extends Construct {
     super(scope, id);
     const { naming, key } = AwsStack.of(this);
     this.key = key;
-    this.topic = new SnsTopic(this, "topic", { name: naming.name("payment-notifications"), kmsMasterKeyId: key.arn });
+    this.topic = new SnsTopic(this, "topic", { name: naming.notificationTopic(), kmsMasterKeyId: key.arn });
     new SnsTopicPolicy(this, "policy", {
       arn: this.topic.arn,
       policy: policyDocument([

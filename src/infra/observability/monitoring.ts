@@ -109,7 +109,7 @@ export class Monitoring extends Construct {
       });
     });
 
-    this.dashboardName = naming.name("payment-processing");
+    this.dashboardName = naming.dashboard();
     new CloudwatchDashboard(this, "dashboard", {
       dashboardName: this.dashboardName,
       dashboardBody: JSON.stringify(dashboardBody(sections, region)),

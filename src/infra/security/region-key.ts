@@ -124,7 +124,7 @@ export class RegionKey extends Construct {
       deletionWindowInDays: 7,
       policy: policyDocument(statements),
     });
-    this.aliasName = `alias/${naming.name("payment-processing")}`;
+    this.aliasName = naming.keyAlias();
     new KmsAlias(this, "alias", { name: this.aliasName, targetKeyId: this.key.keyId });
     this.arn = this.key.arn;
     this.keyId = this.key.keyId;
