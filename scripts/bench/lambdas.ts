@@ -13,9 +13,22 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { BatchGetItemCommand, PutItemCommand, UpdateItemCommand, type UpdateItemCommandInput } from "@aws-sdk/client-dynamodb";
+import {
+  type AttributeValue,
+  BatchGetItemCommand,
+  PutItemCommand,
+  ScanCommand,
+  UpdateItemCommand,
+  type UpdateItemCommandInput,
+} from "@aws-sdk/client-dynamodb";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { SendMessageBatchCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import {
+  type MessageAttributeValue,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { build } from "esbuild";
@@ -266,6 +279,25 @@ async function pairedRows(
   ];
 }
 
+/** One item the gateway stored and one message it sent (attributes as they arrive), as templates for its floor. */
+async function gatewayWrites(
+  emu: Emulators,
+  sqs: SQSClient,
+): Promise<{
+  item: Record<string, AttributeValue>;
+  message: Record<string, unknown>;
+  messageAttributes: Record<string, MessageAttributeValue>;
+}> {
+  const scanned = await emu.clients.dynamodb.send(new ScanCommand({ TableName: emu.resources.transactionsTable, Limit: 1 }));
+  const received = await sqs.send(
+    new ReceiveMessageCommand({ QueueUrl: emu.resources.transactionQueueUrl, MaxNumberOfMessages: 1, MessageAttributeNames: ["All"] }),
+  );
+  const item = scanned.Items?.[0];
+  const message = received.Messages?.[0];
+  if (!item || !message?.Body) throw new Error("the gateway's warm-up left no item or no message to copy");
+  return { item, message: JSON.parse(message.Body) as Record<string, unknown>, messageAttributes: message.MessageAttributes ?? {} };
+}
+
 export async function benchGateway(): Promise<BenchRow[]> {
   return withEmulators(async (emu) => {
     const rows: BenchRow[] = [];
@@ -285,35 +317,44 @@ export async function benchGateway(): Promise<BenchRow[]> {
       const res = await post(gateway, `bench-${tag}-${i}-${randomUUID().slice(0, 8)}`);
       if (res.statusCode !== 202) throw new Error(`gateway answered ${res.statusCode}: ${res.body}`);
     };
-    // Floor: the same durable work with no handler logic: one conditional write + one send.
+    // Floor: the same durable work with no handler logic: one conditional write + one send, of an
+    // item and a message shaped like the gateway's (taken from its warm-up), so that both pay the
+    // emulators for the same attributes, index entries and message attributes.
     const { dynamodb } = emu.clients;
     const sqs = new SQSClient({
       region: emu.region,
       endpoint: emu.fauxqs.endpoint,
       credentials: { accessKeyId: "x", secretAccessKey: "x" },
     });
+    const gateway = freshHandler<HttpEvent, HttpResult>(FUNCTIONS.gateway.handler);
+    await load(runWith(gateway, "warm"), 4, 50, 5_000); // warm-up: clients, connections, JIT, key cache
+    const written = await gatewayWrites(emu, sqs);
     const floor = async (i: number) => {
       const id = randomUUID();
+      const now = new Date().toISOString();
       await dynamodb.send(
         new PutItemCommand({
           TableName: emu.resources.transactionsTable,
           Item: {
+            ...written.item,
             transaction_id: { S: id },
-            status: { S: "RECEIVED" },
-            amount: { N: "12345" },
             idempotency_key: { S: `floor-${i}-${id.slice(0, 8)}` },
-            // The same index entries as the gateway's item, so both pay for the same writes.
             pending_shard: { S: String(i % 8) },
-            pending_since: { S: new Date().toISOString() },
+            pending_since: { S: now },
+            created_at: { S: now },
+            updated_at: { S: now },
           },
           ConditionExpression: "attribute_not_exists(transaction_id)",
         }),
       );
-      await sqs.send(new SendMessageCommand({ QueueUrl: emu.resources.transactionQueueUrl, MessageBody: JSON.stringify({ id, i }) }));
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: emu.resources.transactionQueueUrl,
+          MessageBody: JSON.stringify({ ...written.message, transaction_id: id }),
+          MessageAttributes: written.messageAttributes,
+        }),
+      );
     };
-
-    const gateway = freshHandler<HttpEvent, HttpResult>(FUNCTIONS.gateway.handler);
-    await load(runWith(gateway, "warm"), 4, 50, 5_000); // warm-up: clients, connections, JIT, key cache
     await load(floor, 4, 50, 5_000);
     for (const c of [1, 10]) {
       rows.push(
