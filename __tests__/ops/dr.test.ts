@@ -1,5 +1,5 @@
 /**
- * DR operator CLI (scripts/dr): the RDS control plane, Route53 and CloudWatch have no local
+ * DR operator CLI (src/ops/dr): the RDS control plane, Route53 and CloudWatch have no local
  * emulator, so each region's client is replaced by aws-sdk-client-mock and the tests assert the
  * exact requests the operations send (and the ones they must never send).
  */

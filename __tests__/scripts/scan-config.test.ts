@@ -14,7 +14,7 @@ const valid = {
   reason: "Every environment must be destroyable, so deletion protection stays off.",
 };
 
-describe("checkov-accepted.json", () => {
+describe("scripts/scan/accepted.json", () => {
   const data = JSON.parse(readFileSync(ACCEPTED_FILE, "utf8"));
 
   test("every entry names a check id, the resources it covers and a real reason", () => {

@@ -428,7 +428,7 @@ function baseEnvironment(
 }
 
 /**
- * The environment of the four payment handlers against these resources, each part built from its
+ * The environment of the payment handlers against these resources, each part built from its
  * function contract as the stacks build it. The handlers share one process here, so one map.
  */
 function functionEnvironment(

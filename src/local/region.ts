@@ -4,7 +4,7 @@
  *   npm run local -- [--port 8080]      # 0 = any free port
  *
  * Starts the emulators of the Lambda tests (dynalite for DynamoDB, fauxqs for SQS/SNS/S3; tables,
- * queues with DLQs, topic and bucket with the production schemas), loads the four handlers with
+ * queues with DLQs, topic and bucket with the production schemas), loads the six handlers with
  * their environment pointed at them, serves the HTTP API routes on 127.0.0.1 as payload 2.0
  * events, and runs the two SQS event source mappings as pollers. See src/local/README.md.
  *
@@ -19,6 +19,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import type { Context } from "aws-lambda";
+import { API_ROUTES, routeKey } from "../contracts/api";
 import { ConfigError, type DeploymentConfig } from "../contracts/config";
 import { deploymentConfig, PROJECT_ROOT } from "../contracts/context";
 import { ENV, FUNCTIONS, type FunctionContract, SWEEPER } from "../contracts/functions";
@@ -366,7 +367,7 @@ export function describeRegion(r: LocalRegion): string[] {
   const res = r.resources;
   return [
     `Local payment region ${r.region} is up.`,
-    `  HTTP API        ${r.url}   (POST /transactions, GET /transactions/{id}, GET /health)`,
+    `  HTTP API        ${r.url}   (${API_ROUTES.map(routeKey).join(", ")})`,
     `  DynamoDB        ${r.emulators.dynamo.endpoint}   tables ${res.transactionsTable}, ${res.merchantKeysTable}`,
     `  SQS / SNS / S3  ${r.emulators.fauxqs.endpoint}`,
     `  queues          ${res.names.transactionQueue} -> transaction-processor (DLQ ${res.names.transactionDlq})`,

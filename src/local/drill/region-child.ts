@@ -1,6 +1,6 @@
 /**
  * One drill region's compute in a process of its own (the handlers read their config from
- * process.env, so one region per process): the four handlers, the HTTP API, the SQS pollers and
+ * process.env, so one region per process): the six handlers, the HTTP API, the SQS pollers and
  * the sweeper, against emulators that live in the drill's parent (region-process.ts), so that
  * killing this process loses the compute and nothing else, as a regional outage would.
  *
