@@ -494,10 +494,10 @@ export async function benchProcessor(): Promise<BenchRow[]> {
       const { dynamodb, s3 } = emu.clients;
       const table = emu.resources.transactionsTable;
       const connections = containers.map(() => connectLocalLedger(ledger));
-      const updateEach = (ids: string[], update: Omit<UpdateItemCommandInput, "TableName" | "Key">) =>
-        Promise.all(
-          ids.map((id) => dynamodb.send(new UpdateItemCommand({ TableName: table, Key: { transaction_id: { S: id } }, ...update }))),
-        );
+      const update = (id: string, input: Omit<UpdateItemCommandInput, "TableName" | "Key">) =>
+        dynamodb.send(new UpdateItemCommand({ TableName: table, Key: { transaction_id: { S: id } }, ...input }));
+      // The processor's own calls, sent bare: the same requests with the same expressions, bodies and
+      // attributes (so both pay the emulators for the same work), without the handler's logic.
       const ownCalls = async (b: SQSEvent, worker: number) => {
         const messages = b.Records.map((r) => JSON.parse(r.body) as TransactionMessage);
         const ids = messages.map((m) => m.transaction_id);
@@ -506,7 +506,7 @@ export async function benchProcessor(): Promise<BenchRow[]> {
             RequestItems: { [table]: { Keys: ids.map((id) => ({ transaction_id: { S: id } })), ConsistentRead: true } },
           }),
         );
-        await postBatch(
+        const posted = await postBatch(
           connections[worker]!,
           messages.map((m) => ({
             transactionId: m.transaction_id,
@@ -517,20 +517,71 @@ export async function benchProcessor(): Promise<BenchRow[]> {
           })),
           { region: emu.region },
         );
-        await updateEach(ids, {
-          UpdateExpression: "SET #s = :p",
-          ConditionExpression: "#s = :r",
-          ExpressionAttributeNames: { "#s": "status" },
-          ExpressionAttributeValues: { ":p": { S: "PROCESSED" }, ":r": { S: "RECEIVED" } },
-        });
+        const token = randomUUID();
+        const now = new Date().toISOString();
+        const items = await Promise.all(
+          messages.map(async (m) => {
+            const recorded = posted.get(m.transaction_id) as { postedAt: string; region: string };
+            const out = await update(m.transaction_id, {
+              UpdateExpression:
+                "SET #status = :status, updated_at = :now, processed_at = :now, posted_at = :postedAt, posted_region = :postedRegion, " +
+                "lease_until = :lease, lease_owner = :token REMOVE pending_shard, pending_since",
+              ConditionExpression: "#status = :received AND amount = :amount AND currency = :currency",
+              ExpressionAttributeNames: { "#status": "status" },
+              ExpressionAttributeValues: {
+                ":status": { S: "PROCESSED" },
+                ":received": { S: "RECEIVED" },
+                ":amount": { N: String(m.amount) },
+                ":currency": { S: m.currency },
+                ":now": { S: now },
+                ":lease": { N: String(Date.now() + 60_000) },
+                ":token": { S: token },
+                ":postedAt": { S: recorded.postedAt },
+                ":postedRegion": { S: recorded.region },
+              },
+              ReturnValues: "ALL_NEW",
+            });
+            return out.Attributes!;
+          }),
+        );
         await sqs.send(
           new SendMessageBatchCommand({
             QueueUrl: emu.resources.notificationQueueUrl,
-            Entries: ids.map((id, n) => ({ Id: String(n), MessageBody: id })),
+            Entries: items.map((item, n) => ({
+              Id: String(n),
+              MessageBody: JSON.stringify({
+                type: "transaction.status_changed",
+                transaction_id: item.transaction_id?.S,
+                merchant_id: item.merchant_id?.S,
+                customer_id: item.customer_id?.S,
+                status: item.status?.S,
+                amount: Number(item.amount?.N),
+                currency: item.currency?.S,
+                occurred_at: item.processed_at?.S,
+              }),
+              MessageAttributes: {
+                transaction_id: { DataType: "String", StringValue: item.transaction_id?.S },
+                status: { DataType: "String", StringValue: item.status?.S },
+              },
+            })),
           }),
         );
-        await s3.send(new PutObjectCommand({ Bucket: emu.resources.logBucket, Key: `floor/${randomUUID()}.jsonl`, Body: ids.join("\n") }));
-        await updateEach(ids, { UpdateExpression: "SET notified = :t, logged = :t", ExpressionAttributeValues: { ":t": { BOOL: true } } });
+        const key = `floor/${randomUUID()}.jsonl`;
+        // One line per item, of plain values (the processor logs the item's public view).
+        const plain = (item: Record<string, AttributeValue>) =>
+          Object.fromEntries(Object.entries(item).map(([k, v]) => [k, v.S ?? (v.N !== undefined ? Number(v.N) : (v.BOOL ?? null))]));
+        const body = `${items.map((item) => JSON.stringify(plain(item))).join("\n")}\n`;
+        await s3.send(new PutObjectCommand({ Bucket: emu.resources.logBucket, Key: key, Body: body, ContentType: "application/x-ndjson" }));
+        await Promise.all(
+          ids.map((id) =>
+            update(id, {
+              UpdateExpression:
+                "SET notified = :true, notified_at = :now, logged = :true, log_object = :key REMOVE lease_until, lease_owner",
+              ConditionExpression: "lease_owner = :token",
+              ExpressionAttributeValues: { ":true": { BOOL: true }, ":now": { S: now }, ":key": { S: key }, ":token": { S: token } },
+            }),
+          ),
+        );
       };
       const processBatch = async (b: SQSEvent, worker: number) => {
         const container = containers[worker]!;
