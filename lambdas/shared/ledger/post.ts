@@ -18,8 +18,9 @@
  * By then the winner has committed, so postBatch runs the batch again at once in a new
  * transaction (raceRetries, default 2), which finds the entries and reports them as existing;
  * only a race that persists is reported as LedgerUnavailableError, for the queue to redeliver
- * (a redelivery waits a visibility timeout: minutes, where the retry takes milliseconds). No INSERT IGNORE: a CHECK or foreign key failure stays an
- * error (IGNORE would turn it into a warning and silently drop rows).
+ * (a redelivery waits a visibility timeout: minutes, where the retry takes milliseconds).
+ * No INSERT IGNORE: a CHECK or foreign key failure stays an error (IGNORE would turn it into a
+ * warning and silently drop rows).
  *
  * Rows inserted by this call carry its random batch_id, which is how the read-back tells
  * "posted now" from "was already there". After a COMMIT whose answer was lost, the retry
