@@ -19,8 +19,9 @@
  * Settings: TF_PROVIDER_MIRROR, TF_AWS_PROVIDER_VERSION (see ./terraform.ts); REHEARSE_BUDGET_SECONDS
  * (default 600: the time the whole run should fit in; going over it is reported, not failed, since
  * a wall-clock gate would fail on a busy machine rather than on a defect; a step still running at
- * twice the budget is taken as hung and stopped, and that fails). Options: --skip-setup, --skip-synth, --keep (leave
- * moto running at the end and print its endpoint; stop it yourself).
+ * twice the budget is taken as hung and stopped, and that fails).
+ * Options: --skip-setup, --skip-synth, --keep (leave moto running at the end and print its
+ * endpoint; stop it yourself).
  * Logs: .terraform-work/rehearse/logs/; figures: .terraform-work/rehearse/summary.json.
  */
 import { execFileSync } from "node:child_process";
