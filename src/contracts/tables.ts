@@ -54,8 +54,9 @@ export const TABLES: Readonly<Record<TableId, TableDefinition>> = {
   transactions: {
     baseName: "payment-transactions",
     hashKey: "transaction_id",
+    // No index on idempotency_key: the transaction id is derived from the merchant and the key,
+    // so the key is found by GetItem; an index would copy every item write for nothing.
     indexes: [
-      { name: "idempotency_key-index", hashKey: "idempotency_key" },
       {
         name: PENDING_INDEX.name,
         hashKey: PENDING_INDEX.hashKey,
