@@ -218,6 +218,26 @@ describe("round trips", () => {
   });
 });
 
+/**
+ * A connection of another writer (the other region's processor, as the app user) that has
+ * inserted `e` as REJECTED by ap-southeast-2 and holds it uncommitted: the caller commits or rolls back.
+ */
+async function otherWriterHolding(e: LedgerEntryInput): Promise<mysql.Connection> {
+  const other = await mysql.createConnection({
+    host: server.db.host,
+    port: server.db.port,
+    user: d.appUser,
+    password: d.appPassword,
+    database: d.name,
+  });
+  await other.query("START TRANSACTION");
+  await other.query(
+    "INSERT INTO journal_entries (transaction_id, merchant_id, amount, currency, outcome, reason, region, batch_id, posted_at) VALUES (?, ?, ?, ?, 'REJECTED', 'RISK', 'ap-southeast-2', REPEAT('a', 32), UTC_TIMESTAMP(6))",
+    [e.transactionId, e.merchantId, e.amount, e.currency],
+  );
+  return other;
+}
+
 describe("concurrent processors", () => {
   test("two connections (two regions) racing on the same ids post each entry exactly once", async () => {
     const before = await counts();
@@ -256,18 +276,7 @@ describe("concurrent processors", () => {
 
   /** Another writer (another region's processor) inserts `e` and holds it uncommitted while `post` runs, then commits. */
   async function loseRaceTo(e: LedgerEntryInput, post: () => Promise<Map<string, PostResult>>): Promise<Map<string, PostResult>> {
-    const other = await mysql.createConnection({
-      host: server.db.host,
-      port: server.db.port,
-      user: d.appUser,
-      password: d.appPassword,
-      database: d.name,
-    });
-    await other.query("START TRANSACTION");
-    await other.query(
-      "INSERT INTO journal_entries (transaction_id, merchant_id, amount, currency, outcome, reason, region, batch_id, posted_at) VALUES (?, ?, ?, ?, 'REJECTED', 'RISK', 'ap-southeast-2', REPEAT('a', 32), UTC_TIMESTAMP(6))",
-      [e.transactionId, e.merchantId, e.amount, e.currency],
-    );
+    const other = await otherWriterHolding(e);
     const losing = post();
     losing.catch(() => undefined);
     await new Promise((r) => setTimeout(r, 150)); // let it block on the uncommitted row
@@ -375,18 +384,7 @@ describe("when the ledger cannot take writes", () => {
   test("a statement that outlives the query timeout is retryable, its connection is replaced, and the retry posts", async () => {
     const app = d.app({ queryTimeoutMs: 300 });
     const e = entry();
-    const blocker = await mysql.createConnection({
-      host: server.db.host,
-      port: server.db.port,
-      user: d.appUser,
-      password: d.appPassword,
-      database: d.name,
-    });
-    await blocker.query("START TRANSACTION");
-    await blocker.query(
-      "INSERT INTO journal_entries (transaction_id, merchant_id, amount, currency, outcome, reason, region, batch_id, posted_at) VALUES (?, ?, ?, ?, 'REJECTED', 'x', 'local', REPEAT('b', 32), UTC_TIMESTAMP(6))",
-      [e.transactionId, e.merchantId, e.amount, e.currency],
-    );
+    const blocker = await otherWriterHolding(e);
     await expect(postBatch(app, [e], { region: REGION })).rejects.toMatchObject({
       name: "LedgerUnavailableError",
       code: "PROTOCOL_SEQUENCE_TIMEOUT",
