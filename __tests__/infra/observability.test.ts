@@ -225,6 +225,26 @@ describe("alarms: metric, statistic, threshold, actions", () => {
     },
   );
 
+  test.each(ROLES)(
+    "%s: payment-key-conflicts fires on any Idempotency-Key accepted with two bodies (processor's PaymentsConflicted)",
+    (role) => {
+      const { text, common } = inStack(role);
+      expect(text).toHaveResourceWithProperties(CloudwatchMetricAlarm, {
+        ...common,
+        alarm_name: "payment-key-conflicts-dev",
+        namespace: "PaymentProcessing",
+        metric_name: "PaymentsConflicted",
+        dimensions: { service: "transaction-processor" },
+        statistic: "Sum",
+        period: 60,
+        evaluation_periods: 1,
+        threshold: 0,
+        comparison_operator: "GreaterThanThreshold",
+        treat_missing_data: "notBreaching",
+      });
+    },
+  );
+
   test("the pending alarm's threshold follows sweeperPendingAlarmThreshold", () => {
     const resources = {
       database: { clusterIdentifier: "c", role: "primary" as const },
@@ -486,6 +506,7 @@ describe("alarms: metric, statistic, threshold, actions", () => {
       "sweeper-errors",
       "sweeper-throttles",
       "sweeper-pending",
+      "key-conflicts",
       "sessions-table-replication",
       "transactions-table-replication",
       "merchant-keys-table-replication",
@@ -751,15 +772,17 @@ describe("dashboard", () => {
   });
 
   test.each(ROLES)(
-    "%s: a Payments widget counts accepted and refused payments of the gateway, processed and failed of the processor, pending, swept and adopted of the sweeper",
+    "%s: a Payments widget counts accepted, deferred and refused payments of the gateway, processed, failed and conflicted of the processor, pending, swept and adopted of the sweeper",
     (role) => {
       const payments = dashboardOf(defaults().json[role]).widgets.find((w) => w.properties.title === "Payments");
       const shown = payments!.properties.metrics.map((m: any[]) => `${m[0]} ${m[1]} ${m[2]}=${m[3]} ${m[4].stat}`);
       expect(shown).toEqual([
         "PaymentProcessing PaymentsAccepted service=payment-gateway Sum",
         "PaymentProcessing PaymentsRefused service=payment-gateway Sum",
+        "PaymentProcessing PaymentsDeferred service=payment-gateway Sum",
         "PaymentProcessing PaymentsProcessed service=transaction-processor Sum",
         "PaymentProcessing PaymentsFailed service=transaction-processor Sum",
+        "PaymentProcessing PaymentsConflicted service=transaction-processor Sum",
         "PaymentProcessing PaymentsPending service=pending-sweeper Maximum",
         "PaymentProcessing PaymentsSwept service=pending-sweeper Sum",
         "PaymentProcessing PaymentsAdopted service=pending-sweeper Sum",

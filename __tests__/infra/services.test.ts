@@ -201,15 +201,11 @@ describe("least-privilege IAM", () => {
     }
   });
 
-  test("gateway: put, get and take back transactions, read-only on the merchant keys, send on the transaction queue, nothing else", () => {
+  test("gateway: put and get transactions (never delete one), read-only on the merchant keys, send on the transaction queue, nothing else", () => {
     for (const stack of [primary, dr]) {
       const s = statementsOf(stack, "payment-gateway");
-      // The two-call accept path needs no UpdateItem, and the gateway queries no transaction index.
-      expect(actionsOn(s, /tables_transactions(-replica)?_\w+\.arn\}$/)).toEqual([
-        "dynamodb:DeleteItem",
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-      ]);
+      // The two-call accept path needs no UpdateItem, no DeleteItem (its write is the commit point), and queries no index.
+      expect(actionsOn(s, /tables_transactions(-replica)?_\w+\.arn\}$/)).toEqual(["dynamodb:GetItem", "dynamodb:PutItem"]);
       expect(actionsOn(s, /tables_transactions(-replica)?_\w+\.arn\}\/index/)).toEqual([]);
       // The gateway can only read the keys table: issuing and revoking are the operators' (src/ops).
       expect(actionsOn(s, /tables_merchantKeys(-replica)?_\w+\.arn\}$/)).toEqual(["dynamodb:GetItem", "dynamodb:Query"]);

@@ -73,20 +73,15 @@ async function entries(id: string): Promise<Array<{ outcome: string; region: str
   return rows as Array<{ outcome: string; region: string }>;
 }
 
-test("the gateway's crash window: a payment written but never sent is posted exactly once, once it is older than the sweeper's age", async () => {
-  // The send fails and so does the take-back: the gateway answers 503 and leaves the item RECEIVED.
+test("the gateway's outbox: a payment accepted but never sent is posted exactly once, once it is older than the sweeper's age", async () => {
+  // The send is refused: the gateway still answers 202 (its write is the commit point) and leaves the item RECEIVED.
   const { key, item: keyItem } = newApiKey("merchant-001", new Date());
   await doc().send(new PutCommand({ TableName: emu.resources.merchantKeysTable, Item: keyItem }));
-  const dynamo = await startRecordingProxy(emu.dynamo.endpoint, {
-    refuse: (r) => r.headers["x-amz-target"] === "DynamoDB_20120810.DeleteItem",
-  });
+  const sqsProxy = await startRecordingProxy(emu.fauxqs.endpoint, { fault: (r) => (r.operation === "SendMessage" ? "refuse" : undefined) });
   let written: number;
   try {
-    const crashing = loadHandler<HttpEvent, HttpResult>(GATEWAY, {
-      TRANSACTION_QUEUE_URL: emu.resources.transactionQueueUrl.replace(/[^/]+$/, "gone"),
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-    });
-    const res = await crashing(
+    const unsent = loadHandler<HttpEvent, HttpResult>(GATEWAY, { AWS_ENDPOINT_URL_SQS: sqsProxy.endpoint });
+    const res = await unsent(
       httpApiEvent({
         method: "POST",
         path: "/transactions",
@@ -95,9 +90,10 @@ test("the gateway's crash window: a payment written but never sent is posted exa
       }),
     );
     written = Date.now();
-    expect((res as { statusCode: number }).statusCode).toBe(503);
+    expect((res as { statusCode: number }).statusCode).toBe(202);
+    expect(sqsProxy.requests.map((r) => r.operation)).toEqual(["SendMessage"]);
   } finally {
-    await dynamo.stop();
+    await sqsProxy.stop();
   }
   const [item] = (await emu.clients.dynamodb.send(new ScanCommand({ TableName: emu.resources.transactionsTable }))).Items!;
   const id = item!.transaction_id!.S!;
@@ -222,7 +218,7 @@ test("reading is bounded too: past maxListPages a shard is only counted (a wall 
 test("a message that could not be sent has its mark taken back, so the next run sends it", async () => {
   const item = await pending(200);
   const sqsProxy = await startRecordingProxy(emu.fauxqs.endpoint, {
-    refuse: (r) => String(r.headers["x-amz-target"]).endsWith("SendMessageBatch"),
+    fault: (r) => (r.operation === "SendMessageBatch" ? "refuse" : undefined),
   });
   try {
     const refused = loadHandler<unknown, SweepSummary>(SWEEPER, { AWS_ENDPOINT_URL_SQS: sqsProxy.endpoint });

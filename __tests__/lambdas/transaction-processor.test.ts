@@ -172,13 +172,20 @@ test("a batch made only of a poison message is reported as a batch item failure,
   expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: "only-poison" }] });
 });
 
-test("a message whose amount differs from the stored transaction is refused without a state change", async () => {
+test("a message whose amount differs from its item: the item is posted as stored (the message only points at it) and the difference recorded", async () => {
   const [m] = await seedTransactions(emu.clients.dynamodb, emu.resources.transactionsTable, [{}]);
-  const res = await processor(sqsEvent([sqsRecord(JSON.stringify({ ...m, amount: 1 }), { messageId: "tampered" })]));
-  expect(res.batchItemFailures).toEqual([{ itemIdentifier: "tampered" }]);
-  expect((await getTransaction(emu.clients.dynamodb, emu.resources.transactionsTable, m!.transaction_id))?.status).toBe("RECEIVED");
-  expect(await notificationCount()).toBe(0);
-  expect(await entries([m!.transaction_id])).toEqual([]);
+  const res = await processor(sqsEvent([sqsRecord(JSON.stringify({ ...m, amount: 1 }), { messageId: "other-body" })]));
+  expect(res.batchItemFailures).toEqual([]);
+  const item = await getTransaction(emu.clients.dynamodb, emu.resources.transactionsTable, m!.transaction_id);
+  expect(item).toMatchObject({ status: "PROCESSED", amount: m!.amount, notified: true });
+  expect(item?.key_conflict).toMatchObject({
+    found_by: "message",
+    requested: { merchant_id: m!.merchant_id, amount: 1, currency: m!.currency },
+    recorded: { merchant_id: m!.merchant_id, amount: m!.amount, currency: m!.currency },
+  });
+  expect(await notificationCount()).toBe(1);
+  const [rows] = await root.query("SELECT amount FROM journal_entries WHERE transaction_id = ?", [m!.transaction_id]);
+  expect(rows).toEqual([{ amount: m!.amount }]);
 });
 
 test("S3 log write failure: records are retried, and the retry logs them without a second notification", async () => {

@@ -7,19 +7,25 @@
  *
  * POST makes two AWS calls when it accepts a payment: one conditional PutItem that is also the
  * idempotency record (the transaction id is derived from the merchant and the Idempotency-Key),
- * then one SendMessage. A duplicate costs only the PutItem, whose failed condition returns the
- * stored item. Nothing is answered 202 unless the SendMessage succeeded; when it fails, our own
- * write is deleted (best effort) and the answer is 503. If that delete fails too, the RECEIVED
- * item stays and the sweeper enqueues it later: a retry with the same key then answers 202 with
- * the same id. So a 503 means "not accepted by this request; retry with the same key".
+ * then one SendMessage. **The PutItem is the commit point** (a transactional outbox whose relay
+ * is the pending-sweeper): once it succeeded the payment is accepted and answered 202, whatever
+ * the SendMessage answers; a failed or unanswered send only leaves the item RECEIVED for the
+ * sweeper, which enqueues it once it is sweeperAgeSeconds old. No code path deletes an accepted
+ * item (a delete would race the other region's copy, and a "failed" send may have been taken).
+ *
+ * Each request writes its own random accept_token with the item: when the SDK retries a PutItem
+ * whose first answer was lost, the retry's failed condition returns our own token, and that is
+ * our commit, not a duplicate. A duplicate (same key and body) costs only the PutItem and answers
+ * 202 with the stored status; another body with the same key answers 422.
  */
 
+import { randomUUID } from "node:crypto";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
-import { DeleteCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import type { Context } from "aws-lambda";
 import { resolveRoute } from "../../src/contracts/api";
-import { ENV, FUNCTIONS } from "../../src/contracts/functions";
+import { ENV, FUNCTIONS, GATEWAY_SEND_TIMEOUT_MS } from "../../src/contracts/functions";
 import { authenticate, type Merchant } from "../shared/auth";
 import { documentClient, sqs } from "../shared/clients";
 import { currenciesEnv, intEnv, once, optionalEnv, requireEnv } from "../shared/env";
@@ -38,7 +44,7 @@ import { requestHash, transactionIdFor } from "../shared/ids";
 import { parseStrictJson, StrictJsonError } from "../shared/json";
 import { countPayments, instrumented, logger } from "../shared/runtime";
 import { firstIssue, IDEMPOTENCY_KEY_PATTERN, type PaymentRequest, paymentRequestSchema, TRANSACTION_ID_PATTERN } from "../shared/schemas";
-import { messageAttributesOf, messageOf, pendingShard, type TransactionItem } from "../shared/transactions";
+import { type KeyConflict, messageAttributesOf, messageOf, pendingShard, type TransactionItem } from "../shared/transactions";
 
 const config = once(() => ({
   transactionsTable: requireEnv(ENV.transactionsTable),
@@ -52,35 +58,65 @@ const config = once(() => ({
 
 const schema = once(() => paymentRequestSchema({ maxAmountMinor: config().maxAmountMinor, currencies: config().currencies }));
 
-/**
- * A RECEIVED transaction younger than the gateway's timeout may belong to a request still in
- * flight, which may yet fail its send and take the item back: its duplicates wait (409).
- */
-const IN_FLIGHT_MS = FUNCTIONS.gateway.timeoutSeconds * 1000;
-
 export interface Accepted {
   transaction_id: string;
   status: string;
 }
 
 const keyReused = () => new HttpError(422, "IdempotencyKeyReused", "This Idempotency-Key was already used with a different request body");
-const inProgress = () =>
-  new HttpError(409, "RequestInProgress", "A request with this Idempotency-Key is still being processed; retry shortly", undefined, {
-    "retry-after": "1",
-  });
+
+type Stored = Pick<TransactionItem, "request_hash" | "status" | "accept_token">;
 
 /** The stored transaction a failed condition returned (marshalled), or undefined. */
-function storedFrom(err: ConditionalCheckFailedException): Pick<TransactionItem, "request_hash" | "status" | "created_at"> | undefined {
+function storedFrom(err: ConditionalCheckFailedException): Stored | undefined {
   const item = err.Item;
   if (!item) return undefined;
   return {
     request_hash: item.request_hash?.S,
     status: item.status?.S as TransactionItem["status"],
-    created_at: item.created_at?.S ?? "",
+    accept_token: item.accept_token?.S,
   };
 }
 
-/** Records the transaction (RECEIVED, conditional on a new id) and enqueues it. */
+/**
+ * Writes the transaction (RECEIVED, conditional on a new id): the commit point. Returns the
+ * stored status when this request's write is not the one that committed (a duplicate).
+ */
+async function record(item: TransactionItem): Promise<{ duplicateOf?: Stored }> {
+  const cfg = config();
+  try {
+    await documentClient().send(
+      new PutCommand({
+        TableName: cfg.transactionsTable,
+        Item: item,
+        ConditionExpression: "attribute_not_exists(transaction_id)",
+        // A duplicate learns what is stored from this one call.
+        ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+      }),
+    );
+    return {};
+  } catch (err) {
+    if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    // An endpoint that does not return the old item: read it (never the case in DynamoDB).
+    const stored =
+      storedFrom(err) ??
+      ((
+        await documentClient().send(
+          new GetCommand({ TableName: cfg.transactionsTable, Key: { transaction_id: item.transaction_id }, ConsistentRead: true }),
+        )
+      ).Item as Stored | undefined);
+    // Nothing deletes an accepted item: a failed condition with nothing stored is a broken dependency.
+    if (!stored) throw new Error(`conditional write of ${item.transaction_id} failed, but no item is stored`);
+    // The SDK retried a PutItem whose first answer was lost: the write that committed is ours.
+    if (stored.accept_token === item.accept_token) {
+      logger.info("our own earlier attempt committed the transaction (SDK retry)");
+      return {};
+    }
+    return { duplicateOf: stored };
+  }
+}
+
+/** Records the transaction and enqueues it; accepted once recorded, whatever the send answers. */
 async function acceptPayment(merchant: Merchant, idempotencyKey: string, request: PaymentRequest): Promise<Accepted> {
   const cfg = config();
   const transactionId = transactionIdFor(merchant.merchantId, idempotencyKey);
@@ -98,6 +134,7 @@ async function acceptPayment(merchant: Merchant, idempotencyKey: string, request
     ...(request.metadata !== undefined ? { metadata: request.metadata } : {}),
     status: "RECEIVED",
     request_hash: hash,
+    accept_token: randomUUID(),
     api_key_id: merchant.keyId,
     created_at: now,
     updated_at: now,
@@ -106,32 +143,11 @@ async function acceptPayment(merchant: Merchant, idempotencyKey: string, request
     pending_since: now,
   };
 
-  try {
-    await documentClient().send(
-      new PutCommand({
-        TableName: cfg.transactionsTable,
-        Item: item,
-        ConditionExpression: "attribute_not_exists(transaction_id)",
-        // A duplicate learns what is stored from this one call.
-        ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-      }),
-    );
-  } catch (err) {
-    if (!(err instanceof ConditionalCheckFailedException)) throw err;
-    let stored = storedFrom(err);
-    if (!stored) {
-      // An endpoint that does not return the old item: read it (never the case in DynamoDB).
-      const out = await documentClient().send(
-        new GetCommand({ TableName: cfg.transactionsTable, Key: { transaction_id: transactionId }, ConsistentRead: true }),
-      );
-      stored = out.Item as TransactionItem | undefined;
-    }
-    // Gone again: the first request failed its send and took its write back; retrying starts afresh.
-    if (!stored) throw inProgress();
-    if (stored.request_hash !== hash) throw keyReused();
-    if (stored.status === "RECEIVED" && Date.now() - Date.parse(stored.created_at) < IN_FLIGHT_MS) throw inProgress();
-    logger.info("transaction already exists; not enqueued again", { status: stored.status });
-    return { transaction_id: transactionId, status: String(stored.status) };
+  const { duplicateOf } = await record(item);
+  if (duplicateOf) {
+    if (duplicateOf.request_hash !== hash) throw keyReused();
+    logger.info("transaction already exists; not enqueued again", { status: duplicateOf.status });
+    return { transaction_id: transactionId, status: String(duplicateOf.status) };
   }
 
   try {
@@ -142,26 +158,16 @@ async function acceptPayment(merchant: Merchant, idempotencyKey: string, request
         MessageBody: JSON.stringify(messageOf(item)),
         MessageAttributes: messageAttributesOf(item),
       }),
+      // A hung queue must not turn an accepted payment into a timed-out request.
+      { abortSignal: AbortSignal.timeout(GATEWAY_SEND_TIMEOUT_MS) },
     );
   } catch (err) {
-    // Not queued, so not accepted: take our own write back (best effort) so that GET does not
-    // show a transaction the client was told failed. If this fails too, the item stays RECEIVED
-    // and the sweeper enqueues it; a retry with the same key then learns it was accepted.
-    await documentClient()
-      .send(
-        new DeleteCommand({
-          TableName: cfg.transactionsTable,
-          Key: { transaction_id: transactionId },
-          ConditionExpression: "#status = :received AND request_hash = :hash AND created_at = :created",
-          ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: { ":received": "RECEIVED", ":hash": hash, ":created": now },
-        }),
-      )
-      .catch((cleanupError: unknown) => logger.warn("could not remove the unqueued transaction", { error: cleanupError as Error }));
-    throw err;
+    // Accepted all the same: the item is the outbox, and the sweeper relays it (sweeperAgeSeconds).
+    logger.warn("transaction accepted; its message is left to the pending-sweeper", { error: err as Error });
+    countPayments("deferred");
   }
-  logger.info("transaction accepted", { amount: request.amount, currency: request.currency });
   countPayments("accepted");
+  logger.info("transaction accepted", { amount: request.amount, currency: request.currency });
   return { transaction_id: transactionId, status: "RECEIVED" };
 }
 
@@ -207,8 +213,9 @@ async function postTransaction(req: HttpRequest, merchant: Merchant): Promise<Ht
     accepted = await acceptPayment(merchant, key, request);
   } catch (err) {
     if (err instanceof HttpError) throw err;
+    // Not recorded, or not known to be: a retry with the same key learns the outcome.
     logger.error("transaction not accepted: dependency failure", { error: err as Error });
-    throw serviceUnavailable();
+    throw serviceUnavailable("A dependency is unavailable; the payment is not known to be accepted: retry with the same Idempotency-Key");
   }
   return jsonResponse(req, 202, accepted, { ...corsHeaders(cfg.corsAllowOrigin), location: `/transactions/${accepted.transaction_id}` });
 }
@@ -243,6 +250,16 @@ async function getTransaction(req: HttpRequest, merchant: Merchant, id: string):
   // The item is the ledger's projection: posted_at is written only once the ledger holds the entry.
   body.posted = item.status === "PROCESSED" && item.posted_at !== undefined;
   if (item.posted_at !== undefined) body.posted_at = item.posted_at;
+  const conflict = item.key_conflict as KeyConflict | undefined;
+  if (conflict !== undefined) {
+    // The merchant's own two requests: what the other asked for, and what the ledger holds.
+    body.conflict = {
+      message: "This Idempotency-Key was accepted with two different bodies; the ledger holds one of them, and this payment shows it",
+      requested: { amount: conflict.requested.amount, currency: conflict.requested.currency },
+      recorded: { amount: conflict.recorded.amount, currency: conflict.recorded.currency },
+      detected_at: conflict.detected_at,
+    };
+  }
   return jsonResponse(req, 200, body, corsHeaders(cfg.corsAllowOrigin));
 }
 

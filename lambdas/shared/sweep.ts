@@ -8,8 +8,11 @@
  * RECEIVED, and not swept within the guard time) whose ALL_NEW answer is the whole item the
  * message is built from (the index holds only keys and accepted_region), then sends the
  * messages 10 per SendMessageBatch. A message that could not be sent has its mark taken back, so
- * the next run tries again.
+ * the next run tries again. Each run writes its own random sweep_token with its marks: when the
+ * SDK retries a mark whose first answer was lost, the condition lets the run's own earlier mark
+ * through, so the payment is sent now, not skipped until the re-sweep guard expires.
  */
+import { randomUUID } from "node:crypto";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { type DynamoDBDocumentClient, QueryCommand, type QueryCommandOutput, UpdateCommand } from "@aws-sdk/lib-dynamodb";
@@ -182,6 +185,7 @@ export async function enqueuePending(
 ): Promise<EnqueueResult> {
   const now = options.now ?? Date.now();
   const sweptAt = new Date(now).toISOString();
+  const token = randomUUID();
   const guard = options.resweepSeconds === undefined ? undefined : new Date(now - options.resweepSeconds * 1000).toISOString();
   const marked: TransactionItem[] = [];
   const skipped: string[] = [];
@@ -193,12 +197,14 @@ export async function enqueuePending(
         new UpdateCommand({
           TableName: options.table,
           Key: { transaction_id: transactionId },
-          UpdateExpression: "SET swept_at = :sweptAt, swept_region = :region",
-          ConditionExpression: `#status = :received${guard ? " AND (attribute_not_exists(swept_at) OR swept_at < :guard)" : ""}`,
+          UpdateExpression: "SET swept_at = :sweptAt, swept_region = :region, sweep_token = :token",
+          // Our own earlier mark (an SDK retry after a lost answer) passes the guard.
+          ConditionExpression: `#status = :received${guard ? " AND (attribute_not_exists(swept_at) OR swept_at < :guard OR sweep_token = :token)" : ""}`,
           ExpressionAttributeNames: { "#status": "status" },
           ExpressionAttributeValues: {
             ":sweptAt": sweptAt,
             ":region": options.region,
+            ":token": token,
             ":received": "RECEIVED",
             ...(guard ? { ":guard": guard } : {}),
           },
@@ -246,9 +252,9 @@ export async function enqueuePending(
         new UpdateCommand({
           TableName: options.table,
           Key: { transaction_id: item.transaction_id },
-          UpdateExpression: "REMOVE swept_at, swept_region",
-          ConditionExpression: "swept_at = :sweptAt AND swept_region = :region",
-          ExpressionAttributeValues: { ":sweptAt": sweptAt, ":region": options.region },
+          UpdateExpression: "REMOVE swept_at, swept_region, sweep_token",
+          ConditionExpression: "sweep_token = :token",
+          ExpressionAttributeValues: { ":token": token },
         }),
       )
       .catch(() => undefined);

@@ -14,6 +14,8 @@ export interface TransactionItem {
   metadata?: Record<string, string>;
   status: TransactionStatus;
   request_hash?: string;
+  /** Random per gateway request: a retried PutItem that meets this token met its own write. */
+  accept_token?: string;
   /** Public id of the API key that submitted it. */
   api_key_id?: string;
   /** Region whose gateway accepted it. */
@@ -31,6 +33,10 @@ export interface TransactionItem {
   /** Set by a sweeper run (or the operator's reconcile --adopt) that re-enqueued it, and its region. */
   swept_at?: string;
   swept_region?: string;
+  /** Random per sweep: a retried mark that meets this token met its own write. */
+  sweep_token?: string;
+  /** Set when a request with this key asked for other values than the ledger holds (see KeyConflict). */
+  key_conflict?: KeyConflict;
   /** Set once the status notification was sent to the notification queue. */
   notified?: boolean;
   /** Set once the transition was written to the S3 transaction log. */
@@ -39,6 +45,22 @@ export interface TransactionItem {
   /** Epoch ms until which one processor invocation owns the pending side effects. */
   lease_until?: number;
   lease_owner?: string;
+}
+
+/**
+ * One Idempotency-Key accepted with two bodies (two regions within the replication delay, or a
+ * message that no longer matches its item): the ledger holds one of them, the item follows the
+ * ledger, and this records what the other asked for.
+ */
+export interface KeyConflict {
+  /** What the other request asked for, and the ledger does not hold. */
+  requested: { merchant_id: string; amount: number; currency: string };
+  /** What the ledger holds (and the item shows). */
+  recorded: { merchant_id: string; amount: number; currency: string };
+  /** Where it was found: the ledger refused the item's values, or a message differed from its item. */
+  found_by: "ledger" | "message";
+  detected_at: string;
+  detected_region: string;
 }
 
 /** The pending-index shard of a transaction id: "0".."7", spread by the id's first byte. */

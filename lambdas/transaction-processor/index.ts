@@ -12,6 +12,12 @@
  * read-only cluster before promotion), every record of the batch is reported as a failure and
  * waits in the queue: nothing is marked FAILED for it.
  *
+ * The ledger decides conflicts. A message only points at its item; the entry is built from the
+ * item as stored. When one Idempotency-Key was accepted with two bodies (two regions within the
+ * replication delay), the ledger holds whichever was posted first: the item converges to the
+ * ledger's values, the other body is recorded on it as `conflict` (GET shows it), and
+ * PaymentsConflicted is counted (alarmed). Nothing of it waits in a DLQ.
+ *
  * Side effects (notification, log line) are tracked on the item (`notified`, `logged`) and
  * guarded by a short lease (`lease_until`/`lease_owner`): the invocation that made the
  * transition owns the lease; a duplicate delivery only redoes a missing side effect if it can
@@ -29,6 +35,7 @@ import { ENV } from "../../src/contracts/functions";
 import { documentClient, s3, sqs } from "../shared/clients";
 import { intEnv, once, requireEnv } from "../shared/env";
 import {
+  type EntryOutcome,
   type LedgerEntryInput,
   type LedgerStats,
   LedgerUnavailableError,
@@ -39,7 +46,7 @@ import {
 import { ledgerConfigFromEnv } from "../shared/ledger-config";
 import { countPayments, instrumented, logger } from "../shared/runtime";
 import { type NotificationMessage, parseRecord, type TransactionMessage, transactionMessageSchema } from "../shared/schemas";
-import { publicView, type TransactionItem } from "../shared/transactions";
+import { type KeyConflict, publicView, type TransactionItem } from "../shared/transactions";
 
 const config = once(() => ({
   transactionsTable: requireEnv(ENV.transactionsTable),
@@ -118,14 +125,6 @@ async function loadItems(ids: readonly string[]): Promise<Map<string, Transactio
   return items;
 }
 
-/** Why a message cannot be posted from its item, or undefined when it can. */
-function mismatch(message: TransactionMessage, item: TransactionItem): string | undefined {
-  const differs = (["merchant_id", "amount", "currency"] as const).filter((k) => item[k] !== message[k]);
-  return differs.length > 0
-    ? `message for ${message.transaction_id} does not match the stored transaction (${differs.join(", ")})`
-    : undefined;
-}
-
 function parseMessage(record: SQSRecord): TransactionMessage {
   return parseRecord(record, transactionMessageSchema, "message", (message) => new PoisonMessageError(message));
 }
@@ -173,11 +172,112 @@ async function sendNotifications(pending: Pending[]): Promise<Set<string>> {
   return failed;
 }
 
+/** What the ledger holds for a transaction: the values the item must show. */
+interface Held {
+  merchant_id: string;
+  amount: number;
+  currency: string;
+  outcome: EntryOutcome;
+  postedAt: string;
+  region: string;
+}
+
+type Money = Pick<TransactionItem, "merchant_id" | "amount" | "currency">;
+const money = (v: Money): Money => ({ merchant_id: v.merchant_id, amount: v.amount, currency: v.currency });
+const sameMoney = (a: Money, b: Money): boolean => a.merchant_id === b.merchant_id && a.amount === b.amount && a.currency === b.currency;
+
+/** The ledger's entry for this transaction, as posted now or found there (the ledger decides conflicts). */
+function heldBy(entry: LedgerEntryInput, result: Extract<PostResult, { status: "recorded" | "conflict" }>): Held {
+  const values =
+    result.status === "conflict"
+      ? { merchant_id: result.existing.merchantId, amount: result.existing.amount, currency: result.existing.currency }
+      : { merchant_id: entry.merchantId, amount: entry.amount, currency: entry.currency };
+  return { ...values, outcome: result.outcome, postedAt: result.postedAt, region: result.region };
+}
+
+/**
+ * A request with this key that asked for other values than the ledger holds: the item's own
+ * (the ledger holds the other region's body) or the message's (the item was replaced by the other
+ * region's body after this message was sent). Undefined when everything agrees.
+ */
+function conflictOf(held: Held, item: Money, message: Money): KeyConflict | undefined {
+  const found = !sameMoney(item, held)
+    ? { requested: item, found_by: "ledger" as const }
+    : !sameMoney(message, held)
+      ? { requested: message, found_by: "message" as const }
+      : undefined;
+  if (!found) return undefined;
+  return {
+    requested: money(found.requested),
+    recorded: money(held),
+    found_by: found.found_by,
+    detected_at: new Date().toISOString(),
+    detected_region: config().region,
+  };
+}
+
 /** The item's status as a projection of what the ledger holds. */
-function projection(entry: LedgerEntryInput, recorded: Extract<PostResult, { status: "recorded" }>) {
-  if (recorded.outcome === "POSTED") return { status: "PROCESSED" as const };
-  // Posted earlier, perhaps under another risk limit: the ledger's outcome stands.
-  return { status: "FAILED" as const, failureReason: entry.reason ?? "REJECTED by the ledger" };
+function projection(entry: LedgerEntryInput, held: Held) {
+  if (held.outcome === "POSTED") return { status: "PROCESSED" as const };
+  // Posted earlier, perhaps under another risk limit or for the other body: the ledger's outcome stands.
+  const ownEntry = sameMoney(held, { merchant_id: entry.merchantId, amount: entry.amount, currency: entry.currency });
+  return { status: "FAILED" as const, failureReason: (ownEntry ? entry.reason : undefined) ?? "REJECTED by the ledger" };
+}
+
+function reportConflict(id: string, conflict: KeyConflict): void {
+  countPayments("conflicted");
+  logger.error("one Idempotency-Key was accepted with two bodies; the item follows the ledger", { transaction_id: id, conflict });
+}
+
+/**
+ * Moves the item out of RECEIVED to what the ledger holds (its outcome, and its values when a
+ * request with this key asked for others, recorded as `conflict`), taking the side-effect lease.
+ * The condition is the item as loaded: when it changed meanwhile (the other region's copy
+ * replicated over it), the transition is computed again from the current item.
+ */
+async function transition(
+  item: TransactionItem,
+  held: Held,
+  decision: ReturnType<typeof projection>,
+  conflict: KeyConflict | undefined,
+  token: string,
+) {
+  const cfg = config();
+  const now = new Date().toISOString();
+  const out = await documentClient().send(
+    new UpdateCommand({
+      TableName: cfg.transactionsTable,
+      Key: { transaction_id: item.transaction_id },
+      UpdateExpression:
+        "SET #status = :status, updated_at = :now, processed_at = :now, posted_at = :postedAt, posted_region = :postedRegion, " +
+        "lease_until = :lease, lease_owner = :token" +
+        (decision.failureReason !== undefined ? ", failure_reason = :reason" : "") +
+        // The item follows the ledger: its values become what the ledger holds.
+        (conflict ? ", merchant_id = :heldMerchant, amount = :heldAmount, currency = :heldCurrency, key_conflict = :conflict" : "") +
+        // No longer pending: out of the sparse index the sweeper reads.
+        " REMOVE pending_shard, pending_since",
+      ConditionExpression: "#status = :received AND merchant_id = :merchant AND amount = :amount AND currency = :currency",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: {
+        ":status": decision.status,
+        ":received": "RECEIVED",
+        ":merchant": item.merchant_id,
+        ":amount": item.amount,
+        ":currency": item.currency,
+        ":now": now,
+        ":lease": Date.now() + cfg.leaseSeconds * 1000,
+        ":token": token,
+        ":postedAt": held.postedAt,
+        ":postedRegion": held.region,
+        ...(decision.failureReason !== undefined ? { ":reason": decision.failureReason } : {}),
+        ...(conflict
+          ? { ":heldMerchant": held.merchant_id, ":heldAmount": held.amount, ":heldCurrency": held.currency, ":conflict": conflict }
+          : {}),
+      },
+      ReturnValues: "ALL_NEW",
+    }),
+  );
+  return out.Attributes as TransactionItem;
 }
 
 /**
@@ -188,92 +288,103 @@ function projection(entry: LedgerEntryInput, recorded: Extract<PostResult, { sta
 async function project(
   record: SQSRecord,
   message: TransactionMessage,
+  loaded: TransactionItem,
   entry: LedgerEntryInput,
-  recorded: Extract<PostResult, { status: "recorded" }>,
+  result: Extract<PostResult, { status: "recorded" | "conflict" }>,
   batch: BatchState,
 ): Promise<void> {
   const cfg = config();
   const id = message.transaction_id;
-  const decision = projection(entry, recorded);
-  const now = new Date().toISOString();
-  const lease = Date.now() + cfg.leaseSeconds * 1000;
+  const held = heldBy(entry, result);
+  const decision = projection(entry, held);
 
-  let item: TransactionItem;
-  try {
-    const out = await documentClient().send(
-      new UpdateCommand({
-        TableName: cfg.transactionsTable,
-        Key: { transaction_id: id },
-        UpdateExpression:
-          "SET #status = :status, updated_at = :now, processed_at = :now, posted_at = :postedAt, posted_region = :postedRegion, " +
-          "lease_until = :lease, lease_owner = :token" +
-          (decision.failureReason !== undefined ? ", failure_reason = :reason" : "") +
-          // No longer pending: out of the sparse index the sweeper reads.
-          " REMOVE pending_shard, pending_since",
-        ConditionExpression: "#status = :received AND amount = :amount AND currency = :currency",
-        ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: {
-          ":status": decision.status,
-          ":received": "RECEIVED",
-          ":amount": message.amount,
-          ":currency": message.currency,
-          ":now": now,
-          ":lease": lease,
-          ":token": batch.token,
-          ":postedAt": recorded.postedAt,
-          ":postedRegion": recorded.region,
-          ...(decision.failureReason !== undefined ? { ":reason": decision.failureReason } : {}),
-        },
-        ReturnValues: "ALL_NEW",
-      }),
-    );
-    item = out.Attributes as TransactionItem;
-    logger.info("transaction projected from the ledger", {
-      transaction_id: id,
-      status: item.status,
-      posted_now: recorded.posted,
-      failure_reason: item.failure_reason,
-    });
-    if (recorded.posted) countPayments(item.status === "PROCESSED" ? "processed" : "failed");
-  } catch (err) {
-    if (!(err instanceof ConditionalCheckFailedException)) throw err;
-    const existing = await documentClient().send(
-      new GetCommand({ TableName: cfg.transactionsTable, Key: { transaction_id: id }, ConsistentRead: true }),
-    );
-    const current = existing.Item as TransactionItem | undefined;
+  let item: TransactionItem | undefined;
+  let current: TransactionItem | undefined = loaded;
+  // At most twice: as loaded, then once more if the other region's copy replaced it meanwhile.
+  for (let attempt = 0; attempt < 2 && current?.status === "RECEIVED" && !item; attempt++) {
+    const conflict = conflictOf(held, current, message);
+    try {
+      item = await transition(current, held, decision, conflict, batch.token);
+      if (conflict) reportConflict(id, conflict);
+      logger.info("transaction projected from the ledger", {
+        transaction_id: id,
+        status: item.status,
+        posted_now: result.posted,
+        failure_reason: item.failure_reason,
+      });
+      if (result.posted) countPayments(item.status === "PROCESSED" ? "processed" : "failed");
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      const existing = await documentClient().send(
+        new GetCommand({ TableName: cfg.transactionsTable, Key: { transaction_id: id }, ConsistentRead: true }),
+      );
+      current = existing.Item as TransactionItem | undefined;
+    }
+  }
+  if (!item) {
     if (!current) throw new Error(`transaction ${id} does not exist (yet); will retry`);
-    if (current.status === "RECEIVED") {
-      // The ledger holds the entry, but the item disagrees with the message: needs a human.
-      throw new PoisonMessageError(`message for ${id} does not match the stored transaction (amount/currency)`);
-    }
-    if (current.notified === true && current.logged === true) {
-      logger.info("duplicate delivery of a completed transaction; no change", { transaction_id: id, status: current.status });
-      return;
-    }
-    // Transitioned earlier but a side effect is missing: take the lease, then repair.
+    if (current.status === "RECEIVED") throw new Error(`transaction ${id} keeps changing under its projection; will retry`);
+    item = await completeExisting(current, held, message, batch.token);
+    if (!item) return;
+  }
+  batch.pending.push({ messageId: record.messageId, item, notify: item.notified !== true, log: item.logged !== true });
+}
+
+/**
+ * An item that an earlier delivery or the other region already projected: records a message's
+ * conflict it does not know yet, then, when a side effect is missing, takes the lease to redo it.
+ * Returns the item to complete, or undefined when nothing is left to do.
+ */
+async function completeExisting(
+  current: TransactionItem,
+  held: Held,
+  message: TransactionMessage,
+  token: string,
+): Promise<TransactionItem | undefined> {
+  const cfg = config();
+  const id = current.transaction_id;
+  const conflict = current.key_conflict === undefined ? conflictOf(held, current, message) : undefined;
+  if (conflict) {
     try {
       await documentClient().send(
         new UpdateCommand({
           TableName: cfg.transactionsTable,
           Key: { transaction_id: id },
-          UpdateExpression: "SET lease_until = :lease, lease_owner = :token",
-          ConditionExpression: "attribute_not_exists(lease_until) OR lease_until < :nowMs",
-          ExpressionAttributeValues: { ":lease": lease, ":token": batch.token, ":nowMs": Date.now() },
+          UpdateExpression: "SET key_conflict = :conflict",
+          ConditionExpression: "attribute_not_exists(key_conflict)",
+          ExpressionAttributeValues: { ":conflict": conflict },
         }),
       );
-    } catch (leaseErr) {
-      if (leaseErr instanceof ConditionalCheckFailedException) throw new SideEffectsPendingError(id);
-      throw leaseErr;
+      reportConflict(id, conflict);
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
     }
-    item = current;
-    logger.info("duplicate delivery; completing missing side effects", {
-      transaction_id: id,
-      notified: current.notified === true,
-      logged: current.logged === true,
-    });
   }
-
-  batch.pending.push({ messageId: record.messageId, item, notify: item.notified !== true, log: item.logged !== true });
+  if (current.notified === true && current.logged === true) {
+    logger.info("duplicate delivery of a completed transaction; no change", { transaction_id: id, status: current.status });
+    return undefined;
+  }
+  // Transitioned earlier but a side effect is missing: take the lease, then repair.
+  try {
+    await documentClient().send(
+      new UpdateCommand({
+        TableName: cfg.transactionsTable,
+        Key: { transaction_id: id },
+        UpdateExpression: "SET lease_until = :lease, lease_owner = :token",
+        ConditionExpression: "attribute_not_exists(lease_until) OR lease_until < :nowMs",
+        ExpressionAttributeValues: { ":lease": Date.now() + cfg.leaseSeconds * 1000, ":token": token, ":nowMs": Date.now() },
+      }),
+    );
+  } catch (leaseErr) {
+    if (leaseErr instanceof ConditionalCheckFailedException) throw new SideEffectsPendingError(id);
+    throw leaseErr;
+  }
+  logger.info("duplicate delivery; completing missing side effects", {
+    transaction_id: id,
+    notified: current.notified === true,
+    logged: current.logged === true,
+  });
+  return current;
 }
 
 function logKey(date: Date): string {
@@ -385,15 +496,11 @@ export const handler = instrumented(async (event: SQSEvent, _context: Context): 
     for (const { record } of messages) fail(record, err as Error);
     return response();
   }
-  const postable: Array<{ record: SQSRecord; message: TransactionMessage; entry: LedgerEntryInput }> = [];
+  const postable: Array<{ record: SQSRecord; message: TransactionMessage; item: TransactionItem; entry: LedgerEntryInput }> = [];
   for (const { record, message } of messages) {
     const item = items.get(message.transaction_id);
     if (!item) fail(record, `transaction ${message.transaction_id} does not exist (yet); will retry`);
-    else {
-      const problem = mismatch(message, item);
-      if (problem) fail(record, new PoisonMessageError(problem));
-      else postable.push({ record, message, entry: entryFor(item, cfg.riskLimitMinor) });
-    }
+    else postable.push({ record, message, item, entry: entryFor(item, cfg.riskLimitMinor) });
   }
 
   let results: Map<string, PostResult>;
@@ -415,14 +522,15 @@ export const handler = instrumented(async (event: SQSEvent, _context: Context): 
   }
 
   await Promise.all(
-    postable.map(async ({ record, message, entry }) => {
+    postable.map(async ({ record, message, item, entry }) => {
       const result = results.get(message.transaction_id);
-      if (result?.status !== "recorded") {
+      // A conflict is an answer too: the ledger holds this id with other values, and the item follows it.
+      if (result?.status !== "recorded" && result?.status !== "conflict") {
         fail(record, `the ledger did not record ${message.transaction_id}: ${result?.status ?? "no result"}`, { result });
         return;
       }
       try {
-        await project(record, message, entry, result, batch);
+        await project(record, message, item, entry, result, batch);
       } catch (err) {
         fail(record, err as Error, { transaction_id: message.transaction_id });
       }

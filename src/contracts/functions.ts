@@ -234,8 +234,12 @@ export function resweepSeconds(queue: Pick<QueueContract, "visibilityTimeoutSeco
 export const PAYMENT_METRICS = {
   accepted: { name: "PaymentsAccepted", service: FUNCTIONS.gateway.handler, label: "accepted (202)", statistic: "Sum" },
   refused: { name: "PaymentsRefused", service: FUNCTIONS.gateway.handler, label: "refused (4XX)", statistic: "Sum" },
+  /** Accepted, but the send failed or went unanswered: the sweeper enqueues them. */
+  deferred: { name: "PaymentsDeferred", service: FUNCTIONS.gateway.handler, label: "accepted, left to the sweeper", statistic: "Sum" },
   processed: { name: "PaymentsProcessed", service: FUNCTIONS.processor.handler, label: "processed", statistic: "Sum" },
   failed: { name: "PaymentsFailed", service: FUNCTIONS.processor.handler, label: "failed (risk limit)", statistic: "Sum" },
+  /** One Idempotency-Key accepted with two bodies (two regions within the replication delay): the item follows the ledger. */
+  conflicted: { name: "PaymentsConflicted", service: FUNCTIONS.processor.handler, label: "key reused with another body", statistic: "Sum" },
   /** A gauge, reported by every sweeper run (0 included): RECEIVED past sweeperAgeSeconds, either region's. */
   pending: { name: "PaymentsPending", service: FUNCTIONS.sweeper.handler, label: "pending past the sweeper age", statistic: "Maximum" },
   swept: { name: "PaymentsSwept", service: FUNCTIONS.sweeper.handler, label: "re-enqueued by the sweeper", statistic: "Sum" },
@@ -244,6 +248,12 @@ export const PAYMENT_METRICS = {
 
 export type FunctionId = keyof typeof FUNCTIONS;
 export const FUNCTION_IDS = Object.keys(FUNCTIONS) as FunctionId[];
+
+/**
+ * How long the gateway waits for its SendMessage after the commit point: past it the payment is
+ * still accepted (202) and the sweeper enqueues it. Well inside the gateway's 10 s timeout.
+ */
+export const GATEWAY_SEND_TIMEOUT_MS = 3000;
 
 /**
  * A claim on a transaction's side effects outlives one processor invocation (30 s) and expires

@@ -130,8 +130,8 @@ export class PaymentFunctions extends Construct {
         authCacheTtlSeconds: String(props.authCacheTtlSeconds),
       }),
     );
-    // The accept path (conditional PutItem, take-back DeleteItem) and GET /transactions/{id}.
-    tables.grantItems(this.gateway, "transactions", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]);
+    // The accept path (one conditional PutItem, never a delete: the write is the commit point) and GET /transactions/{id}.
+    tables.grantItems(this.gateway, "transactions", ["dynamodb:GetItem", "dynamodb:PutItem"]);
     // Keys are issued and revoked by operators (src/ops); the gateway only looks them up.
     tables.grantRead(this.gateway, "merchantKeys");
     transactionQueue.grantSend(this.gateway);

@@ -373,6 +373,16 @@ export function monitoringPlan(
       treatMissingData: "breaching",
     });
   }
+  alarms.push({
+    id: "key-conflicts",
+    description:
+      'An Idempotency-Key was accepted with two different bodies (two regions within the replication delay): the ledger holds one, the item follows it and records the other as conflict. Tell the merchant: GET /transactions/{id} shows both. Logs: "accepted with two bodies".',
+    metric: payments.conflicted,
+    comparison: "GreaterThanThreshold",
+    threshold: 0,
+    evaluationPeriods: 1,
+    treatMissingData: "notBreaching",
+  });
   sections.push({ title: "Payments", metrics: Object.values(payments) });
 
   // Replication.
