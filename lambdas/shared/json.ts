@@ -2,7 +2,13 @@
  * Strict JSON for request bodies: what the gateway stores must be what the client sent, so every
  * input that JSON.parse would quietly change is refused instead of accepted in another form:
  * bytes that are not UTF-8 (decoded as U+FFFD), a key given twice (the last one wins), a
- * `__proto__` key (dropped by object copies) and lone UTF-16 surrogates (not storable text).
+ * `__proto__` key (dropped by object copies), lone UTF-16 surrogates (not storable text) and a
+ * number whose text is not exactly the integer it parses to (`100.000000000000001` parses to
+ * 100, `1e2` and `100.0` are 100 written otherwise, `-0` is stored as 0, and digits beyond
+ * 2^53 are rounded). Nesting is limited, so no check can exhaust the stack.
+ *
+ * Value semantics are JSON.parse's (V8's parser is iterative: any depth parses); the checks are
+ * one iterative walk over the (by then known valid) text.
  */
 
 export class StrictJsonError extends Error {
@@ -11,6 +17,31 @@ export class StrictJsonError extends Error {
     this.name = "StrictJsonError";
   }
 }
+
+/** A number written other than as a whole number in digits (a validation error of its field). */
+export class JsonNumberError extends StrictJsonError {
+  constructor(
+    /** The key path of the number (`amount`, `metadata.x`, `items.0`); undefined at the top level. */
+    readonly field: string | undefined,
+  ) {
+    super(
+      `${field ? `${field}: n` : "N"}umbers must be written as whole minor units, digits only ` +
+        `(no decimal point, exponent or -0; at most ${Number.MAX_SAFE_INTEGER})`,
+    );
+    this.name = "JsonNumberError";
+  }
+}
+
+/** Objects and arrays within one another; a payment request needs 2 (the body, its metadata). */
+export const MAX_JSON_DEPTH = 32;
+
+/** The only number text accepted: a canonical decimal integer (no sign on zero, no leading zeros). */
+const INTEGER_TEXT = /^(?:0|-?[1-9][0-9]*)$/;
+const MAX_INTEGER = BigInt(Number.MAX_SAFE_INTEGER);
+
+const NUMBER_CHAR = /[0-9eE.+-]/;
+const WHITESPACE = /\s/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
@@ -27,49 +58,69 @@ export function parseStrictJson(body: Buffer): unknown {
   } catch {
     throw new StrictJsonError("The request body is not valid JSON");
   }
-  checkKeys(text);
-  checkStrings(value);
+  checkText(text);
   return value;
 }
 
-/** Walks the (already valid) JSON text and refuses a repeated or `__proto__` key in any object. */
-function checkKeys(text: string): void {
-  const scopes: Array<Set<string> | undefined> = [];
+/** An object (its keys so far and the current one) or an array (the current element's index). */
+type Scope = { kind: "object"; keys: Set<string>; key?: string } | { kind: "array"; index: number };
+
+function pathOf(scopes: readonly Scope[]): string | undefined {
+  if (scopes.length === 0) return undefined;
+  return scopes.map((s) => (s.kind === "object" ? (s.key ?? "") : String(s.index))).join(".");
+}
+
+function isExactInteger(number: string): boolean {
+  if (!INTEGER_TEXT.test(number)) return false;
+  const n = BigInt(number);
+  return n <= MAX_INTEGER && -n <= MAX_INTEGER;
+}
+
+/**
+ * Walks the (already valid) JSON text once, without recursion: refuses nesting deeper than
+ * MAX_JSON_DEPTH, a repeated or `__proto__` key in any object, a string with a lone surrogate,
+ * and a number that is not a canonical integer within Number.MAX_SAFE_INTEGER.
+ */
+function checkText(text: string): void {
+  const scopes: Scope[] = [];
   for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === "{") scopes.push(new Set());
-    else if (c === "[") scopes.push(undefined);
-    else if (c === "}" || c === "]") scopes.pop();
-    else if (c === '"') {
+    const c = text[i]!;
+    const scope = scopes[scopes.length - 1];
+    if (c === "{" || c === "[") {
+      if (scopes.length === MAX_JSON_DEPTH) {
+        throw new StrictJsonError(`The request body nests objects and arrays more than ${MAX_JSON_DEPTH} levels deep`);
+      }
+      scopes.push(c === "{" ? { kind: "object", keys: new Set() } : { kind: "array", index: 0 });
+    } else if (c === "}" || c === "]") {
+      scopes.pop();
+    } else if (c === ",") {
+      if (scope?.kind === "array") scope.index++;
+    } else if (c === '"') {
       let end = i + 1;
       while (text[end] !== '"') end += text[end] === "\\" ? 2 : 1;
-      const keys = scopes[scopes.length - 1];
-      if (keys) {
+      const token = text.slice(i, end + 1);
+      // Only an escape can spell a lone surrogate: strict UTF-8 decoding cannot produce one.
+      const string = token.includes("\\u") ? (JSON.parse(token) as string) : undefined;
+      if (string !== undefined && LONE_SURROGATE.test(string)) {
+        throw new StrictJsonError("The request body holds a string that is not well-formed Unicode");
+      }
+      if (scope?.kind === "object") {
         let next = end + 1;
-        while (/\s/.test(text[next] ?? "")) next++;
+        while (WHITESPACE.test(text[next] ?? "")) next++;
         if (text[next] === ":") {
-          const key = JSON.parse(text.slice(i, end + 1)) as string;
+          const key = string ?? (JSON.parse(token) as string);
           if (key === "__proto__") throw new StrictJsonError('The request body uses the reserved key "__proto__"');
-          if (keys.has(key)) throw new StrictJsonError(`The request body repeats the key "${key}"`);
-          keys.add(key);
+          if (scope.keys.has(key)) throw new StrictJsonError(`The request body repeats the key "${key}"`);
+          scope.keys.add(key);
+          scope.key = key;
         }
       }
       i = end;
-    }
-  }
-}
-
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-function checkStrings(value: unknown): void {
-  if (typeof value === "string") {
-    if (LONE_SURROGATE.test(value)) throw new StrictJsonError("The request body holds a string that is not well-formed Unicode");
-  } else if (Array.isArray(value)) {
-    for (const v of value) checkStrings(v);
-  } else if (value !== null && typeof value === "object") {
-    for (const [k, v] of Object.entries(value)) {
-      checkStrings(k);
-      checkStrings(v);
+    } else if (c === "-" || (c >= "0" && c <= "9")) {
+      let end = i + 1;
+      while (end < text.length && NUMBER_CHAR.test(text[end]!)) end++;
+      if (!isExactInteger(text.slice(i, end))) throw new JsonNumberError(pathOf(scopes));
+      i = end - 1;
     }
   }
 }
