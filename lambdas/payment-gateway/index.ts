@@ -41,7 +41,7 @@ import {
   parseRequest,
 } from "../shared/http";
 import { requestHash, transactionIdFor } from "../shared/ids";
-import { parseStrictJson, StrictJsonError } from "../shared/json";
+import { JsonNumberError, parseStrictJson, StrictJsonError } from "../shared/json";
 import { countPayments, instrumented, logger } from "../shared/runtime";
 import { firstIssue, IDEMPOTENCY_KEY_PATTERN, type PaymentRequest, paymentRequestSchema, TRANSACTION_ID_PATTERN } from "../shared/schemas";
 import { type KeyConflict, messageAttributesOf, messageOf, pendingShard, type TransactionItem } from "../shared/transactions";
@@ -194,6 +194,8 @@ async function postTransaction(req: HttpRequest, merchant: Merchant): Promise<Ht
   try {
     parsed = parseStrictJson(req.body);
   } catch (err) {
+    // A number written as other than the integer it parses to is the field's error, not the syntax's.
+    if (err instanceof JsonNumberError) throw badRequest("ValidationError", err.message, err.field);
     if (err instanceof StrictJsonError) throw badRequest("InvalidJson", err.message);
     throw err;
   }
