@@ -90,7 +90,15 @@ interface BatchState {
   /** Identifies this invocation as lease owner. */
   token: string;
   pending: Pending[];
+  /**
+   * Records that found a key conflict on their first delivery: reported as failures once, so that
+   * they come back after the visibility timeout, when replication has settled, and record the
+   * conflict again if the other region's concurrent write of the item (last writer wins) erased it.
+   */
+  recheck: Set<string>;
 }
+
+const firstDelivery = (record: SQSRecord): boolean => Number(record.attributes?.ApproximateReceiveCount ?? "1") <= 1;
 
 /**
  * The ledger entry for an accepted transaction, from its stored item (never from the message
@@ -224,8 +232,12 @@ function projection(entry: LedgerEntryInput, held: Held) {
   return { status: "FAILED" as const, failureReason: (ownEntry ? entry.reason : undefined) ?? "REJECTED by the ledger" };
 }
 
-function reportConflict(id: string, conflict: KeyConflict): void {
-  countPayments("conflicted");
+/** Counts and logs a conflict recorded on the item; a redelivery that records it again is not counted twice. */
+function reportConflict(record: SQSRecord, id: string, conflict: KeyConflict, batch: BatchState): void {
+  if (firstDelivery(record)) {
+    countPayments("conflicted");
+    batch.recheck.add(record.messageId);
+  }
   logger.error("one Idempotency-Key was accepted with two bodies; the item follows the ledger", { transaction_id: id, conflict });
 }
 
@@ -305,7 +317,7 @@ async function project(
     const conflict = conflictOf(held, current, message);
     try {
       item = await transition(current, held, decision, conflict, batch.token);
-      if (conflict) reportConflict(id, conflict);
+      if (conflict) reportConflict(record, id, conflict, batch);
       logger.info("transaction projected from the ledger", {
         transaction_id: id,
         status: item.status,
@@ -324,7 +336,7 @@ async function project(
   if (!item) {
     if (!current) throw new Error(`transaction ${id} does not exist (yet); will retry`);
     if (current.status === "RECEIVED") throw new Error(`transaction ${id} keeps changing under its projection; will retry`);
-    item = await completeExisting(current, held, message, batch.token);
+    item = await completeExisting(record, current, held, message, batch);
     if (!item) return;
   }
   batch.pending.push({ messageId: record.messageId, item, notify: item.notified !== true, log: item.logged !== true });
@@ -336,10 +348,11 @@ async function project(
  * Returns the item to complete, or undefined when nothing is left to do.
  */
 async function completeExisting(
+  record: SQSRecord,
   current: TransactionItem,
   held: Held,
   message: TransactionMessage,
-  token: string,
+  batch: BatchState,
 ): Promise<TransactionItem | undefined> {
   const cfg = config();
   const id = current.transaction_id;
@@ -355,7 +368,7 @@ async function completeExisting(
           ExpressionAttributeValues: { ":conflict": conflict },
         }),
       );
-      reportConflict(id, conflict);
+      reportConflict(record, id, conflict, batch);
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
     }
@@ -372,7 +385,7 @@ async function completeExisting(
         Key: { transaction_id: id },
         UpdateExpression: "SET lease_until = :lease, lease_owner = :token",
         ConditionExpression: "attribute_not_exists(lease_until) OR lease_until < :nowMs",
-        ExpressionAttributeValues: { ":lease": Date.now() + cfg.leaseSeconds * 1000, ":token": token, ":nowMs": Date.now() },
+        ExpressionAttributeValues: { ":lease": Date.now() + cfg.leaseSeconds * 1000, ":token": batch.token, ":nowMs": Date.now() },
       }),
     );
   } catch (leaseErr) {
@@ -463,7 +476,7 @@ async function completeSideEffects(batch: BatchState): Promise<string[]> {
 
 export const handler = instrumented(async (event: SQSEvent, _context: Context): Promise<SQSBatchResponse> => {
   const cfg = config();
-  const batch: BatchState = { token: randomUUID(), pending: [] };
+  const batch: BatchState = { token: randomUUID(), pending: [], recheck: new Set() };
   const failed = new Set<string>();
   const fail = (record: SQSRecord, reason: string | Error, details: Record<string, unknown> = {}) => {
     logger.error("record failed", {
@@ -537,5 +550,11 @@ export const handler = instrumented(async (event: SQSEvent, _context: Context): 
     }),
   );
   for (const id of await completeSideEffects(batch)) failed.add(id);
+  if (batch.recheck.size > 0) {
+    logger.info("key conflicts recorded; their messages return once to check the record outlived replication", {
+      recheck: [...batch.recheck],
+    });
+    for (const id of batch.recheck) failed.add(id);
+  }
   return response();
 });
