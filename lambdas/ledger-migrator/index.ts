@@ -34,6 +34,59 @@ const secrets = once(() => tracer.captureAWSv3Client(new SecretsManagerClient({ 
 
 /** The master secret: JSON with `password` (and optionally `username`). */
 const masterSecret = z.object({ password: z.string().min(1), username: z.string().min(1).optional() });
+type MasterSecret = z.infer<typeof masterSecret>;
+
+/**
+ * The master credentials from the secret's text. A failure names the secret and where it is
+ * wrong, never what it holds: JSON.parse's own message quotes the text (and so would reach
+ * CloudWatch and Terraform's invocation error), and zod's issues are reduced to field names.
+ */
+function masterCredentials(secretArn: string, secretString: string | undefined): MasterSecret {
+  if (secretString === undefined) throw new Error(`The master secret ${secretArn} has no SecretString (a binary secret?)`);
+  let json: unknown;
+  try {
+    json = JSON.parse(secretString);
+  } catch {
+    throw new Error(`The master secret ${secretArn} is not valid JSON (syntax error at position ${jsonErrorPosition(secretString)})`);
+  }
+  const parsed = masterSecret.safeParse(json);
+  if (!parsed.success) {
+    const fields = [...new Set(parsed.error.issues.map((issue) => issue.path.join(".") || "(the whole secret)"))];
+    throw new Error(
+      `The master secret ${secretArn} is not JSON with a password (an object with a non-empty string "password" and optionally "username"): wrong or missing: ${fields.join(", ")}`,
+    );
+  }
+  return parsed.data;
+}
+
+/** V8's messages that carry a position end with it; those that quote the input do not. */
+const POSITION_AT_END = /JSON at position (\d+)$/;
+
+/**
+ * The position of the first character at which `text` stops being the start of valid JSON: the
+ * longest prefix that JSON.parse accepts or finds merely unfinished (prefixes of valid JSON are
+ * closed under shortening, so a binary search finds it). Reads only positions from the parser.
+ */
+function jsonErrorPosition(text: string): number {
+  const couldContinue = (length: number): boolean => {
+    try {
+      JSON.parse(text.slice(0, length));
+      return true;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : "";
+      if (message === "Unexpected end of JSON input") return true;
+      const at = POSITION_AT_END.exec(message);
+      return at !== null && Number(at[1]) >= length;
+    }
+  };
+  let [low, high] = [0, text.length];
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if (couldContinue(mid)) low = mid;
+    else high = mid - 1;
+  }
+  return low;
+}
 
 const invocation = z.object({ fingerprint: z.string().optional() }).passthrough();
 
@@ -51,14 +104,14 @@ export const handler = instrumented(async (event: unknown, _context: Context): P
     throw new Error(`Deployed migrations ${MIGRATIONS_HASH} differ from the synthesized fingerprint ${fingerprint}`);
   }
   const out = await secrets().send(new GetSecretValueCommand({ SecretId: cfg.secretArn }));
-  const parsed = masterSecret.safeParse(JSON.parse(out.SecretString ?? "{}"));
-  if (!parsed.success) throw new Error("The master secret is not JSON with a password");
+  const master = masterCredentials(cfg.secretArn, out.SecretString);
+  // The password goes to the connection's handshake only: no statement and no message holds it.
   const connection = ledgerConnection({
     host: cfg.host,
     port: cfg.port,
-    user: parsed.data.username ?? cfg.masterUsername,
+    user: master.username ?? cfg.masterUsername,
     tls: cfg.aws,
-    auth: { kind: "password", password: parsed.data.password },
+    auth: { kind: "password", password: master.password },
   });
   try {
     const auth = cfg.aws ? ({ kind: "iam" } as const) : ({ kind: "password", password: requireEnv(ENV.dbPassword) } as const);
