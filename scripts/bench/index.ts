@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { benchBundles, benchGateway, benchProcessor } from "./lambdas";
+import { benchOutbox } from "./outbox";
 import { benchReplicator } from "./replicator";
 import { type BenchRow, printTable, ROOT, summarize } from "./stats";
 import { benchSweeper } from "./sweeper";
@@ -32,6 +33,7 @@ async function main(): Promise<void> {
   if (want("processor")) rows.push(...(await benchProcessor()));
   if (want("replicator")) rows.push(...(await benchReplicator()));
   if (want("sweeper")) rows.push(...(await benchSweeper()));
+  if (want("outbox")) rows.push(...(await benchOutbox()));
   if (want("tests")) rows.push(...benchTests());
   printTable(rows);
   const out = path.join(__dirname, "results.json");

@@ -409,7 +409,7 @@ export async function benchGateway(): Promise<BenchRow[]> {
       const warmKeys = [0, 1, 2, 3, 4].map((i) => `count-warm-${i}-${randomUUID().slice(0, 8)}`);
       const warm: Array<{ status: number | undefined; calls: string[] }> = [];
       for (const k of warmKeys) warm.push(await count(k));
-      // A replay of an accepted payment (409 while it may be in flight, then 202): the failed PutItem only.
+      // A replay of an accepted payment (202 with its id): the failed PutItem only.
       const replay = await count(warmKeys[0]!);
       for (const r of [cold, ...warm]) if (r.status !== 202) throw new Error(`gateway answered ${r.status}`);
       const reads = (r: { calls: string[] }) => r.calls.filter((c) => c === "GetItem").length;

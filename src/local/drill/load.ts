@@ -2,7 +2,7 @@
  * The payment load: one client task per scheduled payment, as merchants' checkouts arrive
  * whatever state the system is in. Each authenticates with the merchant's API key, posts with
  * its Idempotency-Key, and on an error or a timeout retries with the same key and body (backing
- * off), wherever its resolver points by then; a 409 waits for Retry-After. The load's own
+ * off), wherever its resolver points by then. The load's own
  * bookkeeping is what it was told: the report takes only the acknowledged ids from it and counts
  * everything else in the ledger and the tables.
  */
@@ -43,7 +43,7 @@ export interface LoadOptions {
 export interface LoadResult {
   readonly acks: Ack[];
   readonly attempts: Attempt[];
-  /** Refused for good (4xx other than 409): a bug in the drill or the system, never expected. */
+  /** Refused for good (4xx other than 429): a bug in the drill or the system, never expected. */
   readonly refused: Array<{ idempotencyKey: string; status: number; body: string }>;
   readonly gaveUp: string[];
 }
@@ -54,7 +54,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 interface Answer {
   status: number;
   body: string;
-  retryAfter?: string;
 }
 
 export class PaymentLoad {
@@ -94,10 +93,6 @@ export class PaymentLoad {
           const transactionId = (JSON.parse(answer.body) as { transaction_id: string }).transaction_id;
           this.acks.push({ transactionId, idempotencyKey: payment.idempotencyKey, at, role });
           return;
-        }
-        if (answer.status === 409) {
-          await sleep(Number(answer.retryAfter ?? 1) * 1000);
-          continue;
         }
         if (answer.status < 500 && answer.status !== 429) {
           this.refused.push({ idempotencyKey: payment.idempotencyKey, status: answer.status, body: answer.body });
@@ -148,7 +143,6 @@ export class PaymentLoad {
             settle({
               status: res.statusCode ?? 0,
               body: Buffer.concat(chunks).toString("utf8"),
-              retryAfter: res.headers["retry-after"] as string | undefined,
             }),
           );
           res.on("error", () => settle("reset"));
