@@ -106,6 +106,9 @@ export interface Fauxqs {
   deleteQueue(name: string): Promise<void>;
   /** Clears all messages and objects, keeps queues, topics and buckets. */
   reset(): Promise<void>;
+  /** The emulator's process (undefined for emulators of another process): tests kill it to see a dependency die. */
+  readonly pid?: number;
+  /** Ends the process (if it still runs) and resolves once it has exited, however it died. */
   stop(): Promise<void>;
 }
 
@@ -118,13 +121,23 @@ export async function startFauxqs(region: string = TEST_REGION): Promise<Fauxqs>
   });
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let nextId = 1;
+  // Listened for from the start: a child killed by a signal (exitCode null, signalCode set) may
+  // have exited long before stop() is called, and its "exit" event does not come again.
+  let ended: string | undefined;
+  const exited = new Promise<void>((resolve) =>
+    child.once("exit", (code, signal) => {
+      ended = signal ? `killed by ${signal}` : `exit code ${code}`;
+      // No answer will come to a call in flight.
+      for (const p of pending.values()) p.reject(new Error(`fauxqs exited (${ended})`));
+      pending.clear();
+      resolve();
+    }),
+  );
   const ready = new Promise<{ port: number }>((resolve, reject) => {
-    const onExit = (code: number | null) => reject(new Error(`fauxqs exited early (${code})`));
-    child.once("exit", onExit);
+    void exited.then(() => reject(new Error(`fauxqs exited early (${ended})`)));
     child.on("message", (raw) => {
       const msg = raw as { type?: string; port?: number; id?: number; ok?: boolean; result?: unknown; error?: string };
       if (msg.type === "ready" && typeof msg.port === "number") {
-        child.off("exit", onExit);
         resolve({ port: msg.port });
         return;
       }
@@ -141,24 +154,26 @@ export async function startFauxqs(region: string = TEST_REGION): Promise<Fauxqs>
   let stopped = false;
   const call = <T>(op: string, args: Record<string, unknown> = {}): Promise<T> =>
     new Promise<T>((resolve, reject) => {
+      if (ended !== undefined) return reject(new Error(`fauxqs exited (${ended})`));
       if (stopped) return reject(new Error("fauxqs is stopped"));
       const id = nextId++;
       pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      child.send({ id, op, args });
+      // With a callback, a channel that closed meanwhile fails this call (not an "error" event).
+      child.send({ id, op, args }, (err) => {
+        if (!err || !pending.delete(id)) return;
+        reject(err);
+      });
     });
   return {
     endpoint: `http://127.0.0.1:${port}`,
+    pid: child.pid,
     inspectQueue: (name) => call<QueueCounts | null>("inspectQueue", { name }),
     deleteQueue: (name) => call<void>("deleteQueue", { name }),
     reset: () => call<void>("reset"),
     stop: async () => {
-      if (stopped) return;
+      if (!stopped && ended === undefined) child.kill("SIGTERM");
       stopped = true;
-      await new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once("exit", () => resolve());
-        child.kill("SIGTERM");
-      });
+      await exited;
     },
   };
 }
