@@ -36,7 +36,7 @@ interface Diagnostic {
   range?: { filename: string; start: { line: number } };
 }
 
-interface StackResult {
+export interface StackResult {
   profile: string;
   stack: string;
   ok: boolean;
@@ -50,9 +50,16 @@ function describe(d: Diagnostic): string {
   return `${d.summary}${where ? ` [${where}]` : ""}${d.detail ? `: ${d.detail.split("\n")[0]}` : ""}`;
 }
 
-async function validateStack(profile: string, stack: string, dir: string, providers: ProviderSource): Promise<StackResult> {
+/** `terraform init -backend=false` and `terraform validate` of the stack in `dir` (also used by `npm run check:cdktn`). */
+export async function validateStack(
+  profile: string,
+  stack: string,
+  dir: string,
+  providers: ProviderSource,
+  logDir: string = path.join(WORK_ROOT, "validate"),
+): Promise<StackResult> {
   const started = Date.now();
-  const logFile = path.join(WORK_ROOT, "validate", `${profile}-${stack}.log`);
+  const logFile = path.join(logDir, `${profile}-${stack}.log`);
   const errors = providerConstraintProblems(stack, readStack(dir));
   const warnings: string[] = [];
   providers.pin(dir);

@@ -14,6 +14,15 @@ import type { RegionKey } from "../security/region-key";
  */
 export const AWS_PROVIDER_VERSIONS = ">= 5.100.0, < 7.0.0";
 
+/**
+ * Terraform versions the synthesized configuration needs: write-only arguments (the Aurora master
+ * password) came in 1.11. Declared as the `targetVersions` context, which CDK Terrain (the cdktf
+ * fork, see `npm run check:cdktn`) checks every feature against at synth (its default, >=1.5.7,
+ * refuses write-only arguments); cdktf ignores it. Set on each stack, so that every way of
+ * synthesizing it (the app command, `cdktn synth`, the tests' Apps) carries it.
+ */
+export const TERRAFORM_TARGET_VERSIONS = { terraform: ">=1.11.0" } as const;
+
 export interface AwsStackProps {
   /** The region every resource of the stack lives in (unless it names another provider). */
   readonly region: string;
@@ -55,6 +64,7 @@ export class AwsStack extends TerraformStack {
 
   constructor(scope: Construct, id: string, props: AwsStackProps) {
     super(scope, id);
+    this.node.setContext("targetVersions", TERRAFORM_TARGET_VERSIONS);
     this.region = props.region;
     this.naming = props.naming;
     this.logRetentionDays = props.logRetentionDays;
