@@ -11,7 +11,15 @@ import { fakeContext } from "../../src/local/lambda-events";
 export type Invoke<E, R> = (event: E, context?: Context) => Promise<R>;
 
 export function loadHandler<E, R>(modulePath: string, env: Record<string, string | undefined> = {}): Invoke<E, R> {
-  let mod: { handler: (event: E, context: Context) => Promise<R> } | undefined;
+  return loadHandlerModule<E, R>(modulePath, env).invoke;
+}
+
+/** Like loadHandler, with the module itself too (for what else it exports, e.g. the processor's ledgerStats). */
+export function loadHandlerModule<E, R, M extends object = Record<string, unknown>>(
+  modulePath: string,
+  env: Record<string, string | undefined> = {},
+): { invoke: Invoke<E, R>; module: M } {
+  let mod: ({ handler: (event: E, context: Context) => Promise<R> } & M) | undefined;
   const restore = applyEnv(env);
   try {
     jest.isolateModules(() => {
@@ -25,7 +33,7 @@ export function loadHandler<E, R>(modulePath: string, env: Record<string, string
   // Reference-counted so that concurrent invocations of one handler restore the env once.
   let active = 0;
   let undo: (() => void) | undefined;
-  return async (event: E, context?: Context) => {
+  const invoke = async (event: E, context?: Context) => {
     if (active++ === 0) undo = applyEnv(env);
     try {
       return await loaded.handler(event, context ?? fakeContext());
@@ -33,6 +41,7 @@ export function loadHandler<E, R>(modulePath: string, env: Record<string, string
       if (--active === 0) undo?.();
     }
   };
+  return { invoke, module: loaded };
 }
 
 export function parseBody(result: unknown): Record<string, unknown> {

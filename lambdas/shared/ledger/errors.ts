@@ -68,6 +68,7 @@ const UNAVAILABLE_ERRNOS = new Map<number, string>([
   [1290, "server is read-only (ER_OPTION_PREVENTS_STATEMENT: an Aurora reader or a demoted writer)"],
   [1836, "server is read-only (ER_READ_ONLY_MODE)"],
   [1792, "read-only transaction (ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION)"],
+  [3032, "server is offline (ER_SERVER_OFFLINE_MODE, during a failover)"],
   [1213, "deadlock; the transaction was rolled back"],
   [1205, "lock wait timeout"],
   [1062, "another writer posted the same entry concurrently (duplicate key)"],
@@ -102,10 +103,27 @@ const CONSTRAINT_ERRNOS = new Set([
   1406, // ER_DATA_TOO_LONG
 ]);
 
-/** True for errors after which the current connection must not be used again. */
+/**
+ * What a server answers when it is not (or no longer) the writer: an Aurora reader or a demoted
+ * writer (read_only: 1290, 1836; a read-only transaction: 1792) or one taken offline during a
+ * failover (offline_mode: 3032). The connection still works, but it leads to the wrong server.
+ */
+const NOT_THE_WRITER_ERRNOS = new Set([1290, 1836, 1792, 3032]);
+
+/** True when the server answered as a reader or a demoted writer: reconnect through the writer endpoint. */
+export function notTheWriter(err: unknown): boolean {
+  const errno = (err as { errno?: unknown } | null)?.errno;
+  return typeof errno === "number" && NOT_THE_WRITER_ERRNOS.has(errno);
+}
+
+/**
+ * True for errors after which the current connection must not be used again: a broken or
+ * timed-out socket, or a server that is not the writer (after a failover the global writer
+ * endpoint leads elsewhere, but an open connection stays with the old writer).
+ */
 export function breaksConnection(err: unknown): boolean {
   const e = err as { fatal?: unknown; code?: unknown } | null;
-  return e?.fatal === true || e?.code === "PROTOCOL_SEQUENCE_TIMEOUT";
+  return e?.fatal === true || e?.code === "PROTOCOL_SEQUENCE_TIMEOUT" || notTheWriter(err);
 }
 
 /** Maps a driver or server error to a ledger error; ledger errors pass through unchanged. */
