@@ -195,6 +195,12 @@ export function freePort(): Promise<number> {
 export interface MariaDbOptions {
   /** Root password set on start; random by default. */
   rootPassword?: string;
+  /**
+   * A member of a replicated cluster (src/local/global-ledger.ts): binary log on (row format,
+   * replicated changes logged too, so that a promoted replica can feed others), this server id,
+   * and read_only at start when `readOnly`. @default a standalone server without a binary log
+   */
+  replication?: { readonly serverId: number; readonly readOnly?: boolean };
   /** How long to wait for the server to accept connections. @default 30000 */
   startTimeoutMs?: number;
 }
@@ -259,7 +265,24 @@ interface Running {
 }
 
 /** Spawns the server on `port` and resolves once it logs that it is ready. */
-function spawnServer(server: string, dir: string, port: number, asRoot: boolean, timeoutMs: number): Promise<Running> {
+function spawnServer(
+  server: string,
+  dir: string,
+  port: number,
+  asRoot: boolean,
+  timeoutMs: number,
+  replication: MariaDbOptions["replication"],
+): Promise<Running> {
+  const logging = replication
+    ? [
+        `--log-bin=${path.join(dir, "data", "binlog")}`,
+        `--server-id=${replication.serverId}`,
+        "--log-slave-updates=ON",
+        "--binlog-format=ROW",
+        "--skip-slave-start",
+        ...(replication.readOnly ? ["--read-only=ON"] : []),
+      ]
+    : ["--skip-log-bin"];
   const args = [
     "--no-defaults",
     `--datadir=${path.join(dir, "data")}`,
@@ -278,7 +301,7 @@ function spawnServer(server: string, dir: string, port: number, asRoot: boolean,
     "--innodb-lock-wait-timeout=5",
     "--skip-name-resolve",
     "--performance-schema=OFF",
-    "--skip-log-bin",
+    ...logging,
     "--open-files-limit=4096",
     "--max-connections=200",
     "--character-set-server=utf8mb4",
@@ -349,12 +372,17 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<MariaD
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "mariadb-"));
     copyTree(path.join(template, "data"), path.join(dir, "data"));
     // Run by the server before it accepts connections: no client round trip at start.
-    fs.writeFileSync(path.join(dir, "init.sql"), `ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY ${escapeString(rootPassword)};\n`, {
-      mode: 0o600,
-    });
+    // Never in the binary log: a replica must keep its own root password.
+    fs.writeFileSync(
+      path.join(dir, "init.sql"),
+      `SET SESSION sql_log_bin = 0;\nALTER USER 'root'@'127.0.0.1' IDENTIFIED BY ${escapeString(rootPassword)};\n`,
+      {
+        mode: 0o600,
+      },
+    );
     port = await freePort();
     try {
-      running = await spawnServer(server, dir, port, asRoot, timeoutMs);
+      running = await spawnServer(server, dir, port, asRoot, timeoutMs, options.replication);
     } catch (err) {
       fs.rmSync(dir, { recursive: true, force: true });
       if (!(err instanceof StartFailure && err.portTaken && attempt < 5)) throw err;
