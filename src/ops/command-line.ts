@@ -48,6 +48,43 @@ export const processIo: CommandIo = {
 
 export const isHelp = (arg: string | undefined): boolean => arg === "help" || arg === "--help" || arg === "-h";
 
+/** `<command> --help` (or `-h`) anywhere after the command: its usage, not an unknown flag. */
+export class HelpRequested extends Error {
+  constructor(readonly command: string) {
+    super(`help for ${command}`);
+    this.name = "HelpRequested";
+  }
+}
+
+/**
+ * One command's part of a group's usage: the `Usage:` line with the command in it, the command's
+ * own entry under `Commands:`, and the notes after the list (regions, configuration, credentials).
+ */
+export function commandUsage(usage: string, command: string): string {
+  const lines = usage.split("\n");
+  const list = lines.findIndex((l) => l.trim() === "Commands:");
+  const end = lines.findIndex((l, i) => i > list && l.trim() === "");
+  const entries = lines.slice(list + 1, end === -1 ? lines.length : end);
+  const start = entries.findIndex((l) => new RegExp(`^  ${command}(\\s|$)`).test(l));
+  if (list === -1 || start === -1) return usage;
+  const next = entries.findIndex((l, i) => i > start && /^ {2}\S/.test(l));
+  const entry = entries.slice(start, next === -1 ? entries.length : next);
+  const usageLine = lines[0]!.replaceAll("<command>", command);
+  const notes = end === -1 ? [] : lines.slice(end);
+  return [usageLine, "", ...entry, ...notes].join("\n");
+}
+
+/** The commands a group's usage lists under `Commands:` (help left out). */
+export function usageCommands(usage: string): string[] {
+  const lines = usage.split("\n");
+  const list = lines.findIndex((l) => l.trim() === "Commands:");
+  const end = lines.findIndex((l, i) => i > list && l.trim() === "");
+  return lines
+    .slice(list + 1, end === -1 ? lines.length : end)
+    .map((l) => /^ {2}([a-z][a-z-]*)(\s|$)/.exec(l)?.[1])
+    .filter((c): c is string => c !== undefined && c !== "help");
+}
+
 /**
  * The flags after a command, checked against what that command takes (flag -> takes a value):
  * `--flag value` or `--flag=value`, each at most once, nothing positional.
@@ -57,6 +94,7 @@ export function readFlags(
   args: readonly string[],
   flags: Readonly<Record<string, boolean>>,
 ): Map<string, string | undefined> {
+  if (args.some((arg) => arg === "--help" || arg === "-h")) throw new HelpRequested(command);
   const values = new Map<string, string | undefined>();
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
@@ -96,7 +134,7 @@ export function parseIsoTime(flag: string, value: string, example: string): Date
 
 /**
  * Parses the command line and reads the configuration; prints what is wrong with either (and the
- * usage for the command line, or the usage alone for `help`). Returns the command and the
+ * usage for the command line, the usage alone for `help`, or one command's usage for `<command> --help`). Returns the command and the
  * configuration, or the exit code when there is nothing to run.
  */
 export function prepareCommand<C extends { readonly command: string }>(
@@ -108,6 +146,10 @@ export function prepareCommand<C extends { readonly command: string }>(
   try {
     command = parse();
   } catch (err) {
+    if (err instanceof HelpRequested) {
+      io.out(commandUsage(usage, err.command));
+      return 0;
+    }
     if (!(err instanceof UsageError)) throw err;
     io.err(`error: ${err.message}`);
     io.err(usage);
