@@ -7,7 +7,7 @@
  */
 import * as path from "node:path";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
-import mysql from "mysql2/promise";
+import type mysql from "mysql2/promise";
 import type { SweepSummary } from "../../lambdas/pending-sweeper";
 import type { HttpEvent, HttpResult } from "../../lambdas/shared/http";
 import type { TransactionItem } from "../../lambdas/shared/transactions";
@@ -46,14 +46,14 @@ function regionHandler<E, R>(role: Role, fn: string, extra: Record<string, strin
 }
 
 beforeAll(async () => {
-  world = await startWorld({ config: deploymentConfig(), replicationDelayMs: REPLICATION_DELAY_MS, visibilityTimeoutSeconds: 1 });
-  root = await mysql.createConnection({
-    host: world.ledger.host,
-    port: world.ledger.port,
-    user: world.ledger.server.rootUser,
-    password: world.ledger.server.rootPassword,
-    database: world.ledger.database,
+  world = await startWorld({
+    config: deploymentConfig(),
+    replicationDelayMs: REPLICATION_DELAY_MS,
+    ledgerLagSeconds: 0,
+    visibilityTimeoutSeconds: 1,
   });
+  root = await world.ledger.rootConnection(world.ledger.writerRegion());
+  await root.query(`USE ${world.ledger.ledger.database}`);
   for (const role of ROLES) {
     handlers[role] = {
       gateway: regionHandler(role, "payment-gateway"),

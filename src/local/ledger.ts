@@ -83,12 +83,17 @@ export async function startLocalLedger(options: LocalLedgerOptions = {}): Promis
 /** A connection to a local ledger as its application user (`writer`) or its balance reader, by password over plain TCP. */
 export function connectLocalLedger(ledger: LocalLedger, as: "writer" | "reader" = "writer"): LedgerConnection {
   const [user, password] = as === "writer" ? [ledger.user, ledger.password] : [ledger.readUser, ledger.readPassword];
+  return connectLedgerEndpoint({ host: ledger.host, port: ledger.port, database: ledger.database, user, password });
+}
+
+/** A connection to a local ledger endpoint (a server, or a proxy in front of one) as the endpoint's user. */
+export function connectLedgerEndpoint(endpoint: LedgerEndpoint): LedgerConnection {
   return ledgerConnection({
-    host: ledger.host,
-    port: ledger.port,
-    database: ledger.database,
-    user,
+    host: endpoint.host,
+    port: endpoint.port,
+    database: endpoint.database,
+    user: endpoint.user,
     tls: false,
-    auth: { kind: "password", password },
+    auth: { kind: "password", password: endpoint.password },
   });
 }

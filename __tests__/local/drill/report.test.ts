@@ -133,7 +133,9 @@ test("the recovery point: acknowledged but unposted at the kill, and what the su
   expect(figures.atKill.acknowledgedNotPosted).toBe(4);
   // The survivor's table at the kill had 2, 4 and 5, not 3 (accepted 0.6 s before the kill).
   expect(figures.atKill.unseenBySurvivor).toBe(1);
-  expect(figures.atKill.unseenWindowSeconds).toBe(0.6);
+  // Posted or not: the survivor also lacked 1's projection (PROCESSED there, RECEIVED here), written 9 s before the kill.
+  expect(figures.atKill.survivorLacked).toBe(2);
+  expect(figures.atKill.survivorLackedWindowSeconds).toBe(9);
   expect(figures.atKill.strandedMessages).toBe(4);
   // Of the visible ones, 4 and 5 were never posted: that time is unknown, not the last of the others.
   expect(figures.seconds.strandedVisiblePosted).toBeNull();
@@ -163,7 +165,7 @@ test("the picture draws both regions' series, the client errors and every moment
   for (const label of [
     "primary killed (10 s)",
     "detection (12 s)",
-    "runbook (1 step)",
+    "npm run dr -- status (12.1 s)",
     "first DR accept (12 s)",
     "all clients in DR (14 s)",
     "fail-back (25 s)",
@@ -175,4 +177,93 @@ test("the picture draws both regions' series, the client errors and every moment
   expect(report.warnings).toEqual([expect.stringContaining("Route53: <dr> unhealthy at 5 s, outside the scenario")]);
   expect(svg).toContain("warning: Route53: &lt;dr&gt; unhealthy at 5 s");
   expect(svg).toContain("drill &amp; co");
+});
+
+/** The ledger's own failover: the old writer had 1, 2 and 3 at the kill, DR's secondary only 1. */
+function ledgerSources(overrides: Partial<DrillSources> = {}): DrillSources {
+  const promotedAt = KILL + 3_000;
+  return sources({
+    acknowledged: [1, 2, 3, 4].map((n) => ({ transactionId: id(n), at: T0 + n * 1000, region: P })),
+    ledger: [entry(1, P, 1.5), entry(2, D, 14), entry(3, D, 16.5), entry(4, D, 17)],
+    atEnd: {
+      primary: [],
+      dr: [row(1, P, 1), row(2, P, 2), row(3, P, 3), row(4, P, 4)],
+    },
+    ledgerFailover: {
+      lagSeconds: 1,
+      splitBrainSeconds: 2,
+      atKill: { writer: [entry(1, P, 1.5), entry(2, P, 9.2), entry(3, P, 9.6)], survivor: [entry(1, P, 1.5)] },
+      // 4 was written to the old writer after the promotion (split brain).
+      oldWriterAtEnd: [entry(1, P, 1.5), entry(2, P, 9.2), entry(3, P, 9.6), entry(4, P, 13.5)],
+      promotedAt,
+      fencedAt: promotedAt + 2_000,
+      lagReadingsMs: [0, 1000, 1000],
+      repairs: [{ transactionId: id(2), by: "reconcile --ledger" }],
+    },
+    steps: [
+      {
+        command: "npm run dr -- failover --to dr --yes --allow-data-loss",
+        how: "run",
+        at: promotedAt - 10,
+        endedAt: promotedAt,
+        outcome: "",
+      },
+      {
+        command: "npm run dr -- reconcile --ledger --region dr --since <x> --yes",
+        how: "run",
+        at: T0 + 13_900,
+        endedAt: T0 + 14_100,
+        outcome: "",
+      },
+      {
+        command: "npm run dr -- reconcile --ledger --region dr --since <x> --snapshot <y> --yes",
+        how: "run",
+        at: T0 + 16_000,
+        endedAt: T0 + 16_600,
+        outcome: "",
+      },
+    ],
+    ...overrides,
+  });
+}
+
+test("the ledger's recovery point is what the promoted writer lacked; each repair is attributed, and an unrepaired entry fails the drill", () => {
+  const report = buildReport(ledgerSources());
+  const l = report.figures.ledger!;
+  expect([l.lostAtPromotion, l.lostWindowSeconds]).toEqual([2, 0.8]);
+  expect([l.writtenAfterKill, l.writtenAfterPromotion]).toEqual([1, 1]);
+  // 2 was re-posted by reconcile --ledger (its own result says so); 3 and 4 came back through processors.
+  expect(l.repairedBy).toEqual({ "reconcile --ledger": 1, processor: 2 });
+  expect([l.notRepaired, l.lastRepairSeconds, l.promotedSeconds, l.fencedSeconds]).toEqual([0, 7, 3, 5]);
+  expect(l.lagMs).toEqual({ p50: 1000, max: 1000, samples: 3 });
+  expect(report.passed).toBe(true);
+
+  // The same entry lost and never posted again: reported and failed, whatever the tables say.
+  const broken = buildReport(ledgerSources({ ledger: [entry(1, P, 1.5), entry(2, D, 14), entry(4, D, 17)] }));
+  expect(broken.figures.ledger!.notRepaired).toBe(1);
+  expect(broken.examples.ledgerNotRepaired).toEqual([id(3)]);
+  expect(broken.passed).toBe(false);
+  expect(broken.failures).toEqual(expect.arrayContaining([expect.stringContaining("never repaired")]));
+});
+
+test("a region that never returns: what only the clients can recover, and what a client that stops at the 202 loses", () => {
+  // 3 was acknowledged in the primary; its item, message and entry never left it. Its client POSTed again after a 404.
+  const base = sources({
+    noReturn: true,
+    returnedAt: undefined,
+    acknowledged: [1, 2, 3].map((n) => ({ transactionId: id(n), at: T0 + n * 1000, region: P })),
+    reposts: [{ transactionId: id(3), at: KILL + 5_000 }],
+    ledger: [entry(1, P, 1.5), entry(2, D, 14), entry(3, D, 16)],
+  });
+  const report = buildReport(base);
+  expect(report.figures.atKill.unrecoverableByOperator).toBe(1);
+  expect(report.figures.lostAfterReturn).toBe(0);
+  expect(report.figures.lostWithoutRetry).toBe(1);
+  expect(report.figures.clients).toEqual({ repostedAfter404: 1, recoveredByRepost: 1 });
+  expect(report.passed).toBe(true);
+  // Had the client stopped at its 202, nothing would have posted 3: lost, and the drill fails.
+  const stopped = buildReport({ ...base, reposts: [], ledger: [entry(1, P, 1.5), entry(2, D, 14)] });
+  expect(stopped.figures.lostAfterReturn).toBe(1);
+  expect(stopped.passed).toBe(false);
+  expect(stopped.failures[0]).toContain("never returned");
 });

@@ -2,8 +2,7 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
-import mysql from "mysql2/promise";
-import type { LocalLedger } from "../ledger";
+import type mysql from "mysql2/promise";
 import type { LedgerRow, NotificationRow, TableRow } from "./report";
 
 /** Every item of a transactions table (straight from the region's emulator: reads are not replicated anyway). */
@@ -15,7 +14,7 @@ export async function scanTransactions(client: DynamoDBClient, table: string): P
     const page = await doc.send(
       new ScanCommand({
         TableName: table,
-        ProjectionExpression: "transaction_id, #status, accepted_region, created_at",
+        ProjectionExpression: "transaction_id, #status, accepted_region, created_at, updated_at",
         ExpressionAttributeNames: { "#status": "status" },
         ExclusiveStartKey: start,
       }),
@@ -26,31 +25,20 @@ export async function scanTransactions(client: DynamoDBClient, table: string): P
   return rows;
 }
 
-/** Every journal entry with its number of postings, read as root (the app user may not read everything it could). */
-export async function ledgerEntries(ledger: LocalLedger): Promise<LedgerRow[]> {
-  const conn = await mysql.createConnection({
-    host: ledger.host,
-    port: ledger.port,
-    user: ledger.server.rootUser,
-    password: ledger.server.rootPassword,
-    database: ledger.database,
-  });
-  try {
-    const [rows] = await conn.query(
-      `SELECT e.transaction_id, e.region, e.outcome,
-              DATE_FORMAT(e.posted_at, '%Y-%m-%dT%H:%i:%s.%fZ') AS posted_at,
-              (SELECT COUNT(*) FROM postings p WHERE p.entry_id = e.id) AS legs
-       FROM journal_entries e`,
-    );
-    return (rows as Array<LedgerRow & { legs: number | string }>).map((r) => ({ ...r, legs: Number(r.legs) }));
-  } finally {
-    await conn.end();
-  }
+/** Every journal entry of one server's ledger database with its number of postings, read as root. */
+export async function ledgerEntries(conn: mysql.Connection, database: string): Promise<LedgerRow[]> {
+  const [rows] = await conn.query(
+    `SELECT e.transaction_id, e.region, e.outcome,
+            DATE_FORMAT(e.posted_at, '%Y-%m-%dT%H:%i:%s.%fZ') AS posted_at,
+            (SELECT COUNT(*) FROM ${database}.postings p WHERE p.entry_id = e.id) AS legs
+     FROM ${database}.journal_entries e`,
+  );
+  return (rows as Array<LedgerRow & { legs: number | string }>).map((r) => ({ ...r, legs: Number(r.legs) }));
 }
 
 /** The ids of the ledger's entries (cheap enough to poll while draining). */
-export async function postedIds(conn: mysql.Connection): Promise<Set<string>> {
-  const [rows] = await conn.query("SELECT transaction_id FROM journal_entries");
+export async function postedIds(conn: mysql.Connection, database: string): Promise<Set<string>> {
+  const [rows] = await conn.query(`SELECT transaction_id FROM ${database}.journal_entries`);
   return new Set((rows as Array<{ transaction_id: string }>).map((r) => r.transaction_id));
 }
 

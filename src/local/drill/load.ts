@@ -1,10 +1,13 @@
 /**
  * The payment load: one client task per scheduled payment, as merchants' checkouts arrive
- * whatever state the system is in. Each authenticates with the merchant's API key, posts with
- * its Idempotency-Key, and on an error or a timeout retries with the same key and body (backing
- * off), wherever its resolver points by then. The load's own
- * bookkeeping is what it was told: the report takes only the acknowledged ids from it and counts
- * everything else in the ledger and the tables.
+ * whatever state the system is in. Each follows the documented client protocol (README,
+ * "Failover"): it authenticates with the merchant's API key, posts with its Idempotency-Key, and
+ * on an error or a timeout retries with the same key and body (backing off), wherever its
+ * resolver points by then; after the 202 it keeps the key and polls GET until the payment has a
+ * final status, and on a 404 (the region that accepted it was lost before its item replicated)
+ * POSTs again with the same key and body, which yields the same transaction id. The load's own
+ * bookkeeping is what it was told: the report takes only the acknowledged ids (and when a client
+ * had to POST again) from it and counts everything else in the ledger and the tables.
  */
 import { Agent, request } from "node:http";
 import type { Role } from "./dns";
@@ -27,12 +30,21 @@ export interface Attempt {
   readonly outcome: Outcome;
 }
 
+/** A client's POST again after its payment's GET answered 404. */
+export interface Repost {
+  readonly transactionId: string;
+  readonly at: number;
+  readonly role: Role;
+}
+
 export interface LoadOptions {
   readonly schedule: readonly ScheduledPayment[];
   readonly apiKey: string;
   /** Where a payment's client is sent now (the failover record through its resolver). */
   readonly route: (payment: ScheduledPayment) => { role: Role; url: string };
   readonly timeoutMs: number;
+  /** After the 202: how often the client polls GET until a final status. */
+  readonly pollMs: number;
   /** Wall-clock ms of the schedule's zero. */
   readonly startedAt: number;
   /** No attempt starts after this (wall-clock ms); what is not acknowledged by then gave up. */
@@ -46,6 +58,9 @@ export interface LoadResult {
   /** Refused for good (4xx other than 429): a bug in the drill or the system, never expected. */
   readonly refused: Array<{ idempotencyKey: string; status: number; body: string }>;
   readonly gaveUp: string[];
+  readonly reposts: Repost[];
+  /** Acknowledged, but no final status seen before the load stopped. */
+  readonly unresolved: string[];
 }
 
 const MAX_BACKOFF_MS = 8000;
@@ -61,6 +76,8 @@ export class PaymentLoad {
   readonly attempts: Attempt[] = [];
   readonly refused: LoadResult["refused"] = [];
   readonly gaveUp: string[] = [];
+  readonly reposts: Repost[] = [];
+  readonly unresolved: string[] = [];
   /** Keep-alive connections per region, as a merchant's HTTP client pool. */
   private readonly agents = new Map<string, Agent>();
 
@@ -77,26 +94,46 @@ export class PaymentLoad {
     }
     await Promise.all(tasks);
     for (const agent of this.agents.values()) agent.destroy();
-    return { acks: this.acks, attempts: this.attempts, refused: this.refused, gaveUp: this.gaveUp };
+    return {
+      acks: this.acks,
+      attempts: this.attempts,
+      refused: this.refused,
+      gaveUp: this.gaveUp,
+      reposts: this.reposts,
+      unresolved: this.unresolved,
+    };
   }
 
   private async pay(payment: ScheduledPayment): Promise<void> {
     const jitter = prng((this.options.seed * 1_000_003 + payment.index) >>> 0);
     const body = JSON.stringify(payment.body);
+    const transactionId = await this.submit(payment, body, jitter, (id, at, role) =>
+      this.acks.push({ transactionId: id, idempotencyKey: payment.idempotencyKey, at, role }),
+    );
+    if (transactionId !== undefined) await this.follow(payment, transactionId, body, jitter);
+  }
+
+  /** POSTs until a 202 (returns its id), a refusal or the stop time. */
+  private async submit(
+    payment: ScheduledPayment,
+    body: string,
+    jitter: () => number,
+    accepted: (transactionId: string, at: number, role: Role) => void,
+  ): Promise<string | undefined> {
     for (let failures = 0; Date.now() < this.options.stopAt; ) {
       const { role, url } = this.options.route(payment);
-      const answer = await this.post(url, payment.idempotencyKey, body);
+      const answer = await this.send("POST", `${url}/transactions`, payment.idempotencyKey, body);
       const at = Date.now();
       this.attempts.push({ at, role, outcome: typeof answer === "string" ? answer : answer.status });
       if (typeof answer !== "string") {
         if (answer.status === 202) {
           const transactionId = (JSON.parse(answer.body) as { transaction_id: string }).transaction_id;
-          this.acks.push({ transactionId, idempotencyKey: payment.idempotencyKey, at, role });
-          return;
+          accepted(transactionId, at, role);
+          return transactionId;
         }
         if (answer.status < 500 && answer.status !== 429) {
           this.refused.push({ idempotencyKey: payment.idempotencyKey, status: answer.status, body: answer.body });
-          return;
+          return undefined;
         }
       }
       // 5xx, 429, refused, reset or timed out: back off, then the same key and body again.
@@ -104,6 +141,29 @@ export class PaymentLoad {
       await sleep(backoff * (0.5 + jitter()));
     }
     this.gaveUp.push(payment.idempotencyKey);
+    return undefined;
+  }
+
+  /** Polls GET until a final status; a 404 means the accepting region was lost first: POST again. */
+  private async follow(payment: ScheduledPayment, transactionId: string, body: string, jitter: () => number): Promise<void> {
+    while (Date.now() < this.options.stopAt) {
+      await sleep(this.options.pollMs * (0.5 + jitter()));
+      const { role, url } = this.options.route(payment);
+      const answer = await this.send("GET", `${url}/transactions/${transactionId}`);
+      if (typeof answer === "string") continue;
+      if (answer.status === 200) {
+        const status = (JSON.parse(answer.body) as { status?: string }).status;
+        if (status === "PROCESSED" || status === "FAILED") return;
+      } else if (answer.status === 404) {
+        this.reposts.push({ transactionId, at: Date.now(), role });
+        const again = await this.submit(payment, body, jitter, () => undefined);
+        if (again !== undefined && again !== transactionId) {
+          this.refused.push({ idempotencyKey: payment.idempotencyKey, status: 202, body: `a POST again gave another id: ${again}` });
+          return;
+        }
+      }
+    }
+    this.unresolved.push(transactionId);
   }
 
   private agent(url: string): Agent {
@@ -115,7 +175,8 @@ export class PaymentLoad {
     return agent;
   }
 
-  private post(url: string, idempotencyKey: string, body: string): Promise<Answer | Exclude<Outcome, number>> {
+  private send(method: "POST" | "GET", target: string, idempotencyKey?: string, body?: string): Promise<Answer | Exclude<Outcome, number>> {
+    const url = new URL(target).origin;
     return new Promise((resolve) => {
       let settled = false;
       const settle = (value: Answer | Exclude<Outcome, number>) => {
@@ -125,15 +186,15 @@ export class PaymentLoad {
         resolve(value);
       };
       const req = request(
-        `${url}/transactions`,
+        target,
         {
-          method: "POST",
+          method,
           agent: this.agent(url),
           headers: {
             authorization: `Bearer ${this.options.apiKey}`,
-            "content-type": "application/json",
-            "idempotency-key": idempotencyKey,
-            "content-length": Buffer.byteLength(body),
+            ...(body !== undefined
+              ? { "content-type": "application/json", "idempotency-key": idempotencyKey, "content-length": Buffer.byteLength(body) }
+              : {}),
           },
         },
         (res) => {

@@ -1,7 +1,7 @@
 /**
  * The drill's knobs, with two sets of defaults: the full run (`npm run drill`) rehearses the
- * README's figures (Route53 10 s x 3 plus a 60 s TTL, 1 s of replication), the short run
- * (`--short`, CI) squeezes the same story into about 30 s of load.
+ * README's figures (Route53 10 s x 3 plus a 60 s TTL, 1 s of DynamoDB and of Aurora
+ * replication), the short run (`--short`, CI) squeezes the same story into about 30 s of load.
  */
 import * as path from "node:path";
 import { parseArgs } from "node:util";
@@ -17,10 +17,18 @@ export interface DrillOptions {
   readonly durationSeconds: number;
   /** When the primary region dies, s from the start of the load. */
   readonly killAtSeconds: number;
-  /** When it comes back (compute restarted, replication healed). */
+  /** When it comes back (compute restarted, replication healed); ignored with `noReturn`. */
   readonly returnAtSeconds: number;
+  /** The primary never comes back: the load and the drain run to the end without it. */
+  readonly noReturn: boolean;
+  /** After the return, replication heals this long after the primary's compute restarted (0: healed first), so its stale copies race the survivor's adoption. */
+  readonly healAfterSeconds: number;
   /** DynamoDB global-tables replication delay, each way. */
   readonly replicationDelayMs: number;
+  /** How far the ledger's secondary (the DR cluster) stays behind its writer: MariaDB's replication delay, whole seconds. */
+  readonly ledgerLagSeconds: number;
+  /** Write fencing is best effort: the old writer stays reachable and takes writes this long after the promotion (0: fenced at once, and unreachable from the kill). */
+  readonly splitBrainSeconds: number;
   /** Route53 health checks: one probe of each region's /health per interval; a region flips after `healthThreshold` results in a row. */
   readonly healthIntervalSeconds: number;
   readonly healthThreshold: number;
@@ -42,6 +50,8 @@ export interface DrillOptions {
   readonly reconcileOlderThanSeconds: number;
   /** Each client request gives up after this and is retried with the same Idempotency-Key. */
   readonly clientTimeoutMs: number;
+  /** After its 202, a client polls GET this often until the payment has a final status (and POSTs again on a 404). */
+  readonly clientPollSeconds: number;
   /** Visibility timeout of the queues (how soon a batch a dead processor held comes back). */
   readonly visibilityTimeoutSeconds: number;
   /** After the return and the end of the load: how long to wait for every acknowledged payment to be posted. */
@@ -61,19 +71,25 @@ export const FULL: DrillOptions = {
   durationSeconds: 240,
   killAtSeconds: 60,
   returnAtSeconds: 180,
+  noReturn: false,
+  healAfterSeconds: 0,
   replicationDelayMs: 1000,
+  ledgerLagSeconds: 1,
+  splitBrainSeconds: 0,
   healthIntervalSeconds: 10,
   healthThreshold: 3,
   dnsTtlSeconds: 60,
   resolvers: 8,
   operatorDelaySeconds: 0,
-  processorStallSeconds: 5,
+  // A stall longer than the ledger's lag leaves nothing for a lossy promotion to lose: off by default.
+  processorStallSeconds: 0,
   processorConcurrency: 4,
   sweepIntervalSeconds: 10,
   sweeperAgeSeconds: 30,
   sweeperAdoptAgeSeconds: 60,
   reconcileOlderThanSeconds: 10,
   clientTimeoutMs: 5000,
+  clientPollSeconds: 2,
   visibilityTimeoutSeconds: 10,
   drainTimeoutSeconds: 120,
   outDir: OUT_DIR,
@@ -87,11 +103,11 @@ export const SHORT: DrillOptions = {
   returnAtSeconds: 20,
   healthIntervalSeconds: 1,
   dnsTtlSeconds: 2,
-  processorStallSeconds: 2,
   sweepIntervalSeconds: 1,
   sweeperAgeSeconds: 10,
   sweeperAdoptAgeSeconds: 15,
   reconcileOlderThanSeconds: 2,
+  clientPollSeconds: 1,
   visibilityTimeoutSeconds: 5,
   drainTimeoutSeconds: 45,
 };
@@ -103,7 +119,10 @@ const NUMERIC: ReadonlyArray<{ flag: string; key: keyof DrillOptions; scale?: nu
   { flag: "duration", key: "durationSeconds", min: 1 },
   { flag: "kill-at", key: "killAtSeconds", min: 1 },
   { flag: "return-at", key: "returnAtSeconds", min: 1 },
+  { flag: "heal-after", key: "healAfterSeconds", min: 0 },
   { flag: "replication-delay", key: "replicationDelayMs", scale: 1000, min: 0 },
+  { flag: "ledger-lag", key: "ledgerLagSeconds", integer: true, min: 0 },
+  { flag: "split-brain", key: "splitBrainSeconds", min: 0 },
   { flag: "health-interval", key: "healthIntervalSeconds", min: 0.1 },
   { flag: "health-threshold", key: "healthThreshold", integer: true, min: 1 },
   { flag: "dns-ttl", key: "dnsTtlSeconds", min: 0 },
@@ -116,6 +135,7 @@ const NUMERIC: ReadonlyArray<{ flag: string; key: keyof DrillOptions; scale?: nu
   { flag: "sweeper-adopt-age", key: "sweeperAdoptAgeSeconds", min: 0 },
   { flag: "reconcile-older-than", key: "reconcileOlderThanSeconds", min: 0 },
   { flag: "client-timeout", key: "clientTimeoutMs", scale: 1000, min: 0.1 },
+  { flag: "client-poll", key: "clientPollSeconds", min: 0.1 },
   { flag: "visibility-timeout", key: "visibilityTimeoutSeconds", integer: true, min: 1 },
   { flag: "drain-timeout", key: "drainTimeoutSeconds", min: 1 },
 ];
@@ -123,8 +143,9 @@ const NUMERIC: ReadonlyArray<{ flag: string; key: keyof DrillOptions; scale?: nu
 export const USAGE = `Usage: npm run drill -- [--short] [flags]
 
 A two-region disaster drill on this machine: steady payment load, the primary region killed
-mid-load, the unplanned-failover runbook, the primary back; a report of what was lost, posted
-twice and how long recovery took (text, JSON and SVG in --out).
+mid-load with its ledger writer, the unplanned-failover runbook (a lossy Aurora promotion and
+the reconciles that repair it), the primary back; a report of what was lost, posted twice and
+how long recovery took (text, JSON and SVG in --out).
 
   --short                     CI mode: ~30 s of load, fast detection and sweeper (defaults below in [])
   --seed <n>                  PRNG seed of the schedule, payments and resolvers (${FULL.seed})
@@ -132,7 +153,11 @@ twice and how long recovery took (text, JSON and SVG in --out).
   --duration <s>              seconds of load (${FULL.durationSeconds} [${SHORT.durationSeconds}])
   --kill-at <s>               the primary dies at this second of the load (${FULL.killAtSeconds} [${SHORT.killAtSeconds}])
   --return-at <s>             the primary comes back (${FULL.returnAtSeconds} [${SHORT.returnAtSeconds}])
+  --no-return                 the primary never comes back
+  --heal-after <s>            after the return, replication heals this long after its compute restarted (${FULL.healAfterSeconds})
   --replication-delay <s>     DynamoDB replication delay each way (${FULL.replicationDelayMs / 1000})
+  --ledger-lag <s>            Aurora: the DR secondary's replication delay, whole seconds (${FULL.ledgerLagSeconds})
+  --split-brain <s>           the old writer stays reachable and takes writes this long after the promotion (${FULL.splitBrainSeconds})
   --health-interval <s>       Route53 health check interval (${FULL.healthIntervalSeconds} [${SHORT.healthIntervalSeconds}])
   --health-threshold <n>      results in a row that flip a region's health (${FULL.healthThreshold})
   --dns-ttl <s>               TTL of the failover record (${FULL.dnsTtlSeconds} [${SHORT.dnsTtlSeconds}])
@@ -145,6 +170,7 @@ twice and how long recovery took (text, JSON and SVG in --out).
   --sweeper-adopt-age <s>     the other region's, older than this, are adopted (${FULL.sweeperAdoptAgeSeconds} [${SHORT.sweeperAdoptAgeSeconds}])
   --reconcile-older-than <s>  the runbook's reconcile --older-than (${FULL.reconcileOlderThanSeconds} [${SHORT.reconcileOlderThanSeconds}])
   --client-timeout <s>        a client request times out after this and is retried (${FULL.clientTimeoutMs / 1000})
+  --client-poll <s>           after a 202, a client polls GET this often until a final status (${FULL.clientPollSeconds} [${SHORT.clientPollSeconds}])
   --visibility-timeout <s>    queue visibility timeout (${FULL.visibilityTimeoutSeconds} [${SHORT.visibilityTimeoutSeconds}])
   --drain-timeout <s>         wait this long at most for the last payments to post (${FULL.drainTimeoutSeconds} [${SHORT.drainTimeoutSeconds}])
   --out <dir>                 report, picture and logs (cdktf.out/drill)
@@ -167,6 +193,7 @@ export function parseDrillArgs(argv: readonly string[]): DrillCommand | undefine
       args: [...argv],
       options: {
         short: { type: "boolean" },
+        "no-return": { type: "boolean" },
         help: { type: "boolean", short: "h" },
         out: { type: "string" },
         from: { type: "string" },
@@ -189,6 +216,7 @@ export function parseDrillArgs(argv: readonly string[]): DrillCommand | undefine
     }
     options[n.key] = value * (n.scale ?? 1);
   }
+  if (values["no-return"]) options.noReturn = true;
   if (typeof values.out === "string") options.outDir = path.resolve(values.out);
   const checked = checkDrillOptions(options as unknown as DrillOptions);
   return typeof values.from === "string" ? { options: checked, from: path.resolve(values.from) } : { options: checked };
@@ -197,7 +225,7 @@ export function parseDrillArgs(argv: readonly string[]): DrillCommand | undefine
 /** The relations between options; throws DrillUsageError naming the flags. */
 export function checkDrillOptions(o: DrillOptions): DrillOptions {
   if (o.killAtSeconds >= o.durationSeconds) throw new DrillUsageError("--kill-at must be before the end of the load (--duration)");
-  if (o.returnAtSeconds <= o.killAtSeconds) throw new DrillUsageError("--return-at must be after --kill-at");
+  if (!o.noReturn && o.returnAtSeconds <= o.killAtSeconds) throw new DrillUsageError("--return-at must be after --kill-at");
   if (o.processorStallSeconds > o.killAtSeconds) throw new DrillUsageError("--processor-stall must not be longer than --kill-at");
   return o;
 }

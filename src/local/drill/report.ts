@@ -14,6 +14,7 @@ export interface TableRow {
   readonly status: string;
   readonly accepted_region?: string;
   readonly created_at: string;
+  readonly updated_at?: string;
 }
 
 /** A journal entry, with the number of its postings (two legs for a POSTED entry). */
@@ -36,13 +37,16 @@ export interface Mark {
   readonly label: string;
   /** Wall-clock ms. */
   readonly at: number;
-  readonly kind: "stall" | "kill" | "detection" | "health" | "runbook" | "traffic" | "return" | "failback";
+  readonly kind: "stall" | "kill" | "detection" | "health" | "runbook" | "promotion" | "repair" | "traffic" | "return" | "failback";
 }
 
 export interface StepRecord {
   readonly command: string;
+  /** "simulated" only in reports of drills before the ledger failed over too. */
   readonly how: "simulated" | "run" | "automatic";
   readonly at: number;
+  /** When the step finished (absent in older reports). */
+  readonly endedAt?: number;
   readonly outcome: string;
 }
 
@@ -59,11 +63,18 @@ export interface DrillSources {
   readonly killedAt: number;
   readonly returnedAt?: number;
   readonly endedAt: number;
-  /** From the load generator: only what it got a 202 for. */
-  readonly acknowledged: ReadonlyArray<{ readonly transactionId: string; readonly at: number }>;
+  /** The primary never came back. */
+  readonly noReturn?: boolean;
+  /** From the load generator: only what it got a 202 for, and from which region. */
+  readonly acknowledged: ReadonlyArray<{ readonly transactionId: string; readonly at: number; readonly region?: string }>;
+  /** From the load generator: a client POSTed again (same key and body) because GET answered 404. */
+  readonly reposts?: ReadonlyArray<{ readonly transactionId: string; readonly at: number }>;
   /** From the load generator, for the picture only: when its requests failed (refused, reset, timed out, 5xx). */
   readonly clientErrors: readonly number[];
+  /** The surviving ledger: the writer's entries at the end. */
   readonly ledger: readonly LedgerRow[];
+  /** The ledger's own failover: what each server held, when the secondary was promoted and the old writer fenced. */
+  readonly ledgerFailover?: LedgerFailoverSources;
   /** Each region's table right after the kill (the primary's as it died, the survivor's as it was). */
   readonly atKill: Readonly<Record<Role, readonly TableRow[]>>;
   /** Each region's table at the end, after the replication has settled. */
@@ -85,6 +96,42 @@ export interface DrillSources {
   readonly machine: { readonly cores: number; readonly loadAverage: readonly [number, number] };
 }
 
+export interface LedgerFailoverSources {
+  readonly lagSeconds: number;
+  readonly splitBrainSeconds: number;
+  /** Right after the kill: the old writer's entries, and the DR secondary's (all the promotion keeps). */
+  readonly atKill: { readonly writer: readonly LedgerRow[]; readonly survivor: readonly LedgerRow[] };
+  /** The old writer's entries at the end (its snapshot once its region returned). */
+  readonly oldWriterAtEnd: readonly LedgerRow[];
+  readonly promotedAt?: number;
+  readonly fencedAt?: number;
+  /** The secondary's replication lag as sampled before the kill (Seconds_Behind_Master), ms. */
+  readonly lagReadingsMs: readonly number[];
+  /** What the runbook's reconciles posted again (from their own results). */
+  readonly repairs: ReadonlyArray<{ readonly transactionId: string; readonly by: string }>;
+}
+
+export interface LedgerFigures {
+  readonly lagSeconds: number;
+  readonly splitBrainSeconds: number;
+  /** Sampled before the kill. */
+  readonly lagMs: { readonly p50: number | null; readonly max: number | null; readonly samples: number };
+  /** Entries the old writer had committed at the kill that the promoted writer lacked: the ledger's recovery point. */
+  readonly lostAtPromotion: number;
+  /** From the oldest of those entries to the kill. */
+  readonly lostWindowSeconds: number;
+  /** Entries the old writer took after the kill, and of those after the promotion (split brain): on it only. */
+  readonly writtenAfterKill: number;
+  readonly writtenAfterPromotion: number;
+  /** How each of those entries came back into the surviving ledger: by which reconcile, or by a processor (a redelivery, an adoption, a client's POST again). */
+  readonly repairedBy: Record<string, number>;
+  readonly notRepaired: number;
+  /** Seconds after the kill of the last repair (null: nothing to repair, or not all repaired). */
+  readonly lastRepairSeconds: number | null;
+  readonly promotedSeconds: number | null;
+  readonly fencedSeconds: number | null;
+}
+
 export interface DrillFigures {
   /** Payments the clients got a 202 for. */
   readonly acknowledged: number;
@@ -99,15 +146,24 @@ export interface DrillFigures {
   readonly atKill: {
     readonly acknowledged: number;
     readonly acknowledgedNotPosted: number;
-    /** Of those, not in the survivor's table: the observed recovery point in payments. */
+    /** Of those, not in the survivor's table. */
     readonly unseenBySurvivor: number;
-    /** From the oldest of those unseen payments' acceptance to the kill: the recovery point in seconds of writes. */
-    readonly unseenWindowSeconds: number;
+    /** Acknowledged payments, posted or not, whose latest write the survivor's table lacked: the accept path's recovery point. */
+    readonly survivorLacked: number;
+    /** From the oldest of those writes to the kill: the recovery point in seconds of writes. */
+    readonly survivorLackedWindowSeconds: number;
+    /** Acknowledged in the lost region whose item, message and ledger entry never left it: only the client can recover them. */
+    readonly unrecoverableByOperator: number;
     readonly heldWrites: number;
     readonly strandedMessages: number;
   };
-  /** Acknowledged and never posted, after the primary came back. Must be 0. */
+  /** Acknowledged and never posted in the surviving ledger at the end (after the return, or without one): lost for a client that retries as documented. Must be 0. */
   readonly lostAfterReturn: number;
+  /** Clients that POSTed again after a 404, and the payments that only such a POST recovered. */
+  readonly clients: { readonly repostedAfter404: number; readonly recoveredByRepost: number };
+  /** Acknowledged, never posted, for a client that stops at the 202: the unrecoverable ones when the region never returns (null when it returned). */
+  readonly lostWithoutRetry: number | null;
+  readonly ledger?: LedgerFigures;
   /** More than one journal entry for a transaction id, or a POSTED entry without exactly two legs. Must be 0. */
   readonly postedTwice: number;
   /** Messages the processors completed, and how many of them found their entry already in the ledger (posted nothing). */
@@ -157,6 +213,8 @@ export interface DrillReport {
     readonly postedTwice: readonly string[];
     readonly unseen: readonly string[];
     readonly notifiedTwice: readonly string[];
+    /** Entries the ledger's promotion lost (or the old writer took after the kill) that were never repaired. */
+    readonly ledgerNotRepaired?: readonly string[];
   };
   readonly machine: DrillSources["machine"];
   readonly passed: boolean;
@@ -213,7 +271,27 @@ export function buildReport(s: DrillSources): DrillReport {
   const unseen = notPostedAtKill.filter((id) => !survivorSaw.has(id));
   const visible = notPostedAtKill.filter((id) => survivorSaw.has(id));
   const primaryAtKill = new Map(s.atKill.primary.map((r) => [r.transaction_id, r]));
-  const unseenAccepted = unseen.map((id) => parseTime(primaryAtKill.get(id)?.created_at ?? "")).filter(Number.isFinite);
+  const survivorAtKill = new Map(s.atKill.dr.map((r) => [r.transaction_id, r]));
+  // The accept path's recovery point: every acknowledged payment whose latest write (its acceptance, or its projection) the survivor lacked.
+  const lacked = ackedAtKill.filter((id) => {
+    const theirs = primaryAtKill.get(id);
+    const ours = survivorAtKill.get(id);
+    if (!theirs) return false;
+    return !ours || ours.status !== theirs.status || (ours.updated_at ?? "") < (theirs.updated_at ?? "");
+  });
+  const lackedSince = lacked
+    .map((id) => parseTime(primaryAtKill.get(id)?.updated_at ?? primaryAtKill.get(id)?.created_at ?? ""))
+    .filter(Number.isFinite);
+  const ledgerAtKill = s.ledgerFailover?.atKill;
+  // Without the ledger's failover (one writer for both regions), whatever it held at the kill survived.
+  const survivorLedgerAtKill = new Set(
+    (ledgerAtKill?.survivor ?? s.ledger.filter((r) => parseTime(r.posted_at) <= kill)).map((r) => r.transaction_id),
+  );
+  const ackRegion = new Map(s.acknowledged.map((a) => [a.transactionId, a.region]));
+  const unrecoverable = ackedAtKill.filter(
+    (id) => ackRegion.get(id) === s.regions.primary && !survivorSaw.has(id) && !survivorLedgerAtKill.has(id),
+  );
+  const reposted = new Set((s.reposts ?? []).map((r) => r.transactionId));
   const postedByRegion = (ids: readonly string[]) =>
     Object.fromEntries(
       countBy(
@@ -235,7 +313,8 @@ export function buildReport(s: DrillSources): DrillReport {
 
   // Acceptances from the tables at the end (each region's item, replicated: one row per id).
   const items = new Map<string, TableRow>();
-  for (const row of [...s.atEnd.primary, ...s.atEnd.dr]) if (!items.has(row.transaction_id)) items.set(row.transaction_id, row);
+  // The survivor's rows first: a region that never returned keeps stale copies.
+  for (const row of [...s.atEnd.dr, ...s.atEnd.primary]) if (!items.has(row.transaction_id)) items.set(row.transaction_id, row);
   const firstDr = Math.min(
     ...[...items.values()]
       .filter((r) => roleOf(r.accepted_region) === "dr" && parseTime(r.created_at) >= kill)
@@ -243,6 +322,7 @@ export function buildReport(s: DrillSources): DrillReport {
   );
 
   const markAt = (kind: Mark["kind"]) => s.marks.find((m) => m.kind === kind && m.at >= kill)?.at;
+  const ledger = s.ledgerFailover ? ledgerFigures(s, s.ledgerFailover, firstPost) : undefined;
   const figures: DrillFigures = {
     acknowledged: ackedIds.length,
     acknowledgedPosted: ackedIds.length - lost.length,
@@ -256,11 +336,19 @@ export function buildReport(s: DrillSources): DrillReport {
       acknowledged: ackedAtKill.length,
       acknowledgedNotPosted: notPostedAtKill.length,
       unseenBySurvivor: unseen.length,
-      unseenWindowSeconds: unseenAccepted.length === 0 ? 0 : Math.round((kill - Math.min(...unseenAccepted)) / 100) / 10,
+      survivorLacked: lacked.length,
+      survivorLackedWindowSeconds: lackedSince.length === 0 ? 0 : Math.round((kill - Math.min(...lackedSince)) / 100) / 10,
+      unrecoverableByOperator: unrecoverable.length,
       heldWrites: s.heldWrites,
       strandedMessages: s.strandedQueue.ready + s.strandedQueue.delayed + s.strandedQueue.inflight,
     },
     lostAfterReturn: lost.length,
+    clients: {
+      repostedAfter404: reposted.size,
+      recoveredByRepost: unrecoverable.filter((id) => reposted.has(id) && firstPost.has(id)).length,
+    },
+    lostWithoutRetry: s.noReturn ? unrecoverable.length : null,
+    ...(ledger ? { ledger: ledger.figures } : {}),
     postedTwice: postedTwiceIds.length,
     deliveries: {
       completed: s.processorDeliveries.primary + s.processorDeliveries.dr,
@@ -288,7 +376,11 @@ export function buildReport(s: DrillSources): DrillReport {
 
   const failures: string[] = [];
   if (figures.lostAfterReturn > 0)
-    failures.push(`${figures.lostAfterReturn} acknowledged payment(s) never posted after the primary came back`);
+    failures.push(
+      `${figures.lostAfterReturn} acknowledged payment(s) never posted ${s.noReturn ? "(the primary never returned; the clients retried as documented)" : "after the primary came back"}`,
+    );
+  if (ledger && ledger.figures.notRepaired > 0)
+    failures.push(`${ledger.figures.notRepaired} ledger entr(y/ies) the promotion lost or the old writer took later were never repaired`);
   if (figures.postedTwice > 0) failures.push(`${figures.postedTwice} payment(s) posted twice (or without exactly two legs)`);
 
   const warnings: string[] = [];
@@ -319,11 +411,68 @@ export function buildReport(s: DrillSources): DrillReport {
       postedTwice: postedTwiceIds.slice(0, EXAMPLES),
       unseen: unseen.slice(0, EXAMPLES),
       notifiedTwice: repeatedIds.slice(0, EXAMPLES),
+      ...(ledger ? { ledgerNotRepaired: ledger.notRepaired.slice(0, EXAMPLES) } : {}),
     },
     machine: s.machine,
     passed: failures.length === 0,
     failures,
     warnings,
+  };
+}
+
+/**
+ * The ledger's failover, from what each server held: the entries the promotion lost (the old
+ * writer's at the kill that DR's secondary lacked), those the old writer took after the kill, and
+ * how each came back into the surviving ledger: posted again by a reconcile (its own result says
+ * which ids), or by a processor (a redelivered or adopted message, or a client's POST again).
+ */
+function ledgerFigures(
+  s: DrillSources,
+  f: LedgerFailoverSources,
+  surviving: Map<string, LedgerRow>,
+): { figures: LedgerFigures; notRepaired: string[] } {
+  const kill = s.killedAt;
+  const survivor = new Set(f.atKill.survivor.map((r) => r.transaction_id));
+  const atKill = new Set(f.atKill.writer.map((r) => r.transaction_id));
+  const lostTail = f.atKill.writer.filter((r) => !survivor.has(r.transaction_id));
+  const afterKill = f.oldWriterAtEnd.filter((r) => !atKill.has(r.transaction_id));
+  const afterPromotion = f.promotedAt === undefined ? [] : afterKill.filter((r) => parseTime(r.posted_at) >= f.promotedAt!);
+  const reposted = new Map(f.repairs.map((r) => [r.transactionId, r.by]));
+  const repairedBy = new Map<string, number>();
+  const notRepaired: string[] = [];
+  let lastRepair = -Infinity;
+  for (const row of [...lostTail, ...afterKill]) {
+    const now = surviving.get(row.transaction_id);
+    if (!now) {
+      notRepaired.push(row.transaction_id);
+      continue;
+    }
+    lastRepair = Math.max(lastRepair, parseTime(now.posted_at));
+    const how = reposted.get(row.transaction_id) ?? "processor";
+    repairedBy.set(how, (repairedBy.get(how) ?? 0) + 1);
+  }
+  const oldest = Math.min(...lostTail.map((r) => parseTime(r.posted_at)));
+  const sorted = [...f.lagReadingsMs].sort((a, b) => a - b);
+  return {
+    figures: {
+      lagSeconds: f.lagSeconds,
+      splitBrainSeconds: f.splitBrainSeconds,
+      lagMs: {
+        p50: sorted.length ? sorted[Math.floor(sorted.length / 2)]! : null,
+        max: sorted.length ? sorted[sorted.length - 1]! : null,
+        samples: sorted.length,
+      },
+      lostAtPromotion: lostTail.length,
+      lostWindowSeconds: lostTail.length === 0 ? 0 : Math.round((kill - oldest) / 100) / 10,
+      writtenAfterKill: afterKill.length,
+      writtenAfterPromotion: afterPromotion.length,
+      repairedBy: Object.fromEntries(repairedBy),
+      notRepaired: notRepaired.length,
+      lastRepairSeconds: notRepaired.length > 0 || !Number.isFinite(lastRepair) ? null : seconds(kill, lastRepair),
+      promotedSeconds: seconds(kill, f.promotedAt),
+      fencedSeconds: seconds(kill, f.fencedAt),
+    },
+    notRepaired,
   };
 }
 

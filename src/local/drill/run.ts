@@ -1,24 +1,40 @@
 /**
- * The drill itself: two regions with the load on the primary; the primary's processors stall,
- * then the region dies (cut off from replication, its compute SIGKILLed, its queue and table
- * kept); Route53 notices and the clients move; the operator runs the runbook; the primary comes
- * back (compute restarted on the same queue and table, replication healed) and Route53 fails
- * back. Then the evidence is collected and turned into the report.
+ * The drill itself: two regions with the load on the primary; the primary's processors may
+ * stall, then the region dies (cut off from replication, its compute SIGKILLed, its queue and
+ * table kept, its ledger writer unreachable and no longer replicating to DR); Route53 notices
+ * and the clients move; the operator runs the runbook (a lossy Aurora promotion, adoption, the
+ * ledger reconcile); the primary comes back (compute restarted on the same queue and table,
+ * replication healed, its old writer kept as the snapshot and rebuilt as a secondary, the
+ * snapshot reconciled, the writer switched back) and Route53 fails back. Or it never does
+ * (--no-return). Then the evidence is collected and turned into the report.
  */
 import { mkdirSync, rmSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import * as path from "node:path";
-import mysql from "mysql2/promise";
-import type { DeploymentConfig } from "../../contracts/config";
+import type mysql from "mysql2/promise";
+import type { LedgerConnection } from "../../../lambdas/shared/ledger";
+import type { DeploymentConfig, RegionRole } from "../../contracts/config";
 import { deploymentConfig } from "../../contracts/context";
+import { reconcileLedger } from "../../ops/dr/ledger-reconcile";
+import { connectLedgerEndpoint, type LedgerEndpoint } from "../ledger";
 import { freePort } from "../mariadb";
+import { type AuroraControl, auroraControl } from "./aurora-control";
 import { drainNotifications, ledgerEntries, postedIds, scanTransactions } from "./collect";
 import { FailoverDns, type HealthChange, type Role } from "./dns";
 import { PaymentLoad } from "./load";
 import type { DrillOptions } from "./options";
 import { type RegionProcess, type RegionSpec, startRegionProcess } from "./region-process";
-import { buildReport, type DrillReport, type DrillSources, type Mark, type QueueDepth, type StepRecord, type TableRow } from "./report";
-import { afterReturn, type RunbookContext, runSteps, unplannedFailover } from "./runbook";
+import {
+  buildReport,
+  type DrillReport,
+  type DrillSources,
+  type LedgerRow,
+  type Mark,
+  type QueueDepth,
+  type StepRecord,
+  type TableRow,
+} from "./report";
+import { afterReturn, type LedgerRepair, type RunbookContext, runSteps, unplannedFailover } from "./runbook";
 import { paymentSchedule, resolverPhases } from "./schedule";
 import { DRILL_PREFIX, type DrillWorld, ROLES, startWorld } from "./world";
 
@@ -27,6 +43,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.
 const LEAD_MS = 1000;
 /** After the SIGKILL, until replica writes already on their way have landed in the survivor. */
 const SETTLE_MS = 300;
+/** `reconcile --ledger --since`: this long before the promotion, well over any replication lag the alarm allows. */
+const LEDGER_SINCE_MARGIN_MS = 60_000;
 
 export interface DrillRun {
   readonly report: DrillReport;
@@ -68,15 +86,26 @@ export async function runDrill(options: DrillOptions, say: (line: string) => voi
   rmSync(logDir, { recursive: true, force: true });
   mkdirSync(logDir, { recursive: true });
   say(
-    `Starting: MariaDB (the Aurora writer), ${config.primaryRegion} and ${config.drRegion} emulators, the replicator (${options.replicationDelayMs} ms)...`,
+    `Starting: the ledger's global database (MariaDB writer in ${config.primaryRegion}, secondary in ${config.drRegion} ${options.ledgerLagSeconds} s behind), both regions' emulators, the replicator (${options.replicationDelayMs} ms)...`,
   );
   const world = await startWorld({
     config,
     replicationDelayMs: options.replicationDelayMs,
+    ledgerLagSeconds: options.ledgerLagSeconds,
     visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
   });
   const processes: Partial<Record<Role, RegionProcess>> = {};
   let dns: FailoverDns | undefined;
+  let primaryLost = false;
+  const aurora = auroraControl({
+    config: { ...config, environmentSuffix: DRILL_PREFIX },
+    ledger: world.ledger,
+    reachable: (role) => role !== "primary" || !primaryLost,
+    fenceAfterMs: options.splitBrainSeconds * 1000,
+  });
+  aurora.startLagSampler(1000);
+  const operatorLedger: LedgerConnection[] = [];
+  const ledgerRepairs: LedgerRepair[] = [];
   try {
     const specs = {} as Record<Role, RegionSpec>;
     for (const role of ROLES) specs[role] = await regionSpec(world, role, options, logDir);
@@ -89,16 +118,26 @@ export async function runDrill(options: DrillOptions, say: (line: string) => voi
     let killedAt: number | undefined;
     let returnedAt: number | undefined;
     let runbook: Promise<void> | undefined;
+    const runbook_ = runbookContext(world, aurora, urls, options, config, operatorLedger, ledgerRepairs);
+    // The picture shows the promotion and the ledger's repairs apart from the other steps.
+    const recordStep = (step: StepRecord) => {
+      journal.step(step);
+      const kind = step.command.includes(" failover ") ? "promotion" : step.command.includes("reconcile --ledger") ? "repair" : "runbook";
+      const label =
+        kind === "promotion"
+          ? "Aurora promoted (data loss)"
+          : kind === "repair"
+            ? step.command.includes("--snapshot")
+              ? "snapshot reconciled"
+              : "ledger reconciled"
+            : step.command;
+      journal.marks.push({ kind, label, at: step.at });
+    };
     const onHealthChange = (change: HealthChange) => {
       const state = `${change.role} ${change.healthy ? "healthy" : "unhealthy"}`;
       if (change.role === "primary" && !change.healthy && killedAt !== undefined && returnedAt === undefined) {
         journal.mark("detection", "detection", "Route53 marks the primary unhealthy and answers DR", change.at);
-        runbook ??= sleep(options.operatorDelaySeconds * 1000).then(() =>
-          runSteps(unplannedFailover(runbookContext(world, urls, options, config)), (step) => {
-            journal.step(step);
-            journal.marks.push({ kind: "runbook", label: step.command, at: step.at });
-          }),
-        );
+        runbook ??= sleep(options.operatorDelaySeconds * 1000).then(() => runSteps(unplannedFailover(runbook_), recordStep));
       } else if (change.role === "primary" && change.healthy && returnedAt !== undefined) {
         journal.mark("failback", "fail-back", "Route53 answers the primary again", change.at);
       } else
@@ -124,12 +163,15 @@ export async function runDrill(options: DrillOptions, say: (line: string) => voi
         return { role, url: urls[role] };
       },
       timeoutMs: options.clientTimeoutMs,
+      pollMs: options.clientPollSeconds * 1000,
       startedAt,
-      stopAt: startedAt + (Math.max(options.durationSeconds, options.returnAtSeconds) + options.drainTimeoutSeconds) * 1000,
+      stopAt:
+        startedAt +
+        (Math.max(options.durationSeconds, options.noReturn ? 0 : options.returnAtSeconds) + options.drainTimeoutSeconds) * 1000,
       seed: options.seed,
     });
     say(
-      `Load: ${schedule.length} payments over ${options.durationSeconds} s (seed ${options.seed}); kill at ${options.killAtSeconds} s, return at ${options.returnAtSeconds} s`,
+      `Load: ${schedule.length} payments over ${options.durationSeconds} s (seed ${options.seed}); kill at ${options.killAtSeconds} s, ${options.noReturn ? "no return" : `return at ${options.returnAtSeconds} s`}`,
     );
     const loadDone = load.run();
 
@@ -144,10 +186,19 @@ export async function runDrill(options: DrillOptions, say: (line: string) => voi
     const primaryName = world.regions.primary.name;
     world.replicator.isolate(primaryName);
     world.replication.isolated();
+    // Its ledger writer goes with it: DR's secondary keeps what it applied, nothing more arrives.
+    await world.ledger.isolate(primaryName, { writerReachable: options.splitBrainSeconds > 0 });
+    primaryLost = true;
     const heldWrites = world.replicator.stats().directions[`${primaryName}->${world.regions.dr.name}`]?.pending ?? 0;
     await processes.primary!.kill();
     killedAt = Date.now();
-    journal.mark("kill", "primary killed", "replication cut, compute SIGKILLed (its queue and table stay)", killedAt);
+    journal.mark(
+      "kill",
+      "primary killed",
+      `replication cut, compute SIGKILLed (its queue and table stay), its ledger writer ${options.splitBrainSeconds > 0 ? "cut off from DR's secondary but still reachable (split brain)" : "unreachable"}`,
+      killedAt,
+    );
+    const ledgerAtKill = await ledgerSnapshot(world);
     const primaryEmulators = world.regions.primary.emulators;
     const strandedQueue: QueueDepth = (await primaryEmulators.fauxqs.inspectQueue(primaryEmulators.resources.names.transactionQueue)) ?? {
       ready: 0,
@@ -160,22 +211,46 @@ export async function runDrill(options: DrillOptions, say: (line: string) => voi
       `  at the kill: ${heldWrites} table writes not replicated, ${strandedQueue.ready + strandedQueue.inflight} messages in the primary's queue`,
     );
 
-    await sleep(startedAt + options.returnAtSeconds * 1000 - Date.now());
-    world.replicator.heal(primaryName);
-    world.replication.healed();
-    returnedAt = Date.now();
-    journal.mark("return", "primary back", "replication healed, compute restarting on its own queue and table", returnedAt);
     const firstPrimary = processes.primary!;
-    processes.primary = await startRegionProcess(specs.primary);
-    journal.mark("return", "primary serving", "its compute is up again");
-    await runSteps(afterReturn(), (step) => journal.step(step));
+    if (!options.noReturn) {
+      await sleep(startedAt + options.returnAtSeconds * 1000 - Date.now());
+      const heal = () => {
+        world.replicator.heal(primaryName);
+        world.replication.healed();
+      };
+      returnedAt = Date.now();
+      if (options.healAfterSeconds === 0) heal();
+      journal.mark(
+        "return",
+        "primary back",
+        options.healAfterSeconds === 0
+          ? "replication healed, compute restarting on its own queue and table"
+          : `compute restarting on its own stale queue and table; replication heals ${options.healAfterSeconds} s later`,
+        returnedAt,
+      );
+      primaryLost = false;
+      processes.primary = await startRegionProcess(specs.primary);
+      journal.mark("return", "primary serving", "its compute is up again");
+      if (options.healAfterSeconds > 0) {
+        await sleep(returnedAt + options.healAfterSeconds * 1000 - Date.now());
+        heal();
+        journal.mark("return", "replication healed", `${options.healAfterSeconds} s after the return`);
+      }
+      // The runbook's failover comes first (a return before the promotion waits for it), then replication settles.
+      await runbook;
+      await Promise.race([world.replicator.flush(), sleep(30_000)]);
+      await runSteps(afterReturn(runbook_), recordStep);
+    }
 
     await loadDone;
-    say(`Load done: ${load.acks.length} acknowledged, ${load.gaveUp.length} gave up, ${load.refused.length} refused. Draining...`);
+    say(
+      `Load done: ${load.acks.length} acknowledged, ${load.reposts.length} POSTed again after a 404, ${load.gaveUp.length} gave up, ${load.refused.length} refused, ${load.unresolved.length} without a final status. Draining...`,
+    );
     await runbook;
-    await drain(world, new Set(load.acks.map((a) => a.transactionId)), options.drainTimeoutSeconds * 1000, say);
+    await drain(world, new Set(load.acks.map((a) => a.transactionId)), options, say);
     const endedAt = Date.now();
     dns.stop();
+    aurora.stop();
     const detection = journal.marks.find((m) => m.kind === "detection")?.at;
     const moved = detection === undefined ? [] : dns.movedAt("dr", detection, endedAt);
 
@@ -185,9 +260,21 @@ export async function runDrill(options: DrillOptions, say: (line: string) => voi
       killedAt,
       returnedAt,
       endedAt,
-      acknowledged: load.acks.map((a) => ({ transactionId: a.transactionId, at: a.at })),
+      noReturn: options.noReturn,
+      acknowledged: load.acks.map((a) => ({ transactionId: a.transactionId, at: a.at, region: world.regions[a.role].name })),
+      reposts: load.reposts.map((r) => ({ transactionId: r.transactionId, at: r.at })),
       clientErrors: load.attempts.filter((a) => typeof a.outcome !== "number" || a.outcome >= 500).map((a) => a.at),
-      ledger: await ledgerEntries(world.ledger),
+      ledger: await writerEntries(world),
+      ledgerFailover: {
+        lagSeconds: options.ledgerLagSeconds,
+        splitBrainSeconds: options.splitBrainSeconds,
+        atKill: ledgerAtKill,
+        oldWriterAtEnd: await serverEntries(world, world.ledger.snapshot() ? "snapshot" : primaryName),
+        promotedAt: world.ledger.failovers[0]?.promotedAt,
+        fencedAt: world.ledger.failovers[0]?.fencedAt,
+        lagReadingsMs: aurora.lagReadings.filter((r) => r.role === "dr" && r.at <= killedAt!).map((r) => r.milliseconds),
+        repairs: ledgerRepairs,
+      },
       atKill,
       atEnd: await snapshot(world),
       notifications: (
@@ -214,9 +301,33 @@ export async function runDrill(options: DrillOptions, say: (line: string) => voi
     return { report: buildReport(sources), sources };
   } finally {
     dns?.stop();
+    aurora.stop();
+    await Promise.all(operatorLedger.map((c) => c.close().catch(() => undefined)));
     await Promise.all(Object.values(processes).map((p) => p?.stop()));
     await world.stop();
   }
+}
+
+/** Every entry of one ledger server (a region's, or the old writer's snapshot), read as root. */
+async function serverEntries(world: DrillWorld, which: string): Promise<LedgerRow[]> {
+  const conn = await world.ledger.rootConnection(which);
+  try {
+    return await ledgerEntries(conn, world.ledger.ledger.database);
+  } finally {
+    await conn.end();
+  }
+}
+
+/** The entries of the writer now: the surviving ledger. */
+const writerEntries = (world: DrillWorld) => serverEntries(world, world.ledger.writerRegion());
+
+/** Right after the kill: what the old writer had committed, and what DR's secondary had applied (the promotion keeps only that). */
+async function ledgerSnapshot(world: DrillWorld): Promise<{ writer: LedgerRow[]; survivor: LedgerRow[] }> {
+  const [writer, survivor] = await Promise.all([
+    serverEntries(world, world.regions.primary.name),
+    serverEntries(world, world.regions.dr.name),
+  ]);
+  return { writer, survivor };
 }
 
 async function regionSpec(world: DrillWorld, role: Role, options: DrillOptions, logDir: string): Promise<RegionSpec> {
@@ -228,7 +339,7 @@ async function regionSpec(world: DrillWorld, role: Role, options: DrillOptions, 
     dynamoEndpoint: region.proxy,
     fauxqsEndpoint: region.emulators.fauxqs.endpoint,
     resources: region.emulators.resources,
-    ledger: world.ledger,
+    ledger: world.ledger.writer,
     demoKey: world.demoKey,
     visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
     processorConcurrency: options.processorConcurrency,
@@ -241,18 +352,59 @@ async function regionSpec(world: DrillWorld, role: Role, options: DrillOptions, 
   };
 }
 
-function runbookContext(world: DrillWorld, urls: Record<Role, string>, options: DrillOptions, config: DeploymentConfig): RunbookContext {
+function runbookContext(
+  world: DrillWorld,
+  aurora: AuroraControl,
+  urls: Record<Role, string>,
+  options: DrillOptions,
+  config: DeploymentConfig,
+  opened: LedgerConnection[],
+  repairs: LedgerRepair[],
+): RunbookContext {
   const dr = world.regions.dr;
+  const drillConfig = { ...config, environmentSuffix: DRILL_PREFIX };
+  // The operator's ledger connections, as the CLI opens them: the region's reader endpoint as the read-only user, the global writer as the application user.
+  const connect = (endpoint: LedgerEndpoint) => {
+    const conn = connectLedgerEndpoint(endpoint);
+    opened.push(conn);
+    return conn;
+  };
+  const paymentsCtx = {
+    config: drillConfig,
+    role: "dr" as RegionRole,
+    region: dr.name,
+    dynamodb: dr.operatorDynamo,
+    sqs: dr.emulators.clients.sqs,
+  };
+  const since = () => new Date((world.ledger.failovers[0]?.promotedAt ?? Date.now()) - LEDGER_SINCE_MARGIN_MS);
   return {
     urls,
     // The operator works in the DR region, through its DynamoDB endpoint like its handlers.
-    dr: {
-      config: { ...config, environmentSuffix: DRILL_PREFIX },
-      role: "dr",
-      region: dr.name,
-      dynamodb: dr.operatorDynamo,
-      sqs: dr.emulators.clients.sqs,
+    dr: paymentsCtx,
+    aurora: { config: drillConfig, clients: aurora.clients, sleep: (ms) => sleep(ms).then(() => undefined) },
+    repairs,
+    reconcileLedger: ({ since: from, snapshot, yes }) =>
+      reconcileLedger(
+        {
+          ...paymentsCtx,
+          ledger: {
+            reader: connect(world.ledger.reader(dr.name)),
+            writer: connect(world.ledger.writer),
+            ...(snapshot ? { snapshot } : {}),
+          },
+        },
+        { since: from, yes },
+      ),
+    snapshot: () => {
+      const endpoint = world.ledger.snapshot();
+      return endpoint ? connect(endpoint) : undefined;
     },
+    restoreLostRegion: async () => {
+      await world.ledger.restore(world.regions.primary.name);
+      const snap = world.ledger.snapshot();
+      return `the old writer kept read-only as the snapshot (${snap ? `${snap.host}:${snap.port}` : "none"}); a new ${world.regions.primary.name} secondary rebuilt from the writer's binary log, replicating ${world.ledger.lagSeconds} s behind`;
+    },
+    ledgerSince: since,
     reconcileOlderThanSeconds: options.reconcileOlderThanSeconds,
     sweeper: { intervalSeconds: options.sweepIntervalSeconds, adoptAgeSeconds: options.sweeperAdoptAgeSeconds },
   };
@@ -284,42 +436,41 @@ async function deadLetters(world: DrillWorld): Promise<Record<Role, number>> {
 }
 
 /**
- * Until every acknowledged payment is in the ledger, both regions' queues are empty and the
- * replication has settled, or the timeout (the report then shows what is missing).
+ * Until every acknowledged payment is in the surviving ledger, the live regions' queues are empty
+ * and their replication has settled, or the timeout (the report then shows what is missing). A
+ * region that never returned is left as it died.
  */
-async function drain(world: DrillWorld, acked: Set<string>, timeoutMs: number, say: (line: string) => void): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  const conn = await mysql.createConnection({
-    host: world.ledger.host,
-    port: world.ledger.port,
-    user: world.ledger.server.rootUser,
-    password: world.ledger.server.rootPassword,
-    database: world.ledger.database,
-  });
-  try {
-    for (;;) {
-      const posted = await postedIds(conn);
-      const missing = [...acked].filter((id) => !posted.has(id)).length;
-      const queues: string[] = [];
-      for (const role of ROLES) {
-        const e = world.regions[role].emulators;
-        for (const name of [e.resources.names.transactionQueue, e.resources.names.notificationQueue]) {
-          const q = await e.fauxqs.inspectQueue(name);
-          const n = q ? q.ready + q.delayed + q.inflight : 0;
-          if (n > 0) queues.push(`${role} ${name} ${n}`);
-        }
-      }
-      const pending = Object.values(world.replicator.stats().directions).reduce((n, d) => n + d.pending, 0);
-      if (missing === 0 && queues.length === 0 && pending === 0) return;
-      if (Date.now() > deadline) {
-        say(
-          `  drain timed out: ${missing} acknowledged payment(s) not posted; queued: ${queues.join(", ") || "none"}; ${pending} replication(s) pending`,
-        );
-        return;
-      }
-      await sleep(1000);
+async function drain(world: DrillWorld, acked: Set<string>, options: DrillOptions, say: (line: string) => void): Promise<void> {
+  const deadline = Date.now() + options.drainTimeoutSeconds * 1000;
+  const live = ROLES.filter((role) => !(options.noReturn && role === "primary"));
+  for (;;) {
+    const conn: mysql.Connection = await world.ledger.rootConnection(world.ledger.writerRegion());
+    let posted: Set<string>;
+    try {
+      posted = await postedIds(conn, world.ledger.ledger.database);
+    } finally {
+      await conn.end();
     }
-  } finally {
-    await conn.end();
+    const missing = [...acked].filter((id) => !posted.has(id)).length;
+    const queues: string[] = [];
+    for (const role of live) {
+      const e = world.regions[role].emulators;
+      for (const name of [e.resources.names.transactionQueue, e.resources.names.notificationQueue]) {
+        const q = await e.fauxqs.inspectQueue(name);
+        const n = q ? q.ready + q.delayed + q.inflight : 0;
+        if (n > 0) queues.push(`${role} ${name} ${n}`);
+      }
+    }
+    const pending = Object.values(world.replicator.stats().directions)
+      .filter((d) => !d.held)
+      .reduce((n, d) => n + d.pending, 0);
+    if (missing === 0 && queues.length === 0 && pending === 0) return;
+    if (Date.now() > deadline) {
+      say(
+        `  drain timed out: ${missing} acknowledged payment(s) not posted; queued: ${queues.join(", ") || "none"}; ${pending} replication(s) pending`,
+      );
+      return;
+    }
+    await sleep(1000);
   }
 }

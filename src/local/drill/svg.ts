@@ -23,6 +23,8 @@ const MARK_COLORS: Record<Mark["kind"], string> = {
   detection: "#9467bd",
   health: "#bcbd22",
   runbook: "#2ca02c",
+  promotion: "#e377c2",
+  repair: "#006d2c",
   traffic: "#17becf",
   return: "#1f77b4",
   failback: "#7f7f7f",
@@ -145,16 +147,21 @@ export function drillSvg(report: DrillReport, caption: string): string {
   return `${out.join("\n")}\n`;
 }
 
+/** Runbook steps within a few seconds of each other as one marker (promotions and repairs stay apart). */
 function mergeRunbook(marks: DrillReport["marks"]): DrillReport["marks"] {
-  const runbook = marks.filter((m) => m.kind === "runbook");
   const others = marks.filter((m) => m.kind !== "runbook");
-  if (runbook.length === 0) return others;
-  const merged = {
+  const groups: Array<Array<DrillReport["marks"][number]>> = [];
+  for (const m of marks.filter((x) => x.kind === "runbook")) {
+    const last = groups[groups.length - 1];
+    if (last && m.t - last[last.length - 1]!.t <= 5) last.push(m);
+    else groups.push([m]);
+  }
+  const merged = groups.map((g) => ({
     kind: "runbook" as const,
-    t: runbook[0]!.t,
-    label: `runbook (${runbook.length} step${runbook.length === 1 ? "" : "s"})`,
-  };
-  return [...others, merged].sort((a, b) => a.t - b.t);
+    t: g[0]!.t,
+    label: g.length === 1 ? g[0]!.label : `runbook (${g.length} steps)`,
+  }));
+  return [...others, ...merged].sort((a, b) => a.t - b.t);
 }
 
 /** The figures that matter, in one line. */
@@ -162,9 +169,11 @@ export function headline(report: DrillReport): string {
   const f = report.figures;
   const s = f.seconds;
   const secs = (v: number | null) => (v === null ? "n/a" : `${v} s`);
+  const ledger = f.ledger ? `ledger lost ${f.ledger.lostAtPromotion} at the promotion, ${f.ledger.notRepaired} unrepaired` : undefined;
   return [
     `acknowledged ${f.acknowledged}, lost ${f.lostAfterReturn}, posted twice ${f.postedTwice}`,
-    `recovery point ${f.atKill.unseenBySurvivor} payment(s) / ${f.atKill.unseenWindowSeconds} s`,
+    `recovery point ${f.atKill.survivorLacked ?? f.atKill.unseenBySurvivor} payment(s) / ${f.atKill.survivorLackedWindowSeconds ?? 0} s`,
+    ...(ledger ? [ledger] : []),
     `kill -> detection ${secs(s.detection)}, first DR accept ${secs(s.firstAcceptedInDr)}, all clients in DR ${secs(s.allClientsMoved)}`,
   ].join("  |  ");
 }

@@ -1,15 +1,16 @@
 /**
  * What the drill keeps in its own process, because a regional outage does not take it away (see
- * src/local/README.md, "The two-region drill"): the MariaDB that both regions' processors reach
- * as the Aurora global writer endpoint, each region's DynamoDB (dynalite) and SQS/SNS/S3
- * (fauxqs), and the replicator between the two dynalites. The regions' compute runs elsewhere
+ * src/local/README.md, "The two-region drill"): the ledger's global database (a MariaDB writer in
+ * the primary region and a replicating secondary in DR, behind a global writer endpoint that both
+ * regions' processors use), each region's DynamoDB (dynalite) and SQS/SNS/S3 (fauxqs), and the
+ * replicator between the two dynalites. The regions' compute runs elsewhere
  * (region-process.ts) and reaches DynamoDB only through the replicator's proxies.
  */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { DeploymentConfig } from "../../contracts/config";
 import { issueKey } from "../../ops/keys/operations";
 import { type Emulators, startDynalite, startEmulators, startFauxqs } from "../emulators";
-import { type LocalLedger, startLocalLedger } from "../ledger";
+import { type GlobalLedger, startGlobalLedger } from "../global-ledger";
 import { DEMO_MERCHANT_ID } from "../region";
 import { type Replicator, startReplicator } from "../replicator";
 import type { Role } from "./dns";
@@ -30,7 +31,7 @@ export interface WorldRegion {
 }
 
 export interface DrillWorld {
-  readonly ledger: LocalLedger;
+  readonly ledger: GlobalLedger;
   readonly replicator: Replicator;
   readonly replication: ReplicationWatch;
   readonly regions: Readonly<Record<Role, WorldRegion>>;
@@ -42,6 +43,7 @@ export interface DrillWorld {
 export interface WorldOptions {
   readonly config: DeploymentConfig;
   readonly replicationDelayMs: number;
+  readonly ledgerLagSeconds: number;
   readonly visibilityTimeoutSeconds: number;
 }
 
@@ -53,7 +55,7 @@ export async function startWorld(options: WorldOptions): Promise<DrillWorld> {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   };
   try {
-    const ledger = await startLocalLedger();
+    const ledger = await startGlobalLedger({ regions: [names.primary, names.dr], lagSeconds: options.ledgerLagSeconds });
     stops.push(() => ledger.stop());
     const emulators = {} as Record<Role, Emulators>;
     await Promise.all(
@@ -66,7 +68,7 @@ export async function startWorld(options: WorldOptions): Promise<DrillWorld> {
           running: { dynamo, fauxqs },
           visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
           config,
-          ledger,
+          ledger: ledger.writer,
         });
         stops.push(() => emulators[role].stop());
       }),
