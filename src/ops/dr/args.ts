@@ -2,6 +2,7 @@
 import type { RegionRole } from "../../contracts/config";
 import type { QueueId } from "../../contracts/functions";
 import { isHelp, parseIsoTime, parseRole, readFlags, UsageError } from "../command-line";
+import { type LedgerEndpoint, parseEndpoint } from "./ledger-reconcile";
 import { DEFAULT_POLL_SECONDS, DEFAULT_TIMEOUT_SECONDS } from "./operations";
 import { DEFAULT_REDRIVE_MAX, DEFAULT_SINCE_HOURS } from "./payments";
 
@@ -26,8 +27,18 @@ export type Command =
       readonly since?: Date;
       readonly adopt: boolean;
       readonly yes: boolean;
+      /** --ledger: the items against the Aurora ledger instead (src/ops/dr/ledger-reconcile.ts); --yes re-posts. */
+      readonly ledger?: LedgerMode;
     }
   | { readonly command: "redrive"; readonly region: RegionRole; readonly queue: QueueId; readonly max: number; readonly yes: boolean };
+
+/** `reconcile --ledger`: endpoints not given are read from RDS (the writer only with --yes). */
+export interface LedgerMode {
+  readonly since: Date;
+  readonly snapshot?: LedgerEndpoint;
+  readonly readerEndpoint?: LedgerEndpoint;
+  readonly writerEndpoint?: LedgerEndpoint;
+}
 
 export const USAGE = `Usage: npm run dr -- <command> [flags]   (npm run ops -- dr <command> [flags])
 
@@ -52,6 +63,15 @@ Commands:
                               pending index. Exit 0 none stranded, 2 some. --adopt enqueues those
                               into that region's transaction queue (any region's, any age): dry run
                               without --yes (exit 1).
+            --ledger --since ISO [--snapshot HOST[:PORT]] [--reader-endpoint HOST[:PORT]]
+                     [--writer-endpoint HOST[:PORT]] [--yes]
+                              Instead: that region's items posted since --since against the Aurora
+                              ledger (read through the region's reader endpoint): missing entries,
+                              entries with no item, disagreements. Exit 0 all agree, 2 otherwise.
+                              --yes re-posts the missing ones from their items through the global
+                              writer (never twice). --snapshot: the old writer's restored snapshot
+                              against the new writer; --yes re-posts what only it holds when the
+                              item agrees. Run inside the VPC (the ledger is private).
   redrive [--region primary|dr] [--queue transaction|notification] [--max N] [--yes]
                               Moves up to --max (default ${DEFAULT_REDRIVE_MAX}) messages from the queue's DLQ
                               back to the queue (default transaction). Without --yes: counts and
@@ -70,9 +90,50 @@ const FLAGS: Record<Exclude<Command["command"], "help">, Record<string, boolean>
   switchover: { "--to": true, "--yes": false },
   failover: { "--to": true, "--yes": false, "--allow-data-loss": false },
   wait: { "--to": true, "--timeout-seconds": true, "--poll-seconds": true, "--writer-only": false },
-  reconcile: { "--region": true, "--older-than": true, "--since": true, "--adopt": false, "--yes": false },
+  reconcile: {
+    "--region": true,
+    "--older-than": true,
+    "--since": true,
+    "--adopt": false,
+    "--yes": false,
+    "--ledger": false,
+    "--snapshot": true,
+    "--reader-endpoint": true,
+    "--writer-endpoint": true,
+  },
   redrive: { "--region": true, "--queue": true, "--max": true, "--yes": false },
 };
+
+function endpoint(flag: string, value: string | undefined): LedgerEndpoint | undefined {
+  if (value === undefined) return undefined;
+  const parsed = parseEndpoint(value);
+  if (!parsed) throw new UsageError(`invalid ${flag} "${value}": expected HOST or HOST:PORT`);
+  return parsed;
+}
+
+/** Each mode of reconcile has its own flags: --adopt and --older-than (stranded payments) or --ledger and its endpoints. */
+function parseLedgerMode(values: Map<string, string | undefined>): LedgerMode | undefined {
+  const ledgerOnly = ["--snapshot", "--reader-endpoint", "--writer-endpoint"].filter((f) => values.has(f));
+  if (!values.has("--ledger")) {
+    if (ledgerOnly.length > 0) throw new UsageError(`${ledgerOnly[0]} needs --ledger`);
+    if (values.has("--yes") && !values.has("--adopt")) {
+      throw new UsageError(
+        "--yes needs --adopt (enqueue stranded payments) or --ledger (re-post missing entries): reconcile alone changes nothing",
+      );
+    }
+    return undefined;
+  }
+  const other = ["--adopt", "--older-than"].find((f) => values.has(f));
+  if (other) throw new UsageError(`${other} is for the stranded-payments report, not with --ledger`);
+  const since = values.get("--since");
+  if (since === undefined) throw new UsageError("--ledger needs --since: where the window to compare starts (before the failover)");
+  return {
+    since: parseIsoTime("--since", since, "2030-01-31T00:00:00Z"),
+    snapshot: endpoint("--snapshot", values.get("--snapshot")),
+    readerEndpoint: endpoint("--reader-endpoint", values.get("--reader-endpoint")),
+    writerEndpoint: endpoint("--writer-endpoint", values.get("--writer-endpoint")),
+  };
+}
 
 function parseQueue(value: string | undefined): QueueId {
   if (value === undefined) return "transaction";
@@ -128,8 +189,8 @@ export function parseArgs(argv: readonly string[]): Command {
         pollSeconds: parseSeconds("--poll-seconds", values.get("--poll-seconds"), DEFAULT_POLL_SECONDS, 0.01, 3_600),
         writerOnly: values.has("--writer-only"),
       };
-    case "reconcile":
-      if (values.has("--yes") && !values.has("--adopt")) throw new UsageError("--yes needs --adopt: reconcile alone changes nothing");
+    case "reconcile": {
+      const ledger = parseLedgerMode(values);
       return {
         command: "reconcile",
         region: region(),
@@ -137,7 +198,9 @@ export function parseArgs(argv: readonly string[]): Command {
         since: since === undefined ? undefined : parseIsoTime("--since", since, "2030-01-31T00:00:00Z"),
         adopt: values.has("--adopt"),
         yes: values.has("--yes"),
+        ...(ledger ? { ledger } : {}),
       };
+    }
     case "redrive":
       return {
         command: "redrive",

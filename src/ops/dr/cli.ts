@@ -12,7 +12,8 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { type DeploymentConfig, type RegionRole, regionOf } from "../../contracts/config";
 import { ROUTE53_HOME_REGION } from "../../contracts/regions";
 import { CLIENT_OPTIONS, type CommandIo, type ExitCode, prepareCommand, processIo, runOperation } from "../command-line";
-import { type Command, parseArgs, USAGE } from "./args";
+import { type Command, type LedgerMode, parseArgs, USAGE } from "./args";
+import { iamLedgerConnections, type LedgerConnections, type LedgerEndpoints, reconcileLedger, resolveEndpoints } from "./ledger-reconcile";
 import { type DrClients, type DrContext, failover, status, switchover, waitForWriter } from "./operations";
 import { type PaymentsContext, reconcile, redrive } from "./payments";
 
@@ -46,6 +47,8 @@ export interface CliIo extends CommandIo {
   readonly clients: (config: DeploymentConfig) => DrClients;
   /** @default buildRegionClients */
   readonly regionClients?: (config: DeploymentConfig, role: RegionRole) => RegionDataClients;
+  /** reconcile --ledger: connections to these endpoints. @default iamLedgerConnections (IAM over TLS) */
+  readonly ledgerConnections?: (endpoints: LedgerEndpoints, config: DeploymentConfig, role: RegionRole) => LedgerConnections;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly now?: () => number;
 }
@@ -57,6 +60,7 @@ export async function runDr(argv: readonly string[], io: CliIo = defaultIo): Pro
   const prepared = prepareCommand(() => parseArgs(argv), USAGE, io);
   if (typeof prepared === "number") return prepared;
   const { command, config } = prepared;
+  if (command.command === "reconcile" && command.ledger) return runLedger(command, command.ledger, config, io);
   if (command.command === "reconcile" || command.command === "redrive") return runPayments(command, config, io);
   const ctx: DrContext = { config, clients: io.clients(config), progress: io.out, sleep: io.sleep, now: io.now };
   const operation = () => {
@@ -91,4 +95,39 @@ async function runPayments(
       clients.sqs.destroy();
     },
   );
+}
+
+/**
+ * reconcile --ledger: the region's DynamoDB client, its RDS client for the endpoints not given,
+ * and the ledger connections (the writer only with --yes), all closed afterwards.
+ */
+async function runLedger(
+  command: Extract<Command, { command: "reconcile" }>,
+  mode: LedgerMode,
+  config: DeploymentConfig,
+  io: CliIo,
+): Promise<ExitCode> {
+  const role = command.region;
+  const region = regionOf(config, role).region;
+  const clients = (io.regionClients ?? buildRegionClients)(config, role);
+  let rds: RDSClient | undefined;
+  const operation = async () => {
+    const given = { reader: mode.readerEndpoint, writer: mode.writerEndpoint, snapshot: mode.snapshot, needWriter: command.yes };
+    // Asked only for the endpoints not given, and only in this region.
+    const endpoints = await resolveEndpoints(() => (rds ??= io.clients(config).rds[role]), config, role, given);
+    const ledger = (io.ledgerConnections ?? iamLedgerConnections)(endpoints, config, role);
+    try {
+      return await reconcileLedger(
+        { config, role, region, dynamodb: clients.dynamodb, ledger, now: io.now },
+        { since: mode.since, yes: command.yes },
+      );
+    } finally {
+      await Promise.all([ledger.reader, ledger.writer, ledger.snapshot].map((c) => c?.close().catch(() => undefined)));
+    }
+  };
+  return runOperation(`${role} region ${region}`, operation, io, () => {
+    clients.dynamodb.destroy();
+    clients.sqs.destroy();
+    rds?.destroy();
+  });
 }
