@@ -65,7 +65,12 @@ export interface GlobalLedger {
   members(): MemberState[];
   /** The failovers so far, oldest first. */
   readonly failovers: readonly FailoverRecord[];
-  /** Seconds a region's server is behind its writer (Seconds_Behind_Master); null when it is not replicating. */
+  /**
+   * Milliseconds a region's secondary is behind its writer, from the heartbeat the writer stamps
+   * every 250 ms (as pt-heartbeat does, and as Aurora measures AuroraGlobalDBReplicationLag);
+   * null for the writer or a region cut off. MariaDB's own Seconds_Behind_Master reads 0 while a
+   * delayed replica waits, so it is not used.
+   */
   lag(region: string): Promise<number | null>;
   /** The region is lost (see the module comment). `writerReachable`: its writer stays reachable through the global endpoint until fenced. */
   isolate(region: string, options?: { readonly writerReachable?: boolean }): Promise<void>;
@@ -83,6 +88,10 @@ export interface GlobalLedger {
 }
 
 const REPLICATION_USER = "replicator";
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Replicated like the ledger, outside its database: the writer stamps it, a secondary's copy says how far behind it is. */
+const HEARTBEAT = "drill_heartbeat.beat";
+const HEARTBEAT_MS = 250;
 const quote = (value: string) => `'${value.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
 
 interface Member {
@@ -158,6 +167,11 @@ export async function startGlobalLedger(options: GlobalLedgerOptions): Promise<G
   try {
     const [writerServer, secondaryServer] = await Promise.all([startServer(false), startServer(true)]);
     await replicate(secondaryServer!, writerServer!, "slave_pos", "");
+    await rootQuery(
+      writerServer!,
+      `CREATE DATABASE drill_heartbeat; CREATE TABLE ${HEARTBEAT} (id TINYINT PRIMARY KEY, at_ms BIGINT NOT NULL);
+       INSERT INTO ${HEARTBEAT} VALUES (1, ${Date.now()});`,
+    );
     const migrated = await startLocalLedger({ server: writerServer!, database: LEDGER_DATABASE });
     // Ready when the secondary holds the migrated schema too.
     await caughtUp(secondaryServer!, writerServer!);
@@ -169,6 +183,14 @@ export async function startGlobalLedger(options: GlobalLedgerOptions): Promise<G
     }
     const writerProxy = await startTcpProxy({ host: writerServer!.host, port: writerServer!.port });
     proxies.push(writerProxy);
+    // The heartbeat: whoever is the writer and reachable stamps it (root writes even on a read-only
+    // server, so it pauses while a switchover moves the writer: a stamp then would fork the history).
+    let beatPaused = false;
+    const beat = setInterval(() => {
+      const writer = beatPaused ? undefined : members.find((m) => m.role === "writer" && !m.isolated);
+      if (writer) void rootQuery(writer.server, `UPDATE ${HEARTBEAT} SET at_ms = ${Date.now()} WHERE id = 1`).catch(() => undefined);
+    }, HEARTBEAT_MS);
+    timers.add(beat);
 
     const member = (region: string): Member => {
       const found = members.find((m) => m.region === region);
@@ -210,9 +232,10 @@ export async function startGlobalLedger(options: GlobalLedgerOptions): Promise<G
 
       async lag(region) {
         const m = member(region);
-        if (m.role === "writer" || m.isolated) return null;
-        const rows = (await rootQuery(m.server, "SHOW SLAVE STATUS")) as Array<{ Seconds_Behind_Master: number | null }>;
-        return rows[0]?.Seconds_Behind_Master ?? null;
+        if (m.role === "writer" || m.isolated || writerMember().isolated) return null;
+        const rows = (await rootQuery(m.server, `SELECT at_ms FROM ${HEARTBEAT} WHERE id = 1`)) as Array<{ at_ms: number | string }>;
+        // The stamp is up to one heartbeat old on the writer too.
+        return rows[0] === undefined ? null : Math.max(0, Date.now() - Number(rows[0].at_ms) - HEARTBEAT_MS);
       },
 
       async isolate(region, isolation = {}) {
@@ -260,6 +283,8 @@ export async function startGlobalLedger(options: GlobalLedgerOptions): Promise<G
         const from = writerMember();
         if (to === from) throw new Error(`${region} is the writer already`);
         if (from.isolated || to.isolated) throw new Error("a switchover needs both regions");
+        beatPaused = true;
+        await sleep(HEARTBEAT_MS);
         await rootQuery(from.server, "SET GLOBAL read_only = ON");
         writerProxy.route(undefined);
         writerProxy.cut();
@@ -269,6 +294,7 @@ export async function startGlobalLedger(options: GlobalLedgerOptions): Promise<G
         to.role = "writer";
         from.role = "secondary";
         writerProxy.route(target(to.server));
+        beatPaused = false;
       },
 
       async restore(region) {
@@ -299,6 +325,7 @@ export async function startGlobalLedger(options: GlobalLedgerOptions): Promise<G
 
       async stop() {
         for (const timer of timers) clearTimeout(timer);
+        clearInterval(beat);
         await Promise.all(proxies.map((p) => p.stop()));
         await Promise.all(started.map((s) => s.stop()));
       },

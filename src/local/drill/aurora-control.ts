@@ -170,8 +170,8 @@ export function auroraControl(options: AuroraControlOptions): AuroraControl {
       const sample = async () => {
         for (const m of ledger.members()) {
           if (m.role !== "secondary" || !m.replicating) continue;
-          const seconds = await ledger.lag(m.region).catch(() => null);
-          if (seconds !== null) readings.push({ at: Date.now(), role: roleOfRegion(m.region), milliseconds: seconds * 1000 });
+          const milliseconds = await ledger.lag(m.region).catch(() => null);
+          if (milliseconds !== null) readings.push({ at: Date.now(), role: roleOfRegion(m.region), milliseconds });
         }
       };
       sampler = setInterval(() => void sample(), everyMs);

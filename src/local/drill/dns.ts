@@ -54,6 +54,8 @@ export class FailoverDns {
   private readonly streak: Record<Role, number> = { primary: 0, dr: 0 };
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Regions the health checkers cannot reach any more (a partition), whatever their /health says. */
+  private readonly cutOff = new Set<Role>();
   readonly changes: HealthChange[] = [];
 
   constructor(private readonly options: DnsOptions) {
@@ -106,10 +108,16 @@ export class FailoverDns {
     return role;
   }
 
+  /** The checkers lose sight of a region (partitioned from the internet), while clients that cached its address may still reach it. */
+  cut(role: Role): void {
+    this.cutOff.add(role);
+  }
+
   /** One round of probes; results count as they arrive (a slow probe overlaps the next round, as Route53's checkers do). */
   private check(): void {
     for (const role of ["primary", "dr"] as const) {
-      void probe(this.options.urls[role], PROBE_TIMEOUT_MS).then((ok) => this.observe(role, ok, Date.now()));
+      if (this.cutOff.has(role)) this.observe(role, false, Date.now());
+      else void probe(this.options.urls[role], PROBE_TIMEOUT_MS).then((ok) => this.observe(role, ok, Date.now()));
     }
   }
 

@@ -5,7 +5,10 @@
  * on an error or a timeout retries with the same key and body (backing off), wherever its
  * resolver points by then; after the 202 it keeps the key and polls GET until the payment has a
  * final status, and on a 404 (the region that accepted it was lost before its item replicated)
- * POSTs again with the same key and body, which yields the same transaction id. The load's own
+ * POSTs again with the same key and body, which yields the same transaction id. And when a client
+ * sees the service fail over (requests failing, then answered by the other region), it checks
+ * again every payment that reached its final status in the minute before the failures began: a
+ * status reported within the replication lag of a region's loss may be gone with it. The load's own
  * bookkeeping is what it was told: the report takes only the acknowledged ids (and when a client
  * had to POST again) from it and counts everything else in the ledger and the tables.
  */
@@ -45,6 +48,8 @@ export interface LoadOptions {
   readonly timeoutMs: number;
   /** After the 202: how often the client polls GET until a final status. */
   readonly pollMs: number;
+  /** After a failover, payments that reached a final status this long before the first failure are checked again. */
+  readonly recheckWindowMs: number;
   /** Wall-clock ms of the schedule's zero. */
   readonly startedAt: number;
   /** No attempt starts after this (wall-clock ms); what is not acknowledged by then gave up. */
@@ -61,6 +66,8 @@ export interface LoadResult {
   readonly reposts: Repost[];
   /** Acknowledged, but no final status seen before the load stopped. */
   readonly unresolved: string[];
+  /** Payments checked again after the failover because their final status came shortly before it. */
+  readonly rechecked: number;
 }
 
 const MAX_BACKOFF_MS = 8000;
@@ -78,6 +85,12 @@ export class PaymentLoad {
   readonly gaveUp: string[] = [];
   readonly reposts: Repost[] = [];
   readonly unresolved: string[] = [];
+  rechecked = 0;
+  /** Final statuses seen, for the check after a failover. */
+  private readonly finals: Array<{ payment: ScheduledPayment; transactionId: string; body: string; at: number }> = [];
+  private readonly followUps: Promise<void>[] = [];
+  private firstFailureAt: number | undefined;
+  private failoverSeen = false;
   /** Keep-alive connections per region, as a merchant's HTTP client pool. */
   private readonly agents = new Map<string, Agent>();
 
@@ -93,6 +106,8 @@ export class PaymentLoad {
       tasks.push(this.pay(payment));
     }
     await Promise.all(tasks);
+    // Checks started by a failover may still run (and start no more once every task is done).
+    while (this.followUps.length > 0) await Promise.all(this.followUps.splice(0));
     for (const agent of this.agents.values()) agent.destroy();
     return {
       acks: this.acks,
@@ -101,6 +116,7 @@ export class PaymentLoad {
       gaveUp: this.gaveUp,
       reposts: this.reposts,
       unresolved: this.unresolved,
+      rechecked: this.rechecked,
     };
   }
 
@@ -124,6 +140,7 @@ export class PaymentLoad {
       const { role, url } = this.options.route(payment);
       const answer = await this.send("POST", `${url}/transactions`, payment.idempotencyKey, body);
       const at = Date.now();
+      this.observe(role, answer, at);
       this.attempts.push({ at, role, outcome: typeof answer === "string" ? answer : answer.status });
       if (typeof answer !== "string") {
         if (answer.status === 202) {
@@ -150,10 +167,14 @@ export class PaymentLoad {
       await sleep(this.options.pollMs * (0.5 + jitter()));
       const { role, url } = this.options.route(payment);
       const answer = await this.send("GET", `${url}/transactions/${transactionId}`);
+      this.observe(role, answer, Date.now());
       if (typeof answer === "string") continue;
       if (answer.status === 200) {
         const status = (JSON.parse(answer.body) as { status?: string }).status;
-        if (status === "PROCESSED" || status === "FAILED") return;
+        if (status === "PROCESSED" || status === "FAILED") {
+          this.finals.push({ payment, transactionId, body, at: Date.now() });
+          return;
+        }
       } else if (answer.status === 404) {
         this.reposts.push({ transactionId, at: Date.now(), role });
         const again = await this.submit(payment, body, jitter, () => undefined);
@@ -164,6 +185,27 @@ export class PaymentLoad {
       }
     }
     this.unresolved.push(transactionId);
+  }
+
+  /**
+   * What a client notices of a failover: requests failing, then answered by the DR region. Then
+   * the payments that reached a final status in the window before the first failure are checked
+   * again (GET; on 404, POST again).
+   */
+  private observe(role: Role, answer: Answer | Exclude<Outcome, number>, at: number): void {
+    const failed = typeof answer === "string" || answer.status >= 500;
+    if (failed) {
+      this.firstFailureAt ??= at;
+      return;
+    }
+    if (role !== "dr" || this.firstFailureAt === undefined || this.failoverSeen) return;
+    this.failoverSeen = true;
+    const from = this.firstFailureAt - this.options.recheckWindowMs;
+    for (const final of this.finals.filter((f) => f.at >= from)) {
+      this.rechecked++;
+      const jitter = prng((this.options.seed * 7_919 + final.payment.index) >>> 0);
+      this.followUps.push(this.follow(final.payment, final.transactionId, final.body, jitter));
+    }
   }
 
   private agent(url: string): Agent {

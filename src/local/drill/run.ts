@@ -43,6 +43,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.
 const LEAD_MS = 1000;
 /** After the SIGKILL, until replica writes already on their way have landed in the survivor. */
 const SETTLE_MS = 300;
+/** The client protocol: after a failover, payments whose final status came this long before the first failure are checked again. */
+const CLIENT_RECHECK_WINDOW_MS = 60_000;
 /** `reconcile --ledger --since`: this long before the promotion, well over any replication lag the alarm allows. */
 const LEDGER_SINCE_MARGIN_MS = 60_000;
 
@@ -164,6 +166,7 @@ export async function runDrill(options: DrillOptions, say: (line: string) => voi
       },
       timeoutMs: options.clientTimeoutMs,
       pollMs: options.clientPollSeconds * 1000,
+      recheckWindowMs: CLIENT_RECHECK_WINDOW_MS,
       startedAt,
       stopAt:
         startedAt +
@@ -187,15 +190,28 @@ export async function runDrill(options: DrillOptions, say: (line: string) => voi
     world.replicator.isolate(primaryName);
     world.replication.isolated();
     // Its ledger writer goes with it: DR's secondary keeps what it applied, nothing more arrives.
-    await world.ledger.isolate(primaryName, { writerReachable: options.splitBrainSeconds > 0 });
+    const splitBrain = options.splitBrainSeconds > 0;
+    await world.ledger.isolate(primaryName, { writerReachable: splitBrain });
     primaryLost = true;
     const heldWrites = world.replicator.stats().directions[`${primaryName}->${world.regions.dr.name}`]?.pending ?? 0;
-    await processes.primary!.kill();
+    if (splitBrain) {
+      // Partitioned, not dead: the checkers lose it, clients that cached its address still reach it, and its
+      // processors keep posting to its writer until the writer is fenced, when the region goes dark for good.
+      dns.cut("primary");
+      void (async () => {
+        while (!world.ledger.failovers[0]) await sleep(100);
+        await sleep(world.ledger.failovers[0].promotedAt + options.splitBrainSeconds * 1000 - Date.now());
+        await processes.primary!.kill();
+        journal.mark("kill", "primary dies", "its writer fenced, its compute SIGKILLed");
+      })();
+    } else await processes.primary!.kill();
     killedAt = Date.now();
     journal.mark(
       "kill",
-      "primary killed",
-      `replication cut, compute SIGKILLed (its queue and table stay), its ledger writer ${options.splitBrainSeconds > 0 ? "cut off from DR's secondary but still reachable (split brain)" : "unreachable"}`,
+      splitBrain ? "primary cut off" : "primary killed",
+      splitBrain
+        ? "replication cut both ways, Route53's checkers lose it; its compute and ledger writer run on (split brain)"
+        : "replication cut, compute SIGKILLed (its queue and table stay), its ledger writer unreachable",
       killedAt,
     );
     const ledgerAtKill = await ledgerSnapshot(world);
@@ -229,6 +245,8 @@ export async function runDrill(options: DrillOptions, say: (line: string) => voi
         returnedAt,
       );
       primaryLost = false;
+      // A split brain longer than the outage: the region goes dark now, before it comes back.
+      await firstPrimary.kill();
       processes.primary = await startRegionProcess(specs.primary);
       journal.mark("return", "primary serving", "its compute is up again");
       if (options.healAfterSeconds > 0) {
@@ -244,7 +262,7 @@ export async function runDrill(options: DrillOptions, say: (line: string) => voi
 
     await loadDone;
     say(
-      `Load done: ${load.acks.length} acknowledged, ${load.reposts.length} POSTed again after a 404, ${load.gaveUp.length} gave up, ${load.refused.length} refused, ${load.unresolved.length} without a final status. Draining...`,
+      `Load done: ${load.acks.length} acknowledged, ${load.rechecked} checked again after the failover, ${load.reposts.length} POSTed again after a 404, ${load.gaveUp.length} gave up, ${load.refused.length} refused, ${load.unresolved.length} without a final status. Draining...`,
     );
     await runbook;
     await drain(world, new Set(load.acks.map((a) => a.transactionId)), options, say);
