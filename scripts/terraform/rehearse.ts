@@ -21,13 +21,16 @@
  * a wall-clock gate would fail on a busy machine rather than on a defect; a step still running at
  * twice the budget is taken as hung and stopped, and that fails).
  * Options: --skip-setup, --skip-synth, --keep (leave moto running at the end and print its
- * endpoint; stop it yourself).
+ * endpoint; stop it yourself), --interrupt (not in CI: the kill-and-recover step instead of the
+ * primary's plain apply, see ./interrupt.ts; the dr stack is left out; REHEARSE_INTERRUPT_AFTER
+ * sets after how many created resources the apply is killed, default 60).
  * Logs: .terraform-work/rehearse/logs/; figures: .terraform-work/rehearse/summary.json.
  */
 import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { applyExceptions, loadExceptions, type RehearsalException } from "./exceptions";
+import { type InterruptFigures, killAndRecover } from "./interrupt";
 import { configureMoto, emptyBucket, jsonCall, type Moto, queryCall, s3Call, startMoto, xmlValues } from "./moto";
 import {
   deployOrder,
@@ -195,8 +198,13 @@ async function main(): Promise<void> {
     existsSync(path.join(SYNTH_DIR, "stacks", s, "cdk.tf.json")),
   );
   const synthesized = Object.fromEntries(stackNames.map((s) => [s, readStack(path.join(SYNTH_DIR, "stacks", s))]));
-  const order = deployOrder(synthesized);
-  log(`deploy order: ${order.join(" -> ")}`);
+  const interrupt = argv.includes("--interrupt");
+  const fullOrder = deployOrder(synthesized);
+  // The kill-and-recover rehearsal stops at the primary stack (the one whose killed apply the issue saw).
+  const order = interrupt ? fullOrder.slice(0, fullOrder.indexOf("primary") + 1) : fullOrder;
+  log(
+    `deploy order: ${order.join(" -> ")}${interrupt ? ` (--interrupt: ${fullOrder.slice(order.length).join(", ") || "nothing"} left out)` : ""}`,
+  );
 
   // 2. copies with the exceptions applied
   const exceptions = loadExceptions();
@@ -224,6 +232,7 @@ async function main(): Promise<void> {
   const figures: StackFigures[] = order.map((stack) => ({ stack }));
   const fig = (stack: string) => figures.find((f) => f.stack === stack)!;
   let failure: Error | undefined;
+  let interrupted: InterruptFigures | undefined;
   const leftovers: string[] = [];
   try {
     await configureMoto(moto.endpoint, { lambda: { use_docker: false } });
@@ -291,6 +300,22 @@ async function main(): Promise<void> {
     };
     for (const stack of order) {
       await init(stack);
+      if (interrupt && stack === "primary") {
+        const s3 = copies[stack].terraform.backend.s3;
+        interrupted = await killAndRecover({
+          stack,
+          dir: path.join(WORK_DIR, stack),
+          endpoint: moto.endpoint,
+          backend: { bucket: s3.bucket, key: s3.key, region: s3.region },
+          logDir: LOG_DIR,
+          profileEnv: profile.env,
+          terraform: (args, killWhen) =>
+            terraform(args, { cwd: path.join(WORK_DIR, stack), env, logFile: path.join(LOG_DIR, `${stack}.log`), deadline, killWhen }),
+          killAfterCreated: Number(process.env.REHEARSE_INTERRUPT_AFTER ?? 60),
+        });
+        Object.assign(fig(stack), { created: interrupted.reapplyCreated, applySeconds: interrupted.reapplySeconds });
+        continue;
+      }
       const apply = await must(stack, "apply", ["apply"]);
       // The next stacks' S3 backends can initialize once the state bucket exists.
       if (stack === order[0]) for (const next of order.slice(1)) void init(next).catch(() => undefined);
@@ -400,11 +425,18 @@ async function main(): Promise<void> {
   mkdirSync(REHEARSE_ROOT, { recursive: true });
   writeFileSync(
     path.join(REHEARSE_ROOT, "summary.json"),
-    `${JSON.stringify({ providerVersion: providers.version, order, stacks: figures, exceptions: exceptions.length, applied, leftovers, totalSeconds, budgetSeconds, overBudget, failure: failure?.message }, null, 2)}\n`,
+    `${JSON.stringify({ providerVersion: providers.version, order, stacks: figures, interrupted, exceptions: exceptions.length, applied, leftovers, totalSeconds, budgetSeconds, overBudget, failure: failure?.message }, null, 2)}\n`,
   );
   if (failure) {
     log(`\nrehearsal FAILED: ${failure.message}`);
     process.exitCode = 1;
+  } else if (interrupted) {
+    const i = interrupted;
+    log(
+      `\nkill-and-recover passed: killed after ${i.killedAfterSeconds.toFixed(1)} s with ${i.createdBeforeKill} created (state saved: ${i.stateSaved ? "yes" : "no"}); ` +
+        `${i.imports} imported in ${i.importSeconds.toFixed(1)} s, ${i.orphansDeleted} orphans deleted, ${i.reapplyCreated} created by the re-apply; ` +
+        `recovered in ${i.recoverSeconds.toFixed(1)} s (no change planned, nothing outside the state), then destroyed cleanly`,
+    );
   } else {
     log("\nrehearsal passed: every stack applied first time, planned no changes and destroyed cleanly");
   }

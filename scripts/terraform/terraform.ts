@@ -231,6 +231,8 @@ export function terraform(
     logFile: string;
     echo?: boolean /** epoch ms: stop terraform (exit 124) if still running then */;
     deadline?: number;
+    /** Checked on each output chunk: once true, terraform and its providers get SIGKILL (as a CI runner's timeout kills a job). */
+    killWhen?: (output: string) => boolean;
   },
 ): Promise<RunResult> {
   const started = Date.now();
@@ -241,13 +243,21 @@ export function terraform(
     const child = spawn(options.env.TERRAFORM ?? "terraform", ["-chdir=" + options.cwd, ...args], {
       env: options.env,
       stdio: ["ignore", "pipe", "pipe"],
+      // Its own process group, so that a kill reaches the provider plugins too.
+      detached: options.killWhen !== undefined,
     });
     let output = "";
+    let killed = false;
     const onData = (chunk: Buffer) => {
       const text = chunk.toString();
       output += text;
       logStream.write(text);
       if (options.echo) process.stdout.write(text);
+      if (options.killWhen && !killed && options.killWhen(output)) {
+        killed = true;
+        logStream.write("\n[SIGKILL sent to terraform and its providers]\n");
+        process.kill(-child.pid!, "SIGKILL");
+      }
     };
     child.stdout.on("data", onData);
     child.stderr.on("data", onData);
