@@ -8,7 +8,7 @@
  */
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { Context } from "aws-lambda";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { ENV } from "../../src/contracts/functions";
 import { LEDGER_USERS } from "../../src/contracts/ledger";
 import { ConfigError, intEnv, once, requireEnv } from "../shared/env";
@@ -33,7 +33,8 @@ const config = once(() => {
 const secrets = once(() => tracer.captureAWSv3Client(new SecretsManagerClient({ maxAttempts: 3 })));
 
 /** The master secret: JSON with `password` (and optionally `username`). */
-const masterSecret = z.object({ password: z.string().min(1), username: z.string().min(1).optional() });
+const nonEmpty = () => z.string().check(z.minLength(1));
+const masterSecret = z.object({ password: nonEmpty(), username: z.optional(nonEmpty()) });
 type MasterSecret = z.infer<typeof masterSecret>;
 
 /**
@@ -88,7 +89,7 @@ function jsonErrorPosition(text: string): number {
   return low;
 }
 
-const invocation = z.object({ fingerprint: z.string().optional() }).passthrough();
+const invocation = z.looseObject({ fingerprint: z.optional(z.string()) });
 
 export interface MigratorResult {
   applied: string[];

@@ -28,7 +28,7 @@
  * existing entry with the expected outcome as done.
  */
 import { randomBytes } from "node:crypto";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { ID_MAX_LENGTH, ID_PATTERN, TRANSACTION_ID_PATTERN } from "../schemas";
 import type { LedgerConnection, LedgerSql } from "./connection";
 import { LedgerError, LedgerUnavailableError } from "./errors";
@@ -55,18 +55,20 @@ export const REASON_MAX_LENGTH = 255;
 
 export const ledgerEntrySchema = z
   .object({
-    transactionId: z.string().regex(TRANSACTION_ID_PATTERN, { error: "transactionId must be a lower-case UUID" }),
+    transactionId: z.string().check(z.regex(TRANSACTION_ID_PATTERN, { error: "transactionId must be a lower-case UUID" })),
     merchantId: z
       .string()
-      .min(1)
-      .max(ID_MAX_LENGTH)
-      .regex(ID_PATTERN, { error: "merchantId has characters other than letters, digits and _ . : -" }),
-    amount: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
-    currency: z.string().regex(/^[A-Z]{3}$/, { error: "currency must be three upper-case letters" }),
+      .check(
+        z.minLength(1),
+        z.maxLength(ID_MAX_LENGTH),
+        z.regex(ID_PATTERN, { error: "merchantId has characters other than letters, digits and _ . : -" }),
+      ),
+    amount: z.number().check(z.int(), z.positive(), z.maximum(Number.MAX_SAFE_INTEGER)),
+    currency: z.string().check(z.regex(/^[A-Z]{3}$/, { error: "currency must be three upper-case letters" })),
     outcome: z.enum(ENTRY_OUTCOMES),
-    reason: z.string().min(1).max(REASON_MAX_LENGTH).optional(),
+    reason: z.optional(z.string().check(z.minLength(1), z.maxLength(REASON_MAX_LENGTH))),
   })
-  .refine((e) => e.outcome === "POSTED" || e.reason !== undefined, { error: "a REJECTED entry needs a reason", path: ["reason"] });
+  .check(z.refine((e) => e.outcome === "POSTED" || e.reason !== undefined, { error: "a REJECTED entry needs a reason", path: ["reason"] }));
 
 export interface ExistingEntry {
   merchantId: string;
