@@ -6,9 +6,9 @@
  */
 import { randomUUID } from "node:crypto";
 import type mysql from "mysql2/promise";
-import { type LedgerConnection, type LedgerEntryInput, ledgerConnection, postBatch } from "../../lambdas/shared/ledger";
+import { type LedgerConnection, type LedgerEntryInput, postBatch } from "../../lambdas/shared/ledger";
 import { type GlobalLedger, startGlobalLedger } from "../../src/local/global-ledger";
-import type { LedgerEndpoint } from "../../src/local/ledger";
+import { connectLedgerEndpoint, type LedgerEndpoint } from "../../src/local/ledger";
 import { sleep } from "../helpers/observe";
 
 const PRIMARY = "ap-southeast-1";
@@ -18,15 +18,7 @@ let cluster: GlobalLedger;
 const open: LedgerConnection[] = [];
 
 function connect(endpoint: LedgerEndpoint): LedgerConnection {
-  const conn = ledgerConnection({
-    host: endpoint.host,
-    port: endpoint.port,
-    database: endpoint.database,
-    user: endpoint.user,
-    tls: false,
-    auth: { kind: "password", password: endpoint.password },
-    connectTimeoutMs: 1000,
-  });
+  const conn = connectLedgerEndpoint(endpoint);
   open.push(conn);
   return conn;
 }

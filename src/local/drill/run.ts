@@ -308,7 +308,8 @@ export async function runDrill(options: DrillOptions, say: (line: string) => voi
       replication: world.replication.figures(),
       deadLetters: await deadLetters(world),
       processorDeliveries: {
-        primary: delivered(firstPrimary) + delivered(processes.primary),
+        // The primary's compute before the kill, and after the return when it came back.
+        primary: delivered(firstPrimary) + (processes.primary === firstPrimary ? 0 : delivered(processes.primary)),
         dr: delivered(processes.dr),
       },
       marks: journal.marks,
