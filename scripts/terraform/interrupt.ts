@@ -7,6 +7,12 @@
  * delete commands run as printed, the finder again (nothing outside the state), the apply, and a
  * plan that must show no change. Returns the figures; throws on any step that does not go as the
  * runbook says it will.
+ *
+ * With `blindRerun` (REHEARSE_BLIND_RERUN, default on) the unlock is followed by the mistake the
+ * issue saw and the runbook warns against: the apply run again as it is. It fails on every name the
+ * killed run already took, and records in state the second copies of what has no unique name (KMS
+ * key, VPC and its parts, HTTP API); the finder must then tell the operator to delete the first
+ * copies and import the rest. The delete commands run with the AWS CLI (`aws` on PATH).
  */
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
@@ -23,6 +29,8 @@ export interface InterruptFigures {
   /** Whether the killed apply had saved any state. */
   readonly stateSaved: boolean;
   readonly lock: { readonly id: string; readonly who: string; readonly created: string; readonly operation: string };
+  /** The blind re-run, when made: its errors (names taken) and what it created beside the orphans. */
+  readonly blindRerun?: { readonly errors: number; readonly created: number; readonly seconds: number };
   readonly imports: number;
   readonly importSeconds: number;
   readonly orphansDeleted: number;
@@ -44,6 +52,7 @@ export interface InterruptContext {
   /** terraform with exactly these arguments in the stack's directory (logged to its log). */
   readonly terraform: (args: string[], killWhen?: (output: string) => boolean) => Promise<RunResult>;
   readonly killAfterCreated: number;
+  readonly blindRerun: boolean;
 }
 
 export class InterruptFailure extends Error {}
@@ -141,6 +150,18 @@ export async function killAndRecover(ctx: InterruptContext): Promise<InterruptFi
   // 3. Runbook step 2: unlock (no terminal: -force).
   await must("force-unlock", ["force-unlock", "-force", lock.id]);
 
+  // The issue's mistake: the apply again, before looking for orphans.
+  let blindRerun: InterruptFigures["blindRerun"];
+  if (ctx.blindRerun) {
+    const rerun = await ctx.terraform(["apply", "-input=false", "-no-color", "-auto-approve", "-parallelism=30"]);
+    const errors = count(rerun.output, /^│ Error: /gm) || count(rerun.output, /^Error: /gm);
+    blindRerun = { errors, created: count(rerun.output, CREATED), seconds: rerun.ms / 1000 };
+    log(
+      `  ${ctx.stack.padEnd(8)} blind re-run (exit ${rerun.code}) in ${seconds(rerun.ms)}: ${errors} errors, ${blindRerun.created} created beside the orphans (a second KMS key, VPC, HTTP API, ...)`,
+    );
+    if (rerun.code === 0) throw new InterruptFailure(`${ctx.stack}: the blind re-run succeeded: the killed run left nothing that collides`);
+  }
+
   // 4. Runbook steps 3 and 4: the orphan finder, its imports and deletes, as printed.
   const first = await finder("after the kill");
   const lines = first.output.split("\n");
@@ -157,6 +178,8 @@ export async function killAndRecover(ctx: InterruptContext): Promise<InterruptFi
   );
   if (first.code !== 2 || imports.length === 0)
     throw new InterruptFailure(`deploy orphans found nothing to recover after the kill (exit ${first.code})`);
+  if (ctx.blindRerun && deletes.length === 0)
+    throw new InterruptFailure("deploy orphans found no second copy to delete after the blind re-run");
   const importStarted = Date.now();
   for (const i of imports) {
     if (path.resolve(ROOT, i.dir) !== ctx.dir) throw new InterruptFailure(`import line for another directory: ${i.dir}`);
@@ -205,6 +228,7 @@ export async function killAndRecover(ctx: InterruptContext): Promise<InterruptFi
     killedAfterSeconds: killed.ms / 1000,
     stateSaved,
     lock,
+    blindRerun,
     imports: imports.length,
     importSeconds,
     orphansDeleted: deletes.length,
