@@ -58,6 +58,22 @@ export interface InterruptContext {
 export class InterruptFailure extends Error {}
 
 const CREATED = /: Creation complete after/g;
+
+/** The AWS CLI that runs the finder's delete commands: `aws` on PATH, else the pinned one installed into .venv-awscli/. */
+const AWS_CLI_VERSION = "1.45.11";
+async function awsCliPath(): Promise<string> {
+  const onPath = await runCommand("bash", ["-c", "command -v aws"], process.env);
+  if (onPath.code === 0) return "";
+  const venv = path.join(ROOT, ".venv-awscli");
+  const install = await runCommand(
+    "bash",
+    [path.join(ROOT, "scripts/python-tool.sh"), venv, "awscli", AWS_CLI_VERSION, `awscli==${AWS_CLI_VERSION}`, "99"],
+    process.env,
+  );
+  if (install.code !== 0)
+    throw new InterruptFailure(`installing the AWS CLI for the delete commands failed:\n${install.output.slice(-1000)}`);
+  return path.join(venv, "bin");
+}
 const count = (text: string, pattern: RegExp) => (text.match(pattern) ?? []).length;
 
 /** Runs a command (no shell unless asked), with the emulator as every SDK's and the AWS CLI's endpoint. */
@@ -187,8 +203,9 @@ export async function killAndRecover(ctx: InterruptContext): Promise<InterruptFi
   }
   const importSeconds = (Date.now() - importStarted) / 1000;
   log(`  ${ctx.stack.padEnd(8)} imported ${imports.length} resources in ${seconds(importSeconds * 1000)}`);
+  const awsBin = deletes.length ? await awsCliPath() : "";
   for (const command of deletes) {
-    const result = await runCommand("bash", ["-c", command], env);
+    const result = await runCommand("bash", ["-c", command], awsBin ? { ...env, PATH: `${awsBin}:${env.PATH}` } : env);
     writeFileSync(finderLog, `\n$ ${command}\n${result.output}[exit ${result.code}]\n`, { flag: "a" });
     if (result.code !== 0) throw new InterruptFailure(`delete command failed: ${command}\n${result.output.slice(-1000)}`);
   }
