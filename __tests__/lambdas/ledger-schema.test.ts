@@ -37,6 +37,28 @@ async function rootConnection(database?: string) {
 }
 
 describe("ledger migrations", () => {
+  test("0002 indexes journal_entries by posted_at, and running it again (a migration that stopped half way) is a no-op", async () => {
+    const { admin, appUser } = fixture("indexed");
+    await migrate(admin, { database: "m_indexed", appUser });
+    const root = await rootConnection("m_indexed");
+    try {
+      const indexes = async () =>
+        (
+          await rows<{ k: string }>(
+            root,
+            "SELECT DISTINCT INDEX_NAME AS k FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = 'm_indexed' AND TABLE_NAME = 'journal_entries' AND COLUMN_NAME = 'posted_at'",
+          )
+        ).map((r) => r.k);
+      expect(await indexes()).toEqual(["journal_entries_posted_at"]);
+      const second = MIGRATIONS.find((m) => m.name === "0002-entries-by-posted-at")!;
+      for (const statement of second.statements) await root.query(statement);
+      expect(await indexes()).toEqual(["journal_entries_posted_at"]);
+    } finally {
+      await root.end();
+      await admin.close();
+    }
+  });
+
   test("an empty server gets the database, the three tables and the migration record; a re-run applies nothing", async () => {
     const { admin, appUser } = fixture("fresh");
     const first = await migrate(admin, { database: "m_fresh", appUser });

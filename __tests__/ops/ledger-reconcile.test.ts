@@ -27,7 +27,7 @@ import { startRecordingProxy } from "../../src/local/recording-proxy";
 import { getTransaction, makeTransaction } from "../../src/local/seed";
 import type { CliIo } from "../../src/ops/dr/cli";
 import { runDr } from "../../src/ops/dr/cli";
-import { type LedgerConnections, type LedgerEndpoints, reconcileLedger } from "../../src/ops/dr/ledger-reconcile";
+import { type LedgerConnections, type LedgerEndpoints, readEntriesSince, reconcileLedger } from "../../src/ops/dr/ledger-reconcile";
 import { type LedgerRegion, startLedgerRegion } from "../helpers/ledger-region";
 import { type Invoke, loadHandler } from "../helpers/load";
 
@@ -571,4 +571,43 @@ describe("reconcile --ledger on the command line", () => {
     );
     expect(grants).toEqual(Object.fromEntries([...privileges].map(([user, used]) => [user, [...used].sort()])));
   });
+});
+
+test("the ledger's entries since a time are read in pages by (posted_at, id): every entry once, ties across a page boundary included", async () => {
+  const paging = await startLocalLedger({ server: ledger.server, database: "paging_test" });
+  const reader = connectLocalLedger(paging, "reader");
+  const db = await mysql.createConnection({
+    host: paging.host,
+    port: paging.port,
+    user: paging.server.rootUser,
+    password: paging.server.rootPassword,
+    database: paging.database,
+  });
+  try {
+    // 2,300 entries over two instants: 1,200 share the first (a tie that spans a page of 1,000), and one before the window.
+    const at = (i: number) =>
+      i === 0 ? "2030-01-01 23:59:59.000000" : i <= 1200 ? "2030-01-02 00:00:00.000000" : "2030-01-02 00:00:01.000000";
+    const values = Array.from({ length: 2301 }, (_, i) => [
+      randomUUID(),
+      "merchant-001",
+      100,
+      "SGD",
+      "REJECTED",
+      "paging",
+      "ap-southeast-2",
+      "0123456789abcdef0123456789abcdef",
+      at(i),
+    ]);
+    await db.query(
+      "INSERT INTO journal_entries (transaction_id, merchant_id, amount, currency, outcome, reason, region, batch_id, posted_at) VALUES ?",
+      [values],
+    );
+    const read = await readEntriesSince(reader, new Date("2030-01-02T00:00:00Z"));
+    expect(read).toHaveLength(2300);
+    expect(new Set(read.map((e) => e.transactionId)).size).toBe(2300);
+    expect(read.map((e) => e.transactionId)).not.toContain(values[0]![0]);
+  } finally {
+    await db.end();
+    await reader.close();
+  }
 });

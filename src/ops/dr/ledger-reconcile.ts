@@ -46,8 +46,7 @@ export const DEFAULT_REPOST_BATCH = 100;
 const READ_CHUNK = 500;
 const PAGE = 1000;
 /**
- * A statement of the reads may take long: `journal_entries` has no index on posted_at, so the
- * read of entries since `since` walks the table by primary key (on a reader, never the writer).
+ * A statement of the reads may take long on a large ledger (on a reader, never the writer).
  */
 export const LEDGER_READ_TIMEOUT_MS = 120_000;
 
@@ -202,22 +201,28 @@ const entryOf = (r: EntryRow): LedgerEntry => ({
   postedAt: fromDatetime(r.posted_at),
 });
 
-/** Entries posted since `since`, a page at a time by primary key (bounded statements and memory). */
+/**
+ * Entries posted since `since`, a page at a time in (posted_at, id) order: the posted_at index
+ * (migration 0002) finds the first page and keeps each bounded.
+ */
 export async function readEntriesSince(connection: LedgerConnection, since: Date): Promise<LedgerEntry[]> {
   const entries: LedgerEntry[] = [];
-  let after = "0";
-  for (;;) {
+  let after: { postedAt: string; id: string } = { postedAt: toDatetime(since), id: "0" };
+  for (let first = true; ; first = false) {
     const rows = await connection.session(
       (sql) =>
         sql.query<EntryRow[]>(
-          `SELECT ${ENTRY_COLUMNS} FROM journal_entries WHERE id > CAST(? AS UNSIGNED) AND posted_at >= ? ORDER BY id LIMIT ${PAGE}`,
-          [after, toDatetime(since)],
+          `SELECT ${ENTRY_COLUMNS}, DATE_FORMAT(posted_at, '%Y-%m-%d %H:%i:%s.%f') AS posted_key FROM journal_entries
+           WHERE posted_at ${first ? ">=" : ">"} ? OR (posted_at = ? AND id > CAST(? AS UNSIGNED))
+           ORDER BY posted_at, id LIMIT ${PAGE}`,
+          [after.postedAt, after.postedAt, after.id],
         ),
       "reading ledger entries posted since",
     );
     entries.push(...rows.map(entryOf));
     if (rows.length < PAGE) return entries;
-    after = String(rows[rows.length - 1]!.id);
+    const last = rows[rows.length - 1]! as EntryRow & { posted_key: string };
+    after = { postedAt: last.posted_key, id: String(last.id) };
   }
 }
 

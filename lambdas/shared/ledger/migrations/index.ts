@@ -5,11 +5,12 @@
  */
 import { createHash } from "node:crypto";
 import { ledgerSchema } from "./0001-ledger-schema";
+import { entriesByPostedAt } from "./0002-entries-by-posted-at";
 import type { LedgerMigration } from "./types";
 
 export type { LedgerMigration } from "./types";
 
-export const MIGRATIONS: readonly LedgerMigration[] = [ledgerSchema];
+export const MIGRATIONS: readonly LedgerMigration[] = [ledgerSchema, entriesByPostedAt];
 
 /** SHA-256 of one migration's name and SQL: stored when applied, to notice later edits. */
 export function migrationChecksum(migration: LedgerMigration): string {
