@@ -597,10 +597,10 @@ describe("deployment packages", () => {
       const write = (answer: string) =>
         writeFileSync(path.join(lambdas, "probe", "index.ts"), `export const handler = async () => "${answer}";\n`);
       write("one");
-      const first = bundleHandler("probe", path.join(work, "out1"), lambdas);
-      const again = bundleHandler("probe", path.join(work, "out2"), lambdas);
+      const first = bundleHandler("probe", { outRoot: path.join(work, "out1"), lambdasRoot: lambdas });
+      const again = bundleHandler("probe", { outRoot: path.join(work, "out2"), lambdasRoot: lambdas });
       write("two");
-      const changed = bundleHandler("probe", path.join(work, "out3"), lambdas);
+      const changed = bundleHandler("probe", { outRoot: path.join(work, "out3"), lambdasRoot: lambdas });
       expect(again.zipSha256).toBe(first.zipSha256);
       expect(changed.zipSha256).not.toBe(first.zipSha256);
     } finally {

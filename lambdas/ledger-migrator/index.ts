@@ -14,6 +14,7 @@ import { LEDGER_USERS } from "../../src/contracts/ledger";
 import { ConfigError, intEnv, once, requireEnv } from "../shared/env";
 import { ledgerConnection } from "../shared/ledger";
 import { MIGRATIONS_HASH, migrate } from "../shared/ledger/migrate";
+import { passwordTls } from "../shared/ledger-config";
 import { instrumented, logger, tracer } from "../shared/runtime";
 
 const config = once(() => {
@@ -25,8 +26,9 @@ const config = once(() => {
     database: requireEnv(ENV.dbName),
     secretArn: requireEnv(ENV.dbMasterSecretArn),
     masterUsername: requireEnv(ENV.dbMasterUsername),
-    // In AWS: TLS to Aurora and an IAM-authenticated app user. Locally (tests): no TLS, a password.
+    // In AWS: TLS to Aurora and an IAM-authenticated app user. Locally (tests): a password, TLS when asked for.
     aws: mode === "iam",
+    tls: mode === "iam" || passwordTls(),
   };
 });
 
@@ -111,7 +113,7 @@ export const handler = instrumented(async (event: unknown, _context: Context): P
     host: cfg.host,
     port: cfg.port,
     user: master.username ?? cfg.masterUsername,
-    tls: cfg.aws,
+    tls: cfg.tls,
     auth: { kind: "password", password: master.password },
   });
   try {

@@ -16,7 +16,7 @@ import { type NotificationMessage, notificationMessageSchema, parseRecord } from
 const config = once(() => ({ topicArn: requireEnv(ENV.notificationTopicArn) }));
 
 function parse(record: SQSRecord): NotificationMessage {
-  return parseRecord(record, notificationMessageSchema, "notification", (message) => new Error(message));
+  return parseRecord(record, notificationMessageSchema(), "notification", (message) => new Error(message));
 }
 
 export function subjectFor(n: NotificationMessage): string {

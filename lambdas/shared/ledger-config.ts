@@ -21,6 +21,14 @@ export function ledgerConfigFromEnv(endpoint: string = ENV.dbWriterEndpoint): Le
     if (regions.length === 0) throw new ConfigError(`Missing environment variable ${ENV.dbIamRegions}`);
     return { ...base, tls: true, auth: { kind: "iam", regions } };
   }
-  if (mode === "password") return { ...base, tls: false, auth: { kind: "password", password: requireEnv(ENV.dbPassword) } };
+  if (mode === "password") return { ...base, tls: passwordTls(), auth: { kind: "password", password: requireEnv(ENV.dbPassword) } };
   throw new ConfigError(`Invalid environment variable ${ENV.dbAuthMode}: "${mode}" (expected iam or password)`);
+}
+
+/** TLS with a password (IAM always has it): only when asked for. */
+export function passwordTls(): boolean {
+  const value = optionalEnv(ENV.dbTls) ?? "false";
+  if (value !== "true" && value !== "false")
+    throw new ConfigError(`Invalid environment variable ${ENV.dbTls}: "${value}" (expected true or false)`);
+  return value === "true";
 }

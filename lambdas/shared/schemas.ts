@@ -8,6 +8,7 @@
 import type { SQSRecord } from "aws-lambda";
 import { en } from "zod/locales";
 import * as z from "zod/mini";
+import { once } from "./env";
 
 z.config(en());
 
@@ -76,38 +77,45 @@ export type PaymentRequest = z.infer<ReturnType<typeof paymentRequestSchema>>;
 export const TRANSACTION_STATUSES = ["RECEIVED", "PROCESSED", "FAILED"] as const;
 export type TransactionStatus = (typeof TRANSACTION_STATUSES)[number];
 
-/** The body of a transaction-queue message (written by the gateway, read by the processor). */
 const boundedId = () => z.string().check(z.minLength(1), z.maxLength(ID_MAX_LENGTH));
 const positiveInt = () => z.number().check(z.int(), z.positive());
 const currencyCode = () => z.string().check(z.regex(/^[A-Z]{3}$/));
 
-export const transactionMessageSchema = z.object({
-  transaction_id: z.string().check(z.regex(TRANSACTION_ID_PATTERN)),
-  idempotency_key: z.string().check(z.regex(IDEMPOTENCY_KEY_PATTERN)),
-  merchant_id: boundedId(),
-  customer_id: boundedId(),
-  session_id: boundedId(),
-  amount: positiveInt(),
-  currency: currencyCode(),
-  metadata: z.optional(z.record(z.string(), z.string())),
-  status: z.literal("RECEIVED"),
-  created_at: z.string().check(z.minLength(1)),
-});
-export type TransactionMessage = z.infer<typeof transactionMessageSchema>;
+/**
+ * The body of a transaction-queue message (written by the gateway, read by the processor). Built
+ * on first use, like the notification's: a handler that only writes messages never builds it.
+ */
+export const transactionMessageSchema = once(() =>
+  z.object({
+    transaction_id: z.string().check(z.regex(TRANSACTION_ID_PATTERN)),
+    idempotency_key: z.string().check(z.regex(IDEMPOTENCY_KEY_PATTERN)),
+    merchant_id: boundedId(),
+    customer_id: boundedId(),
+    session_id: boundedId(),
+    amount: positiveInt(),
+    currency: currencyCode(),
+    metadata: z.optional(z.record(z.string(), z.string())),
+    status: z.literal("RECEIVED"),
+    created_at: z.string().check(z.minLength(1)),
+  }),
+);
+export type TransactionMessage = z.infer<ReturnType<typeof transactionMessageSchema>>;
 
 /** The body of a notification-queue message (written by the processor). */
-export const notificationMessageSchema = z.object({
-  type: z.literal("transaction.status_changed"),
-  transaction_id: z.string().check(z.regex(TRANSACTION_ID_PATTERN)),
-  merchant_id: z.string().check(z.minLength(1)),
-  customer_id: z.string().check(z.minLength(1)),
-  status: z.enum(["PROCESSED", "FAILED"]),
-  amount: positiveInt(),
-  currency: currencyCode(),
-  failure_reason: z.optional(z.string()),
-  occurred_at: z.string().check(z.minLength(1)),
-});
-export type NotificationMessage = z.infer<typeof notificationMessageSchema>;
+export const notificationMessageSchema = once(() =>
+  z.object({
+    type: z.literal("transaction.status_changed"),
+    transaction_id: z.string().check(z.regex(TRANSACTION_ID_PATTERN)),
+    merchant_id: z.string().check(z.minLength(1)),
+    customer_id: z.string().check(z.minLength(1)),
+    status: z.enum(["PROCESSED", "FAILED"]),
+    amount: positiveInt(),
+    currency: currencyCode(),
+    failure_reason: z.optional(z.string()),
+    occurred_at: z.string().check(z.minLength(1)),
+  }),
+);
+export type NotificationMessage = z.infer<ReturnType<typeof notificationMessageSchema>>;
 
 /** Field name for the first issue of a zod error (unknown keys name the key itself). */
 export function firstIssue(error: z.core.$ZodError, input?: unknown): { field: string | undefined; message: string } {

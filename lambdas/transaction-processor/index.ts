@@ -134,7 +134,7 @@ async function loadItems(ids: readonly string[]): Promise<Map<string, Transactio
 }
 
 function parseMessage(record: SQSRecord): TransactionMessage {
-  return parseRecord(record, transactionMessageSchema, "message", (message) => new PoisonMessageError(message));
+  return parseRecord(record, transactionMessageSchema(), "message", (message) => new PoisonMessageError(message));
 }
 
 function notificationOf(item: TransactionItem): NotificationMessage {

@@ -1,7 +1,8 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { benchBundles, benchGateway, benchProcessor } from "./lambdas";
+import { benchBundles } from "./bundles";
+import { benchGateway, benchProcessor } from "./lambdas";
 import { benchOutbox } from "./outbox";
 import { benchReplicator } from "./replicator";
 import { type BenchRow, printTable, ROOT, summarize } from "./stats";

@@ -1,17 +1,14 @@
 /**
- * Lambda benchmarks: bundle size and cold init per handler, gateway latency/throughput against
- * the local emulators (with the raw-SDK floor), and processor throughput.
+ * Lambda benchmarks: gateway latency/throughput against the local emulators (with the raw-SDK
+ * floor), and processor throughput. Package sizes and cold init: ./bundles.ts.
  *
- *   npx tsx scripts/bench/lambdas.ts            # all three, printed as a table
+ *   npx tsx scripts/bench/lambdas.ts            # both, printed as a table
  *   BENCH_GATEWAY_REQUESTS=500 npx tsx scripts/bench/lambdas.ts
  *
  * Every function returns BenchRow[] (scripts/bench/stats.ts) so scripts/bench/index.ts can add them.
  * Figures from emulators are relative (dynalite/fauxqs on the same box), not AWS latencies.
  */
-import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import * as path from "node:path";
 import {
   type AttributeValue,
@@ -31,15 +28,12 @@ import {
 } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { build } from "esbuild";
-import { zipSync } from "fflate";
 import type { HttpEvent, HttpResult } from "../../lambdas/shared/http";
 import { type LedgerStats, postBatch } from "../../lambdas/shared/ledger";
 import type { TransactionMessage } from "../../lambdas/shared/schemas";
 import { TRANSACTIONS_PATH } from "../../src/contracts/api";
 import { ENV, FUNCTIONS } from "../../src/contracts/functions";
 import { newApiKey } from "../../src/contracts/merchant-keys";
-import { bundleHandler } from "../../src/infra/compute/bundling";
 import { applyEnv, type Emulators, startEmulators } from "../../src/local/emulators";
 import { fakeContext, httpApiEvent, paymentBody, sqsEvent, sqsRecord } from "../../src/local/lambda-events";
 import { connectLocalLedger, type LocalLedger, startLocalLedger } from "../../src/local/ledger";
@@ -47,105 +41,10 @@ import { startRecordingProxy } from "../../src/local/recording-proxy";
 import { seedTransactions } from "../../src/local/seed";
 import { type BenchRow, printTable, ROOT, summarize } from "./stats";
 
-export const HANDLERS = Object.values(FUNCTIONS).map((fn) => fn.handler);
-const INIT_RUNS = Number(process.env.BENCH_INIT_RUNS ?? 5);
 const GATEWAY_REQUESTS = Number(process.env.BENCH_GATEWAY_REQUESTS ?? 2000);
 const PROCESSOR_CONCURRENCY = Number(process.env.BENCH_PROCESSOR_CONCURRENCY ?? 5);
 const GATEWAY_MAX_MS = Number(process.env.BENCH_GATEWAY_MAX_MS ?? 20_000);
 const PROCESSOR_MESSAGES = Number(process.env.BENCH_PROCESSOR_MESSAGES ?? 2000);
-
-/** Dummy values: enough for every handler's config, never contacted during init. */
-const DUMMY_ENV: Record<string, string> = {
-  AWS_REGION: "ap-southeast-1",
-  AWS_ACCESS_KEY_ID: "x",
-  AWS_SECRET_ACCESS_KEY: "x",
-  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-  [ENV.logLevel]: "SILENT",
-  [ENV.transactionsTable]: "t",
-  [ENV.merchantKeysTable]: "k",
-  [ENV.authCacheTtlSeconds]: "60",
-  [ENV.transactionQueueUrl]: "https://sqs.ap-southeast-1.amazonaws.com/000000000000/q",
-  [ENV.notificationQueueUrl]: "https://sqs.ap-southeast-1.amazonaws.com/000000000000/n",
-  [ENV.notificationTopicArn]: "arn:aws:sns:ap-southeast-1:000000000000:t",
-  [ENV.transactionLogBucket]: "b",
-};
-
-/** Zips the given folders (relative to ROOT) in-process, skipping nested node_modules; returns bytes. */
-function zipFolders(folders: string[]): number {
-  const files: Record<string, Uint8Array> = {};
-  const walk = (rel: string, depthInModules: number): void => {
-    for (const entry of readdirSync(path.join(ROOT, rel), { withFileTypes: true })) {
-      const child = path.join(rel, entry.name);
-      if (entry.isDirectory()) {
-        if (entry.name === "node_modules" && depthInModules > 0) continue;
-        walk(child, depthInModules + (entry.name === "node_modules" ? 1 : 0));
-      } else if (entry.isFile()) {
-        files[child] = readFileSync(path.join(ROOT, child));
-      }
-    }
-  };
-  for (const folder of folders) walk(folder, folder.startsWith("node_modules") ? 1 : 0);
-  return zipSync(files, { level: 9 }).byteLength;
-}
-
-/** ms from process start (performance.timeOrigin) until require() of the bundle returned. */
-function coldInitMs(bundleFile: string): number {
-  const script = `require(${JSON.stringify(bundleFile)}); process.stdout.write(String(performance.now()));`;
-  const res = spawnSync(process.execPath, ["-e", script], { env: { PATH: process.env.PATH ?? "", ...DUMMY_ENV }, encoding: "utf8" });
-  if (res.status !== 0) throw new Error(`cold init of ${bundleFile} failed: ${res.stderr}`);
-  return Number(res.stdout);
-}
-
-/** Node's own start-up, for reference: the same measure with an empty script. */
-function emptyInitMs(): number {
-  const res = spawnSync(process.execPath, ["-e", "process.stdout.write(String(performance.now()))"], { encoding: "utf8" });
-  return Number(res.stdout);
-}
-
-export async function benchBundles(): Promise<BenchRow[]> {
-  const outRoot = mkdtempSync(path.join(tmpdir(), "bench-bundles-"));
-  const rows: BenchRow[] = [];
-  try {
-    rows.push(summarize("node -e '' start-up (reference)", "ms", Array.from({ length: INIT_RUNS }, emptyInitMs)));
-    for (const handler of HANDLERS) {
-      const bundle = bundleHandler(handler, outRoot);
-      rows.push(summarize(`${handler}: bundle index.js`, "KB", [bundle.bytes / 1024]));
-      rows.push(summarize(`${handler}: deployment zip`, "KB", [bundle.zipBytes / 1024], "< 300"));
-      const file = path.join(bundle.directory, "index.js");
-      const inits = Array.from({ length: INIT_RUNS }, () => coldInitMs(file));
-      rows.push(summarize(`${handler}: cold init (process start -> require done)`, "ms", inits, "< 150"));
-    }
-    rows.push(await gatewayUnbundledBaseline());
-  } finally {
-    rmSync(outRoot, { recursive: true, force: true });
-  }
-  return rows;
-}
-
-/**
- * Baseline: what shipping the gateway unbundled would weigh. Approximation: esbuild's metafile
- * lists every file the gateway reaches; each package those files belong to is zipped whole (as
- * a node_modules deploy ships it, minus nested node_modules), plus the lambdas/ sources.
- */
-async function gatewayUnbundledBaseline(): Promise<BenchRow> {
-  const result = await build({
-    entryPoints: [path.join(ROOT, "lambdas", FUNCTIONS.gateway.handler, "index.ts")],
-    bundle: true,
-    platform: "node",
-    target: "node22",
-    write: false,
-    metafile: true,
-    logLevel: "silent",
-    mainFields: ["module", "main"],
-  });
-  const packages = new Set<string>();
-  for (const input of Object.keys(result.metafile.inputs)) {
-    const m = /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
-    if (m) packages.add(`node_modules/${m[1]}`);
-  }
-  const bytes = zipFolders(["lambdas", ...[...packages].sort()]);
-  return summarize(`payment-gateway: unbundled zip baseline (${packages.size} packages reached, whole)`, "KB", [bytes / 1024]);
-}
 
 /** Loads a handler's module fresh (as a new container would: its own clients and connection), after env is set. */
 function freshModule<M>(name: string): M {
@@ -629,7 +528,7 @@ export async function benchProcessor(): Promise<BenchRow[]> {
 }
 
 async function main(): Promise<void> {
-  const rows = [...(await benchBundles()), ...(await benchGateway()), ...(await benchProcessor())];
+  const rows = [...(await benchGateway()), ...(await benchProcessor())];
   printTable(rows);
 }
 

@@ -11,6 +11,8 @@ export interface BenchRow {
   max: number;
   runs: number;
   target?: string;
+  /** What the figure is made of (results.json only). */
+  detail?: string;
 }
 
 export function summarize(name: string, unit: string, values: number[], target?: string): BenchRow {

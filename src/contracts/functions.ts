@@ -42,6 +42,11 @@ export const ENV = {
   /** Regions whose writer an IAM token may be signed for, in the order to try them. */
   dbIamRegions: "DB_IAM_REGIONS",
   dbPassword: "DB_PASSWORD",
+  /**
+   * With "password": "true" connects over TLS verified against the package's RDS CAs, as "iam"
+   * always does (the tests of the built packages). Never turns TLS off.
+   */
+  dbTls: "DB_TLS",
   dbMasterSecretArn: "DB_MASTER_SECRET_ARN",
   dbMasterUsername: settingEnv("dbMasterUsername"),
   healthCheckTimeoutMs: "HEALTH_CHECK_TIMEOUT_MS",
@@ -155,7 +160,7 @@ export const FUNCTIONS = {
       "dbUser",
       "dbAuthMode",
     ],
-    optional: ["dbIamRegions", "dbPassword"],
+    optional: ["dbIamRegions", "dbPassword", "dbTls"],
     eventSource: { queue: "transaction", batchSize: 10, maximumBatchingWindowSeconds: 1 },
   }),
   notifier: defineFunction({
@@ -173,7 +178,7 @@ export const FUNCTIONS = {
     description: "Answers GET /balances: the authenticated merchant's balance per currency, from the ledger",
     timeoutSeconds: 10,
     required: ["merchantKeysTable", "authCacheTtlSeconds", "dbReaderEndpoint", "dbPort", "dbName", "dbUser", "dbAuthMode"],
-    optional: ["corsAllowOrigin", "dbIamRegions", "dbPassword"],
+    optional: ["corsAllowOrigin", "dbIamRegions", "dbPassword", "dbTls"],
   }),
   migrator: defineFunction({
     handler: "ledger-migrator",
@@ -181,7 +186,7 @@ export const FUNCTIONS = {
     description: "Applies the ledger's schema migrations and creates its database users (invoked by Terraform at deploy)",
     timeoutSeconds: 120,
     required: ["dbWriterEndpoint", "dbPort", "dbName", "dbMasterSecretArn", "dbMasterUsername", "dbAuthMode"],
-    optional: ["dbPassword"],
+    optional: ["dbPassword", "dbTls"],
   }),
   health: defineFunction({
     handler: "health",

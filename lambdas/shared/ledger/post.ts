@@ -29,6 +29,7 @@
  */
 import { randomBytes } from "node:crypto";
 import * as z from "zod/mini";
+import { once } from "../env";
 import { ID_MAX_LENGTH, ID_PATTERN, TRANSACTION_ID_PATTERN } from "../schemas";
 import type { LedgerConnection, LedgerSql } from "./connection";
 import { LedgerError, LedgerUnavailableError } from "./errors";
@@ -53,22 +54,27 @@ export interface LedgerEntryInput {
 export const REGION_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;
 export const REASON_MAX_LENGTH = 255;
 
-export const ledgerEntrySchema = z
-  .object({
-    transactionId: z.string().check(z.regex(TRANSACTION_ID_PATTERN, { error: "transactionId must be a lower-case UUID" })),
-    merchantId: z
-      .string()
-      .check(
-        z.minLength(1),
-        z.maxLength(ID_MAX_LENGTH),
-        z.regex(ID_PATTERN, { error: "merchantId has characters other than letters, digits and _ . : -" }),
-      ),
-    amount: z.number().check(z.int(), z.positive(), z.maximum(Number.MAX_SAFE_INTEGER)),
-    currency: z.string().check(z.regex(/^[A-Z]{3}$/, { error: "currency must be three upper-case letters" })),
-    outcome: z.enum(ENTRY_OUTCOMES),
-    reason: z.optional(z.string().check(z.minLength(1), z.maxLength(REASON_MAX_LENGTH))),
-  })
-  .check(z.refine((e) => e.outcome === "POSTED" || e.reason !== undefined, { error: "a REJECTED entry needs a reason", path: ["reason"] }));
+/** Built on first use: the balance reader and the migrator import this module and never post. */
+export const ledgerEntrySchema = once(() =>
+  z
+    .object({
+      transactionId: z.string().check(z.regex(TRANSACTION_ID_PATTERN, { error: "transactionId must be a lower-case UUID" })),
+      merchantId: z
+        .string()
+        .check(
+          z.minLength(1),
+          z.maxLength(ID_MAX_LENGTH),
+          z.regex(ID_PATTERN, { error: "merchantId has characters other than letters, digits and _ . : -" }),
+        ),
+      amount: z.number().check(z.int(), z.positive(), z.maximum(Number.MAX_SAFE_INTEGER)),
+      currency: z.string().check(z.regex(/^[A-Z]{3}$/, { error: "currency must be three upper-case letters" })),
+      outcome: z.enum(ENTRY_OUTCOMES),
+      reason: z.optional(z.string().check(z.minLength(1), z.maxLength(REASON_MAX_LENGTH))),
+    })
+    .check(
+      z.refine((e) => e.outcome === "POSTED" || e.reason !== undefined, { error: "a REJECTED entry needs a reason", path: ["reason"] }),
+    ),
+);
 
 export interface ExistingEntry {
   merchantId: string;
@@ -123,7 +129,7 @@ function prepare(entries: readonly LedgerEntryInput[]): { valid: LedgerEntryInpu
   const byId = new Map<string, LedgerEntryInput>();
   for (const entry of entries) {
     const id = typeof entry?.transactionId === "string" ? entry.transactionId : String(entry?.transactionId);
-    const parsed = ledgerEntrySchema.safeParse(entry);
+    const parsed = ledgerEntrySchema().safeParse(entry);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       results.set(id, { status: "invalid", posted: false, message: `${issue?.path.join(".") || "entry"}: ${issue?.message}` });

@@ -52,6 +52,7 @@ export class LedgerMigrator extends Construct {
       // One migration at a time: the deploy invokes it once.
       reservedConcurrency: 1,
       vpc: props.vpc,
+      databaseRegions: database.regions,
     });
     this.function.addToPolicy({
       Sid: "ReadMasterSecret",

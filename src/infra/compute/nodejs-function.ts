@@ -22,6 +22,11 @@ export interface NodejsFunctionProps {
   readonly memoryMb: number;
   readonly reservedConcurrency: number;
   readonly vpc: FunctionVpcPlacement;
+  /**
+   * Regions whose Aurora clusters the function connects to: their RDS root CAs are bundled as the
+   * only certificates its ledger connections trust. Required for a function that uses the ledger.
+   */
+  readonly databaseRegions?: readonly string[];
 }
 
 /**
@@ -47,7 +52,7 @@ export class NodejsFunction extends Construct implements IGrantable {
     this.contract = contract;
     const functionName = naming.function(contract.handler);
 
-    const bundle = bundleHandler(contract.handler);
+    const bundle = bundleHandler(contract.handler, { databaseRegions: props.databaseRegions });
     this.asset = new TerraformAsset(this, "code", {
       path: bundle.zipFile,
       type: AssetType.FILE,

@@ -116,6 +116,8 @@ export class PaymentFunctions extends Construct {
         memoryMb: props.memoryMb,
         reservedConcurrency: options.reservedConcurrency ?? props.reservedConcurrency,
         vpc: options.vpc ?? placement,
+        // The ledger clients trust only these regions' RDS CAs (the others ignore it).
+        databaseRegions: database.regions,
       });
 
     this.gateway = make(
