@@ -192,7 +192,7 @@ export function report(
     `Stack ${stackName} (${stack.region}), state ${state.source}: ${state.exists ? `${state.resources.size} resource(s) held` : "NO STATE (nothing saved yet)"}; ${held} found copies are held by it.`,
   ];
   if (imports.length) {
-    lines.push("", `Import (${imports.length}): the state does not hold these; run each line, or run none and delete them instead:`);
+    lines.push("", `Import (${imports.length}): the state does not hold these; run each line (one terraform run each), then the deletes:`);
     for (const d of imports) lines.push(`  ${importLine(stack.dir, d.address!, d.found.importId)}    # ${d.region}: ${d.found.label}`);
   }
   if (deletes.length) {
