@@ -7,9 +7,10 @@
  * a run stopped half way through a migration (MySQL commits each DDL statement on its own).
  * An applied migration whose SQL has changed since is refused rather than silently skipped.
  *
- * Kept apart from the posting code: umzug is only bundled into the migrator.
+ * Kept apart from the posting code: umzug is only bundled into the migrator, and loaded only when a
+ * migration is pending (a re-run, the usual deploy, never evaluates it).
  */
-import { Umzug, type UmzugStorage } from "umzug";
+import type { UmzugStorage } from "umzug";
 import type { LedgerConnection, LedgerSql } from "./connection";
 import { LedgerError } from "./errors";
 import { type LedgerMigration, MIGRATIONS, MIGRATIONS_HASH, migrationChecksum } from "./migrations";
@@ -150,23 +151,29 @@ export async function migrate(connection: LedgerConnection, options: MigrateOpti
           throw new LedgerError(`Migration ${row.name} was changed after it was applied; add a new migration instead`);
       }
 
-      const umzug = new Umzug<LedgerSql>({
-        migrations: MIGRATIONS.map((m: LedgerMigration) => ({
-          name: m.name,
-          up: async ({ context }) => {
-            for (const statement of m.statements) await context.query(statement);
-          },
-        })),
-        context: sql,
-        storage: migrationTable(sql, checksums),
-        logger: undefined,
-      });
-      const applied = (await umzug.up()).map((m) => m.name);
-      for (const name of applied) log("ledger migration applied", { name });
+      const recordedNames = new Set(recorded.map((row) => row.name));
+      let applied: string[] = [];
+      if (MIGRATIONS.some((m) => !recordedNames.has(m.name))) {
+        const { Umzug } = await import("umzug");
+        const umzug = new Umzug<LedgerSql>({
+          migrations: MIGRATIONS.map((m: LedgerMigration) => ({
+            name: m.name,
+            up: async ({ context }) => {
+              for (const statement of m.statements) await context.query(statement);
+            },
+          })),
+          context: sql,
+          storage: migrationTable(sql, checksums),
+          logger: undefined,
+        });
+        applied = (await umzug.up()).map((m) => m.name);
+        for (const name of applied) log("ledger migration applied", { name });
+      }
 
       await ensureUser(sql, database, appUser, ["SELECT", "INSERT"]);
       if (options.readUser) await ensureUser(sql, database, options.readUser, ["SELECT"]);
-      const executed = (await umzug.executed()).map((m) => m.name);
+      // As umzug lists them: the known migrations that are recorded, in their order.
+      const executed = MIGRATIONS.filter((m) => recordedNames.has(m.name) || applied.includes(m.name)).map((m) => m.name);
       return { applied, executed, hash: MIGRATIONS_HASH };
     } finally {
       await sql.query("SELECT RELEASE_LOCK(?)", [LOCK_NAME]).catch(() => undefined);
