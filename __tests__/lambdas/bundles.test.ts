@@ -11,6 +11,9 @@
  * host name is verified. These packages are the same build with the local CA in place of the RDS
  * CAs; the deployed build, which trusts only its regions' RDS CAs, refuses this server.
  *
+ * The other packages (gateway, notifier, health, sweeper) run as deployed against the emulators:
+ * the SDK's credential chain and X-Ray's patchers they leave out are not on their paths either.
+ *
  * One MariaDB, one set of emulators and one moto server (Secrets Manager, for the migrator) for
  * the file; the packages are built once (and kept on disk while the sources do not change).
  */
@@ -19,17 +22,18 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import type { APIGatewayProxyStructuredResultV2, SQSBatchResponse } from "aws-lambda";
 import mysql from "mysql2/promise";
 import { ledgerConnection, postBatch } from "../../lambdas/shared/ledger";
 import { MIGRATIONS_HASH } from "../../lambdas/shared/ledger/migrate";
 import { type Moto, startMoto } from "../../scripts/terraform/moto";
 import { deploymentConfig } from "../../src/contracts/context";
-import { ENV, environmentOf, FUNCTIONS } from "../../src/contracts/functions";
+import { ENV, environmentOf, FUNCTIONS, type FunctionContract } from "../../src/contracts/functions";
 import { regionalRdsCertificates } from "../../src/infra/compute/bundle-plugins";
 import { type Bundle, bundleHandler } from "../../src/infra/compute/bundling";
 import { type Emulators, startEmulators } from "../../src/local/emulators";
-import { httpApiEvent, sqsEvent, sqsRecord } from "../../src/local/lambda-events";
+import { httpApiEvent, paymentBody, sqsEvent, sqsRecord } from "../../src/local/lambda-events";
 import { type LocalLedger, startLocalLedger } from "../../src/local/ledger";
 import { type MariaDb, type ServerTls, startMariaDb } from "../../src/local/mariadb";
 import { getTransaction, seedTransactions } from "../../src/local/seed";
@@ -50,8 +54,9 @@ let moto: Moto;
 let secretArn: string;
 /** Unpacked packages, built to trust the local CA. */
 const packages: Record<"processor" | "balances" | "migrator", string> = { processor: "", balances: "", migrator: "" };
-/** The deployed processor package: the RDS CAs of the configured regions. */
+/** Deployed packages (the RDS CAs of the configured regions): the processor's, and those without a ledger. */
 let deployedProcessor: string;
+const deployed: Record<"gateway" | "notifier" | "health" | "sweeper", string> = { gateway: "", notifier: "", health: "", sweeper: "" };
 const unpacked: string[] = [];
 
 const built = (bundle: Bundle) => {
@@ -78,7 +83,10 @@ beforeAll(async () => {
   packages.balances = built(bundleHandler(FUNCTIONS.balances.handler, testBuild));
   packages.migrator = built(bundleHandler(FUNCTIONS.migrator.handler, testBuild));
   const config = deploymentConfig();
-  deployedProcessor = built(bundleHandler(FUNCTIONS.processor.handler, { databaseRegions: [config.primaryRegion, config.drRegion] }));
+  const deployedBuild = { databaseRegions: [config.primaryRegion, config.drRegion] };
+  deployedProcessor = built(bundleHandler(FUNCTIONS.processor.handler, deployedBuild));
+  for (const name of ["gateway", "notifier", "health", "sweeper"] as const)
+    deployed[name] = built(bundleHandler(FUNCTIONS[name].handler, deployedBuild));
   [server, emu, moto] = await starting;
 
   ledger = await startLocalLedger({ server, database: "bundle_ledger", user: "bundle_app", readUser: "bundle_reader" });
@@ -157,6 +165,12 @@ const balancesEnv = () =>
       dbTls: "true",
     }),
   );
+
+/** A function's own variables as the emulators' environment sets them (src/local/emulators.ts). */
+function contractEnv(contract: FunctionContract): Record<string, string> {
+  const names = [...contract.required, ...contract.optional].map((key) => ENV[key]);
+  return Object.fromEntries(names.flatMap((name) => (emu.baseEnv[name] === undefined ? [] : [[name, emu.baseEnv[name]!]])));
+}
 
 const logText = (run: { logs: ReadonlyArray<Record<string, unknown>> }) => JSON.stringify(run.logs);
 
@@ -329,4 +343,77 @@ test("the host name is verified: a certificate from the same CA for another name
   }
   const { run: restored } = await balancesFor("bundle-renamed", key);
   expect(restored.result?.statusCode).toBe(200);
+});
+
+describe("the packages without a ledger, as deployed", () => {
+  test("the gateway's package accepts a payment: 202, the item stored, the message queued", async () => {
+    const { key } = (await issueKey(
+      { dynamodb: emu.clients.dynamodb, table: emu.resources.merchantKeysTable, region: emu.region, cacheTtlSeconds: 60 },
+      { merchantId: "bundle-payer", yes: true },
+    )) as { key: string };
+    const run = await invokePackage<APIGatewayProxyStructuredResultV2>(
+      deployed.gateway,
+      FUNCTIONS.gateway.handler,
+      lambdaEnv(FUNCTIONS.gateway.handler, contractEnv(FUNCTIONS.gateway)),
+      httpApiEvent({
+        method: "POST",
+        path: "/transactions",
+        headers: { "content-type": "application/json", authorization: `Bearer ${key}`, "idempotency-key": "bundle-payment-0001" },
+        body: JSON.stringify(paymentBody({ merchant_id: undefined })),
+      }),
+    );
+    expect(run.error).toBeUndefined();
+    expect(run.result?.statusCode).toBe(202);
+    const { transaction_id: id } = JSON.parse(String(run.result?.body)) as { transaction_id: string };
+    expect((await getTransaction(emu.clients.dynamodb, emu.resources.transactionsTable, id))?.status).toBe("RECEIVED");
+    const queued = await emu.clients.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: emu.resources.transactionQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+    );
+    expect(queued.Messages?.map((m) => JSON.parse(m.Body!).transaction_id)).toContain(id);
+  });
+
+  test("the notifier's package publishes a notification to the topic", async () => {
+    const notification = {
+      type: "transaction.status_changed",
+      transaction_id: "00000000-0000-8000-8000-00000000c001",
+      merchant_id: "bundle-payer",
+      customer_id: "c",
+      status: "PROCESSED",
+      amount: 5,
+      currency: "SGD",
+      occurred_at: new Date().toISOString(),
+    };
+    const run = await invokePackage<SQSBatchResponse>(
+      deployed.notifier,
+      FUNCTIONS.notifier.handler,
+      lambdaEnv(FUNCTIONS.notifier.handler, contractEnv(FUNCTIONS.notifier)),
+      sqsEvent([sqsRecord(JSON.stringify(notification))]),
+    );
+    expect(run.error).toBeUndefined();
+    expect(run.result).toEqual({ batchItemFailures: [] });
+  });
+
+  test("the health package checks the table and the queue: 200", async () => {
+    const run = await invokePackage<APIGatewayProxyStructuredResultV2>(
+      deployed.health,
+      FUNCTIONS.health.handler,
+      lambdaEnv(FUNCTIONS.health.handler, contractEnv(FUNCTIONS.health)),
+      httpApiEvent({ method: "GET", path: "/health" }),
+    );
+    expect(run.error).toBeUndefined();
+    expect(run.result?.statusCode).toBe(200);
+    expect(JSON.parse(String(run.result?.body))).toMatchObject({ status: "ok" });
+  });
+
+  test("the sweeper's package reads the pending index and reports", async () => {
+    const run = await invokePackage<{ pending: number; failed: number }>(
+      deployed.sweeper,
+      FUNCTIONS.sweeper.handler,
+      lambdaEnv(FUNCTIONS.sweeper.handler, contractEnv(FUNCTIONS.sweeper)),
+      {},
+    );
+    expect(run.error).toBeUndefined();
+    expect(run.result).toMatchObject({ failed: 0 });
+    expect(run.result?.pending).toBeGreaterThanOrEqual(0);
+  });
 });
