@@ -314,6 +314,18 @@ test("the deployed processor package trusts only its regions' RDS CAs: it refuse
   expect(await journal([message!.transaction_id])).toEqual([]);
 });
 
+test("in IAM mode the processor's package signs a token from the environment's credentials and sends it over TLS (MariaDB, without IAM, refuses it as a password)", async () => {
+  const [message] = await seedTransactions(emu.clients.dynamodb, emu.resources.transactionsTable, [{ amount: 3_001 }]);
+  const record = sqsRecord(JSON.stringify(message));
+  const { [ENV.dbPassword]: _password, [ENV.dbTls]: _tls, ...passwordEnv } = processorEnv();
+  const env = { ...passwordEnv, [ENV.dbAuthMode]: "iam", [ENV.dbIamRegions]: emu.region, AWS_SESSION_TOKEN: "session-token" };
+  const run = await invokePackage<SQSBatchResponse>(packages.processor, FUNCTIONS.processor.handler, env, sqsEvent([record]));
+  expect(run.result).toEqual({ batchItemFailures: [{ itemIdentifier: record.messageId }] });
+  // The token was signed (a credentials failure would say so) and offered as the password, over TLS (the user REQUIRES SSL).
+  expect(logText(run)).toMatch(/Access denied for user '[^']+'@'[^']+' \(using password: YES\)/);
+  expect(logText(run)).not.toMatch(/CredentialsProviderError|Could not load credentials|not in this deployment package/);
+});
+
 test("a server error reaches the handler classified (mysql2's error names are read lazily in the package)", async () => {
   const key = (
     await issueKey(
