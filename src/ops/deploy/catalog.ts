@@ -102,7 +102,7 @@ export interface Found {
 export interface Wanted {
   readonly address: string;
   readonly key: string;
-  readonly args: Readonly<Record<string, any>>;
+  readonly args: TerraformArgs;
 }
 
 export interface FindContext {
@@ -115,9 +115,16 @@ export interface FindContext {
 /** The key of the resource a `${type.name.attribute}` expression refers to; undefined for anything else. */
 export type Ref = (expression: unknown) => string | undefined;
 
+/**
+ * A resource's arguments or a state's attributes as Terraform JSON has them: nested values of any
+ * shape, which each kind reads with its own `key` function.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: Terraform's JSON is schemaless here; each kind checks what it reads.
+export type TerraformArgs = Readonly<Record<string, any>>;
+
 export interface Kind {
   readonly type: string;
-  key(args: Readonly<Record<string, any>>, ref: Ref): string | undefined;
+  key(args: TerraformArgs, ref: Ref): string | undefined;
   find(ctx: FindContext, wanted: readonly Wanted[]): Promise<Found[]>;
   /** Copies whose key the stack does not declare belong to something else (inline rules, the local route): ignored. */
   readonly onlyDeclared?: boolean;
@@ -153,7 +160,7 @@ export const IN_PLACE_TYPES: ReadonlySet<string> = new Set([
 // ------------------------------------------------------------------------------------ helpers
 
 const str = (v: unknown): string | undefined => (typeof v === "string" && !v.includes("${") ? v : undefined);
-const tagName = (args: Readonly<Record<string, any>>) => str(args.tags?.Name);
+const tagName = (args: TerraformArgs) => str(args.tags?.Name);
 const nameTag = (tags: readonly Tag[] | undefined) => tags?.find((t) => t.Key === "Name")?.Value;
 const join = (...parts: (string | number | undefined)[]) => (parts.some((p) => p === undefined || p === "") ? undefined : parts.join("|"));
 const q = (value: string) => (/^[A-Za-z0-9_./:@=+-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`);

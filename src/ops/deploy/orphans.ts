@@ -9,7 +9,7 @@
  * if any, Terraform already holds at that address.
  */
 import type { OperationResult } from "../command-line";
-import { type Found, IN_PLACE_TYPES, KINDS, type Kind, type Ref, type RegionClients, type Wanted } from "./catalog";
+import { type Found, IN_PLACE_TYPES, KINDS, type Kind, type Ref, type RegionClients, type TerraformArgs, type Wanted } from "./catalog";
 import type { LoadedState, StateResources, SynthStack } from "./stack";
 
 export type Action = "held" | "import" | "delete" | "ignored";
@@ -46,7 +46,7 @@ export function declared(stack: SynthStack): Declared {
     keys.set(address, undefined); // a cycle resolves to "unknown"
     const resource = stack.byAddress.get(address);
     const kind = resource && KIND_BY_TYPE.get(resource.type);
-    const key = kind ? kind.key(resource.args as Record<string, any>, ref) : undefined;
+    const key = kind ? kind.key(resource.args as TerraformArgs, ref) : undefined;
     keys.set(address, key);
     return key;
   };
@@ -72,7 +72,7 @@ export function declared(stack: SynthStack): Declared {
     ofType.set(key, [...(ofType.get(key) ?? []), r.address]);
     const inRegion = wanted.get(r.region) ?? new Map<string, Wanted[]>();
     wanted.set(r.region, inRegion);
-    inRegion.set(r.type, [...(inRegion.get(r.type) ?? []), { address: r.address, key, args: r.args as Record<string, any> }]);
+    inRegion.set(r.type, [...(inRegion.get(r.type) ?? []), { address: r.address, key, args: r.args as TerraformArgs }]);
   }
   for (const [type, ofType] of byKey) {
     for (const [key, addresses] of ofType) {

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { GetObjectCommand, NoSuchKey, type S3Client } from "@aws-sdk/client-s3";
+import type { TerraformArgs } from "./catalog";
 
 /** One resource block of the synthesized stack. */
 export interface SynthResource {
@@ -44,7 +45,7 @@ export class StackError extends Error {
 export function loadSynthStack(dir: string): SynthStack {
   const file = path.join(dir, "cdk.tf.json");
   if (!existsSync(file)) throw new StackError(`${file} not found: run npm run synth (or give --stack-dir)`);
-  const json = JSON.parse(readFileSync(file, "utf8")) as Record<string, any>;
+  const json = JSON.parse(readFileSync(file, "utf8")) as TerraformArgs;
   const providers: Record<string, unknown>[] = [].concat(json.provider?.aws ?? []);
   const regionOf = (alias: string | undefined) => {
     const provider = providers.find((p) => (alias ? p.alias === alias : p.alias === undefined));
@@ -68,7 +69,7 @@ export function loadSynthStack(dir: string): SynthStack {
 export type StateResources = ReadonlyMap<string, Readonly<Record<string, unknown>>>;
 
 export function parseState(text: string, source: string): StateResources {
-  let json: any;
+  let json: TerraformArgs;
   try {
     json = JSON.parse(text);
   } catch {
