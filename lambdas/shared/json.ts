@@ -72,6 +72,8 @@ function pathOf(scopes: readonly Scope[]): string | undefined {
 
 function isExactInteger(number: string): boolean {
   if (!INTEGER_TEXT.test(number)) return false;
+  // Up to 15 digits is always within Number.MAX_SAFE_INTEGER (16 digits): no BigInt needed.
+  if (number.length <= (number.startsWith("-") ? 16 : 15)) return true;
   const n = BigInt(number);
   return n <= MAX_INTEGER && -n <= MAX_INTEGER;
 }
@@ -108,7 +110,8 @@ function checkText(text: string): void {
         let next = end + 1;
         while (WHITESPACE.test(text[next] ?? "")) next++;
         if (text[next] === ":") {
-          const key = string ?? (JSON.parse(token) as string);
+          // Without a backslash the key is its text (JSON.parse only unescapes).
+          const key = string ?? (token.includes("\\") ? (JSON.parse(token) as string) : token.slice(1, -1));
           if (key === "__proto__") throw new StrictJsonError('The request body uses the reserved key "__proto__"');
           if (scope.keys.has(key)) throw new StrictJsonError(`The request body repeats the key "${key}"`);
           scope.keys.add(key);

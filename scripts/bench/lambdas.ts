@@ -41,7 +41,7 @@ import { startRecordingProxy } from "../../src/local/recording-proxy";
 import { seedTransactions } from "../../src/local/seed";
 import { type BenchRow, printTable, ROOT, summarize } from "./stats";
 
-const GATEWAY_REQUESTS = Number(process.env.BENCH_GATEWAY_REQUESTS ?? 2000);
+const GATEWAY_REQUESTS = Number(process.env.BENCH_GATEWAY_REQUESTS ?? 4000);
 const PROCESSOR_CONCURRENCY = Number(process.env.BENCH_PROCESSOR_CONCURRENCY ?? 5);
 const GATEWAY_MAX_MS = Number(process.env.BENCH_GATEWAY_MAX_MS ?? 20_000);
 const PROCESSOR_MESSAGES = Number(process.env.BENCH_PROCESSOR_MESSAGES ?? 2000);
@@ -109,7 +109,7 @@ async function withEmulators<T>(fn: (emu: Emulators) => Promise<T>, ledger?: Loc
 }
 
 /** Round pairs per measurement: short rounds, so that a change in the machine's load falls on both sides of most pairs. */
-const LOAD_ROUNDS = Number(process.env.BENCH_LOAD_ROUNDS ?? 10);
+const LOAD_ROUNDS = Number(process.env.BENCH_LOAD_ROUNDS ?? 20);
 /** Requests each side runs before it is measured: both reach steady state (JIT, connections, caches). */
 const WARM_UP_REQUESTS = Number(process.env.BENCH_WARM_UP_REQUESTS ?? 500);
 
@@ -227,8 +227,9 @@ export async function benchGateway(): Promise<BenchRow[]> {
       if (res.statusCode !== 202) throw new Error(`gateway answered ${res.statusCode}: ${res.body}`);
     };
     // Floor: the same durable work with no handler logic: one conditional write + one send, of an
-    // item and a message shaped like the gateway's (taken from its warm-up), so that both pay the
-    // emulators for the same attributes, index entries and message attributes.
+    // item and a message shaped like the gateway's (taken from its warm-up) and with the same
+    // request parameters, so that both pay the emulators for the same attributes, index entries
+    // and message attributes.
     const { dynamodb } = emu.clients;
     const sqs = new SQSClient({
       region: emu.region,
@@ -254,6 +255,7 @@ export async function benchGateway(): Promise<BenchRow[]> {
             updated_at: { S: now },
           },
           ConditionExpression: "attribute_not_exists(transaction_id)",
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
         }),
       );
       await sqs.send(
