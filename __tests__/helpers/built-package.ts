@@ -39,12 +39,19 @@ const context = {
   awsRequestId: require("node:crypto").randomUUID(), logGroupName: "/aws/lambda/" + input.functionName, logStreamName: "s",
   callbackWaitsForEmptyEventLoop: false, getRemainingTimeInMillis: () => deadline - Date.now(),
 };
-const done = (out) => process.stdout.write(${JSON.stringify(MARK)} + JSON.stringify(out) + "\\n", () => process.exit(0));
+// Lambda freezes the process after the answer; here it exits, once what was sent meanwhile (UDP to the X-Ray daemon) had time to leave.
+const done = (out) => process.stdout.write(${JSON.stringify(MARK)} + JSON.stringify(out) + "\\n", () => setTimeout(() => process.exit(0), input.settleMs));
 handler(input.event, context).then((result) => done({ result }), (e) => done({ error: String((e && e.stack) || e) }));
 `;
 
 /** Invokes the handler of the package in `dir` once with `event`, in a new `node` with exactly `env`. */
-export function invokePackage<R>(dir: string, functionName: string, env: Record<string, string>, event: unknown): Promise<PackageRun<R>> {
+export function invokePackage<R>(
+  dir: string,
+  functionName: string,
+  env: Record<string, string>,
+  event: unknown,
+  options: { settleMs?: number } = {},
+): Promise<PackageRun<R>> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["-e", RUNNER], { env, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
@@ -62,6 +69,6 @@ export function invokePackage<R>(dir: string, functionName: string, env: Record<
         .map((line) => JSON.parse(line) as Record<string, unknown>);
       resolve({ ...out, logs, stderr });
     });
-    child.stdin.end(JSON.stringify({ file: path.join(dir, "index.js"), functionName, event }));
+    child.stdin.end(JSON.stringify({ file: path.join(dir, "index.js"), functionName, event, settleMs: options.settleMs ?? 0 }));
   });
 }

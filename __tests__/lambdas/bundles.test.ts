@@ -18,6 +18,7 @@
  * the file; the packages are built once (and kept on disk while the sources do not change).
  */
 import { execFileSync } from "node:child_process";
+import { createSocket } from "node:dgram";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -415,6 +416,37 @@ describe("the packages without a ledger, as deployed", () => {
     expect(run.error).toBeUndefined();
     expect(run.result?.statusCode).toBe(200);
     expect(JSON.parse(String(run.result?.body))).toMatchObject({ status: "ok" });
+  });
+
+  test("traced as in Lambda: the health package sends X-Ray subsegments of its DynamoDB and SQS calls to the daemon", async () => {
+    const daemon = createSocket("udp4");
+    const segments: Array<{ name?: string; namespace?: string; trace_id?: string }> = [];
+    daemon.on("message", (packet) => segments.push(JSON.parse(packet.toString("utf8").split("\n")[1] ?? "{}")));
+    await new Promise<void>((resolve) => daemon.bind(0, "127.0.0.1", resolve));
+    const traceId = "1-5f84c7a3-0123456789abcdef01234567";
+    try {
+      const { [ENV.tracingEnabled]: _off, ...env } = lambdaEnv(FUNCTIONS.health.handler, contractEnv(FUNCTIONS.health));
+      const run = await invokePackage<APIGatewayProxyStructuredResultV2>(
+        deployed.health,
+        FUNCTIONS.health.handler,
+        {
+          ...env,
+          LAMBDA_TASK_ROOT: "/var/task",
+          AWS_EXECUTION_ENV: "AWS_Lambda_nodejs22.x",
+          AWS_LAMBDA_FUNCTION_NAME: FUNCTIONS.health.handler,
+          AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${daemon.address().port}`,
+          AWS_XRAY_CONTEXT_MISSING: "LOG_ERROR",
+          _X_AMZN_TRACE_ID: `Root=${traceId};Parent=0123456789abcdef;Sampled=1`,
+        },
+        httpApiEvent({ method: "GET", path: "/health" }),
+        { settleMs: 100 },
+      );
+      expect(run.result?.statusCode).toBe(200);
+      const aws = segments.filter((s) => s.namespace === "aws" && s.trace_id === traceId).map((s) => s.name);
+      expect(aws.sort()).toEqual(["DynamoDB", "SQS"]);
+    } finally {
+      daemon.close();
+    }
   });
 
   test("the sweeper's package reads the pending index and reports", async () => {

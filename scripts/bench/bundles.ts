@@ -15,7 +15,7 @@
  * median of its pairs, so that load on the machine falls on both sides of each difference.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { build, type Metafile } from "esbuild";
@@ -172,9 +172,50 @@ export async function benchBundles(): Promise<BenchRow[]> {
     rows.push(summarize(`${f.handler}: cold init (process start -> require done)`, "ms", s.init));
     rows.push(summarize(`${f.handler}: cold init over bare node (per pair)`, "ms", s.over, `<= ${INIT_OVER_NODE_MS}`));
   }
+  rows.push(...componentRows());
   rows.push(...runtimeSdkRows(bundles.get(FUNCTIONS.gateway.handler)!));
   rows.push(await gatewayUnbundledBaseline());
   return rows;
+}
+
+/**
+ * What the packages' init is made of: each part alone, bundled as the packages are (same build,
+ * same replacements), its cold init over bare node. The parts overlap (Node's own http, https and
+ * tls modules are loaded by several), so they do not add up to a package.
+ */
+const COMPONENTS: Record<string, string> = {
+  "Powertools Logger, Metrics and Tracer (lambdas/shared/runtime.ts, with the X-Ray SDK)": `export * from "../../../lambdas/shared/runtime";`,
+  "AWS SDK: DynamoDB (with the document client) and SQS clients": `export { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+export { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+export { SQSClient, SendMessageCommand } from "@aws-sdk/client-sqs";`,
+  "AWS SDK: S3 client (the processor's log object)": `export { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";`,
+  "mysql2 (as the packages carry it)": `export { createConnection } from "mysql2/promise";`,
+  "mysql2, imported on first use instead (what init would then pay: parsing only)": `export const connect = async () => (await import("mysql2/promise")).createConnection;`,
+  "zod/mini with the English messages": `export * from "../../../lambdas/shared/schemas";`,
+};
+
+function componentRows(): BenchRow[] {
+  const root = path.join(ROOT, ".build", "bench-components");
+  rmSync(root, { recursive: true, force: true });
+  const names = Object.keys(COMPONENTS);
+  for (const [i, name] of names.entries()) {
+    mkdirSync(path.join(root, `part${i}`), { recursive: true });
+    writeFileSync(path.join(root, `part${i}`, "index.ts"), `${COMPONENTS[name]}\nexport const handler = async () => undefined;\n`);
+  }
+  try {
+    const env = lambdaEnv("component");
+    const files = names.map((_, i) => {
+      const bundle = bundleHandler(`part${i}`, { lambdasRoot: root, outRoot: path.join(root, "out") });
+      return { file: path.join(bundle.directory, "index.js"), kb: kb(bundle.bytes) };
+    });
+    const over = names.map(() => [] as number[]);
+    for (let round = 0; round < INIT_RUNS; round++) {
+      for (const [i, { file }] of files.entries()) over[i]!.push(...pairedInit(file, env, 1).over);
+    }
+    return names.map((name, i) => summarize(`init alone: ${name}, ${files[i]!.kb} KB bundled: over node`, "ms", over[i]!));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 }
 
 export function printBundleTable(figures: readonly BundleFigures[]): void {

@@ -16,7 +16,8 @@
  * - umzug without its command line (@rushstack's parser, z-schema: 450 KB) and without its glob
  *   resolver (the ledger's migrations are a list in code).
  * - aws-xray-sdk-core without its AWS SDK v2 patcher and semver, which only that patcher uses
- *   (the tracer captures SDK v3 clients).
+ *   (the tracer captures SDK v3 clients), without its centralized sampling (off in Lambda) and its
+ *   EC2, ECS and Elastic Beanstalk plugins.
  *
  * A replaced module that is reached anyway throws, naming what was left out. The built packages
  * are tested as built: __tests__/lambdas/bundles.test.ts runs each ledger client against
@@ -171,6 +172,22 @@ module.exports = new Proxy({}, {
       specifier: /^tinyglobby$/,
       importer: /\/node_modules\/umzug\//,
       contents: `exports.glob = async () => { ${leftOut("umzug's glob resolver")} };\n`,
+    },
+    {
+      // Centralized sampling (rule and target pollers, their HTTP client): X-Ray turns it off in
+      // Lambda, where the function's segment carries the sampling decision.
+      name: "X-Ray: centralized sampling",
+      specifier: /^\.\/sampling\/default_sampler$/,
+      importer: /\/node_modules\/aws-xray-sdk-core\/dist\/lib\/middleware\/mw_utils\.js$/,
+      contents: `const no = () => { ${leftOut("X-Ray's centralized sampling (off in Lambda)")} };
+module.exports = { shouldSample: no, setLocalRules: no, loadLocalConfig: no, start: no };
+`,
+    },
+    {
+      name: "X-Ray: EC2, ECS and Elastic Beanstalk plugins",
+      specifier: /^\.\/segments\/plugins\/(ec2|ecs|elastic_beanstalk)_plugin$/,
+      importer: /\/node_modules\/aws-xray-sdk-core\/dist\/lib\/aws-xray\.js$/,
+      contents: `module.exports = { getData: () => { ${leftOut("X-Ray's EC2, ECS and Elastic Beanstalk plugins")} }, originName: "none" };\n`,
     },
     {
       name: "X-Ray: AWS SDK v2 patcher",
