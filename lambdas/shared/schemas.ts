@@ -27,22 +27,23 @@ const identifier = (label: string) =>
       z.regex(ID_PATTERN, { error: `${label} may contain only letters, digits and _ . : -` }),
     );
 
-const metadata = z
-  .record(
-    z
-      .string()
-      .check(
-        z.minLength(1),
-        z.maxLength(64),
-        z.regex(/^[A-Za-z0-9_.-]+$/, { error: "metadata keys may contain only letters, digits and _ . -" }),
-      ),
-    z.string({ error: "metadata values must be strings" }).check(z.maxLength(512)),
-  )
-  .check(
-    z.refine((m) => Buffer.byteLength(JSON.stringify(m), "utf8") <= METADATA_MAX_BYTES, {
-      error: `metadata must be at most ${METADATA_MAX_BYTES} bytes serialized`,
-    }),
-  );
+const metadataSchema = () =>
+  z
+    .record(
+      z
+        .string()
+        .check(
+          z.minLength(1),
+          z.maxLength(64),
+          z.regex(/^[A-Za-z0-9_.-]+$/, { error: "metadata keys may contain only letters, digits and _ . -" }),
+        ),
+      z.string({ error: "metadata values must be strings" }).check(z.maxLength(512)),
+    )
+    .check(
+      z.refine((m) => Buffer.byteLength(JSON.stringify(m), "utf8") <= METADATA_MAX_BYTES, {
+        error: `metadata must be at most ${METADATA_MAX_BYTES} bytes serialized`,
+      }),
+    );
 
 export interface PaymentLimits {
   maxAmountMinor: number;
@@ -73,7 +74,7 @@ export function paymentRequestSchema(limits: PaymentLimits) {
     merchant_id: z.optional(identifier("merchant_id")),
     customer_id: identifier("customer_id"),
     session_id: identifier("session_id"),
-    metadata: z.optional(metadata),
+    metadata: z.optional(metadataSchema()),
   });
   return z.compile(schema);
 }
