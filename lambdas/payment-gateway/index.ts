@@ -168,16 +168,20 @@ async function acceptPayment(merchant: Merchant, idempotencyKey: string, request
     () => timeout.abort(new DOMException("The queue did not answer in time", "TimeoutError")),
     GATEWAY_SEND_TIMEOUT_MS,
   );
+  const sending = sqs().send(
+    new SendMessageCommand({
+      QueueUrl: cfg.queueUrl,
+      // The same message the sweeper would build from the stored item.
+      MessageBody: JSON.stringify(messageOf(item)),
+      MessageAttributes: messageAttributesOf(item),
+    }),
+    { abortSignal: timeout.signal },
+  );
   try {
-    await sqs().send(
-      new SendMessageCommand({
-        QueueUrl: cfg.queueUrl,
-        // The same message the sweeper would build from the stored item.
-        MessageBody: JSON.stringify(messageOf(item)),
-        MessageAttributes: messageAttributesOf(item),
-      }),
-      { abortSignal: timeout.signal },
-    );
+    // Accepted from the write on, whatever the send answers: counted and logged while it is in flight.
+    countPayments("accepted");
+    logger.info("transaction accepted", { amount: request.amount, currency: request.currency });
+    await sending;
   } catch (err) {
     // Accepted all the same: the item is the outbox, and the sweeper relays it (sweeperAgeSeconds).
     logger.warn("transaction accepted; its message is left to the pending-sweeper", { error: err as Error });
@@ -185,8 +189,6 @@ async function acceptPayment(merchant: Merchant, idempotencyKey: string, request
   } finally {
     clearTimeout(timer);
   }
-  countPayments("accepted");
-  logger.info("transaction accepted", { amount: request.amount, currency: request.currency });
   return { transaction_id: transactionId, status: "RECEIVED" };
 }
 

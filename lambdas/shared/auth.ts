@@ -69,7 +69,9 @@ export class KeyVerifier {
       this.refused("malformed");
       throw unauthorized("The Authorization header must be Bearer followed by an API key (pk_...)");
     }
-    const item = await this.item(parsed.keyId);
+    // A cached key is checked without waiting for anything (no promise per request on the usual path).
+    const found = this.item(parsed.keyId);
+    const item = found instanceof Promise ? await found : found;
     if (!item) {
       this.refused("unknown", parsed.keyId);
       throw unauthorized(INVALID_KEY);
@@ -84,10 +86,14 @@ export class KeyVerifier {
     return { merchantId: item.merchant_id, keyId: item.key_id };
   }
 
-  private async item(keyId: string): Promise<MerchantKeyItem | undefined> {
+  private item(keyId: string): MerchantKeyItem | undefined | Promise<MerchantKeyItem | undefined> {
     const now = this.now();
     const cached = this.cache.get(keyId);
     if (cached && cached.until > now) return cached.item;
+    return this.load(keyId, now);
+  }
+
+  private async load(keyId: string, now: number): Promise<MerchantKeyItem | undefined> {
     const item = await this.lookup(keyId);
     if (this.options.ttlMs > 0) {
       this.cache.delete(keyId);

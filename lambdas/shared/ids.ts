@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 /**
  * Deterministic transaction id: a UUID (version 8, RFC 9562 "custom") formatted from
@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
  * therefore completes the same record instead of creating a second one.
  */
 export function transactionIdFor(merchantId: string, idempotencyKey: string): string {
-  const digest = createHash("sha256").update(`${merchantId}\u0000${idempotencyKey}`).digest();
+  const digest = hash("sha256", `${merchantId}\u0000${idempotencyKey}`, "buffer");
   const b = Buffer.from(digest.subarray(0, 16));
   b[6] = (b[6]! & 0x0f) | 0x80; // version 8
   b[8] = (b[8]! & 0x3f) | 0x80; // RFC variant
@@ -16,7 +16,7 @@ export function transactionIdFor(merchantId: string, idempotencyKey: string): st
 
 /** Stable hash of a validated request (keys sorted), to detect key reuse with another body. */
 export function requestHash(value: unknown): string {
-  return createHash("sha256").update(stableStringify(value)).digest("hex");
+  return hash("sha256", stableStringify(value), "hex");
 }
 
 function stableStringify(value: unknown): string {
