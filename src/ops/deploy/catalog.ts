@@ -39,14 +39,14 @@ import {
 } from "@aws-sdk/client-ec2";
 import {
   DescribeListenersCommand,
-  DescribeLoadBalancersCommand,
   DescribeRulesCommand,
-  DescribeTargetGroupsCommand,
   type ElasticLoadBalancingV2Client,
+  paginateDescribeLoadBalancers,
+  paginateDescribeTargetGroups,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { GetRoleCommand, type IAMClient } from "@aws-sdk/client-iam";
-import { DescribeKeyCommand, type KMSClient, ListAliasesCommand, ListKeysCommand } from "@aws-sdk/client-kms";
-import { GetPolicyCommand, type LambdaClient, ListEventSourceMappingsCommand, ListFunctionsCommand } from "@aws-sdk/client-lambda";
+import { DescribeKeyCommand, type KMSClient, paginateListAliases, paginateListKeys } from "@aws-sdk/client-kms";
+import { GetPolicyCommand, type LambdaClient, ListEventSourceMappingsCommand, paginateListFunctions } from "@aws-sdk/client-lambda";
 import {
   DescribeDBClusterParameterGroupsCommand,
   DescribeDBClustersCommand,
@@ -57,7 +57,7 @@ import {
 } from "@aws-sdk/client-rds";
 import { ListBucketsCommand, type S3Client } from "@aws-sdk/client-s3";
 import { ListSchedulesCommand, type SchedulerClient } from "@aws-sdk/client-scheduler";
-import { ListTopicsCommand, type SNSClient } from "@aws-sdk/client-sns";
+import { paginateListTopics, type SNSClient } from "@aws-sdk/client-sns";
 import { GetQueueUrlCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { ListWebACLsCommand, type WAFV2Client } from "@aws-sdk/client-wafv2";
 
@@ -451,9 +451,7 @@ const kmsKey: Kind = {
   async find({ region, clients }, wanted) {
     const descriptions = new Set(names(wanted));
     const found: Found[] = [];
-    let marker: string | undefined;
-    do {
-      const page = await clients.kms.send(new ListKeysCommand({ Marker: marker }));
+    for await (const page of paginateListKeys({ client: clients.kms }, {})) {
       for (const { KeyId } of page.Keys ?? []) {
         const { KeyMetadata: key } = await clients.kms.send(new DescribeKeyCommand({ KeyId }));
         if (key?.KeyManager !== "CUSTOMER" || !descriptions.has(key.Description ?? "")) continue;
@@ -468,8 +466,7 @@ const kmsKey: Kind = {
           delete: aws(region, "kms", "schedule-key-deletion", { "key-id": key.KeyId!, "pending-window-in-days": "7" }),
         });
       }
-      marker = page.Truncated ? page.NextMarker : undefined;
-    } while (marker);
+    }
     return found;
   },
 };
@@ -480,9 +477,7 @@ const kmsAlias: Kind = {
   async find({ region, clients }, wanted) {
     const wantedNames = new Set(names(wanted));
     const found: Found[] = [];
-    let marker: string | undefined;
-    do {
-      const page = await clients.kms.send(new ListAliasesCommand({ Marker: marker }));
+    for await (const page of paginateListAliases({ client: clients.kms }, {})) {
       for (const a of page.Aliases ?? []) {
         if (!wantedNames.has(a.AliasName ?? "")) continue;
         found.push({
@@ -494,8 +489,7 @@ const kmsAlias: Kind = {
           delete: aws(region, "kms", "delete-alias", { "alias-name": a.AliasName! }),
         });
       }
-      marker = page.Truncated ? page.NextMarker : undefined;
-    } while (marker);
+    }
     return found;
   },
 };
@@ -619,9 +613,7 @@ const lambdaFunction: Kind = {
   async find({ region, clients }, wanted) {
     const wantedNames = new Set(names(wanted));
     const found: Found[] = [];
-    let marker: string | undefined;
-    do {
-      const page = await clients.lambda.send(new ListFunctionsCommand({ Marker: marker }));
+    for await (const page of paginateListFunctions({ client: clients.lambda }, {})) {
       for (const f of page.Functions ?? []) {
         if (!wantedNames.has(f.FunctionName ?? "")) continue;
         found.push({
@@ -633,8 +625,7 @@ const lambdaFunction: Kind = {
           delete: aws(region, "lambda", "delete-function", { "function-name": f.FunctionName! }),
         });
       }
-      marker = page.NextMarker;
-    } while (marker);
+    }
     return found;
   },
 };
@@ -707,9 +698,7 @@ const loadBalancer: Kind = {
   async find({ region, clients }, wanted) {
     const wantedNames = new Set(names(wanted));
     const found: Found[] = [];
-    let marker: string | undefined;
-    do {
-      const page = await clients.elbv2.send(new DescribeLoadBalancersCommand({ Marker: marker }));
+    for await (const page of paginateDescribeLoadBalancers({ client: clients.elbv2 }, {})) {
       for (const lb of page.LoadBalancers ?? []) {
         if (!wantedNames.has(lb.LoadBalancerName ?? "")) continue;
         found.push({
@@ -723,8 +712,7 @@ const loadBalancer: Kind = {
           delete: aws(region, "elbv2", "delete-load-balancer", { "load-balancer-arn": lb.LoadBalancerArn! }),
         });
       }
-      marker = page.NextMarker;
-    } while (marker);
+    }
     return found;
   },
 };
@@ -735,9 +723,7 @@ const targetGroup: Kind = {
   async find({ region, clients }, wanted) {
     const wantedNames = new Set(names(wanted));
     const found: Found[] = [];
-    let marker: string | undefined;
-    do {
-      const page = await clients.elbv2.send(new DescribeTargetGroupsCommand({ Marker: marker }));
+    for await (const page of paginateDescribeTargetGroups({ client: clients.elbv2 }, {})) {
       for (const tg of page.TargetGroups ?? []) {
         if (!wantedNames.has(tg.TargetGroupName ?? "")) continue;
         found.push({
@@ -749,8 +735,7 @@ const targetGroup: Kind = {
           delete: aws(region, "elbv2", "delete-target-group", { "target-group-arn": tg.TargetGroupArn! }),
         });
       }
-      marker = page.NextMarker;
-    } while (marker);
+    }
     return found;
   },
 };
@@ -921,9 +906,7 @@ const snsTopic: Kind = {
   async find({ region, clients }, wanted) {
     const wantedNames = new Set(names(wanted));
     const found: Found[] = [];
-    let token: string | undefined;
-    do {
-      const page = await clients.sns.send(new ListTopicsCommand({ NextToken: token }));
+    for await (const page of paginateListTopics({ client: clients.sns }, {})) {
       for (const { TopicArn } of page.Topics ?? []) {
         const name = TopicArn?.split(":").pop() ?? "";
         if (!wantedNames.has(name)) continue;
@@ -936,8 +919,7 @@ const snsTopic: Kind = {
           delete: aws(region, "sns", "delete-topic", { "topic-arn": TopicArn! }),
         });
       }
-      token = page.NextToken;
-    } while (token);
+    }
     return found;
   },
 };
