@@ -4,6 +4,7 @@ import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import type mysql from "mysql2/promise";
 import type { LedgerStats } from "../../lambdas/shared/ledger";
+import { CONFLICTED_REQUEST_HASH } from "../../lambdas/shared/transactions";
 import { clearTable, type Emulators } from "../../src/local/emulators";
 import { sqsEvent, sqsRecord } from "../../src/local/lambda-events";
 import type { LocalLedger } from "../../src/local/ledger";
@@ -186,9 +187,16 @@ test("a message whose amount differs from its item: the item is posted as stored
       UpdateExpression: "REMOVE key_conflict",
     }),
   );
-  expect((await processor(sqsEvent([sqsRecord(record.body, { messageId: "other-body", receiveCount: 2 })]))).batchItemFailures).toEqual([]);
+  // Recorded again, counted again, and returned once more to check that this record stayed.
+  expect((await processor(sqsEvent([sqsRecord(record.body, { messageId: "other-body", receiveCount: 2 })]))).batchItemFailures).toEqual([
+    { itemIdentifier: "other-body" },
+  ]);
+  // The record is in place: done.
+  expect((await processor(sqsEvent([sqsRecord(record.body, { messageId: "other-body", receiveCount: 3 })]))).batchItemFailures).toEqual([]);
   const item = await getTransaction(emu.clients.dynamodb, emu.resources.transactionsTable, m!.transaction_id);
   expect(item).toMatchObject({ status: "PROCESSED", amount: m!.amount, notified: true });
+  // The key no longer names one request: a retry with it, either body, answers 422.
+  expect(item?.request_hash).toBe(CONFLICTED_REQUEST_HASH);
   expect(item?.key_conflict).toMatchObject({
     found_by: "message",
     requested: { merchant_id: m!.merchant_id, amount: 1, currency: m!.currency },

@@ -198,4 +198,16 @@ test("the same key with two bodies in both regions: both 202, the ledger posts t
   expect(sent.length).toBeGreaterThanOrEqual(1);
   for (const n of sent) expect(n.amount).toBe(1111);
   expect(await dlqDepths()).toEqual([0, 0]);
+  // The key no longer names one request: a retry with either body, in either region, is a 422
+  // (before, the body the ledger did not post answered 202 PROCESSED where it was stored).
+  for (const [role, amount] of [
+    ["primary", 1111],
+    ["dr", 2222],
+    ["primary", 2222],
+    ["dr", 1111],
+  ] as const) {
+    const retry = await post(handlers[role].gateway, key, paymentBody({ amount }));
+    expect([role, amount, retry.statusCode, parseBody(retry).error]).toEqual([role, amount, 422, "IdempotencyKeyReused"]);
+  }
+  expect(await entries(id)).toEqual([{ amount: 1111, currency: "SGD", outcome: "POSTED" }]);
 });

@@ -64,6 +64,13 @@ export interface KeyConflict {
   detected_region: string;
 }
 
+/**
+ * The request_hash of an item whose key was accepted with two bodies (no body hashes to it: a
+ * request hash is hex): every later request with that key, either body, answers 422, since the
+ * key no longer names one request. GET tells which body the ledger holds.
+ */
+export const CONFLICTED_REQUEST_HASH = "key-conflict";
+
 /** The pending-index shard of a transaction id: "0".."7", spread by the id's first byte. */
 export function pendingShard(transactionId: string): string {
   return String(Number.parseInt(transactionId.slice(0, 2), 16) % PENDING_INDEX.shards);

@@ -46,7 +46,7 @@ import {
 import { ledgerConfigFromEnv } from "../shared/ledger-config";
 import { countPayments, instrumented, logger } from "../shared/runtime";
 import { type NotificationMessage, parseRecord, type TransactionMessage, transactionMessageSchema } from "../shared/schemas";
-import { type KeyConflict, publicView, type TransactionItem } from "../shared/transactions";
+import { CONFLICTED_REQUEST_HASH, type KeyConflict, publicView, type TransactionItem } from "../shared/transactions";
 
 const config = once(() => ({
   transactionsTable: requireEnv(ENV.transactionsTable),
@@ -97,8 +97,6 @@ interface BatchState {
    */
   recheck: Set<string>;
 }
-
-const firstDelivery = (record: SQSRecord): boolean => Number(record.attributes?.ApproximateReceiveCount ?? "1") <= 1;
 
 /**
  * The ledger entry for an accepted transaction, from its stored item (never from the message
@@ -232,12 +230,15 @@ function projection(entry: LedgerEntryInput, held: Held) {
   return { status: "FAILED" as const, failureReason: (ownEntry ? entry.reason : undefined) ?? "REJECTED by the ledger" };
 }
 
-/** Counts and logs a conflict recorded on the item; a redelivery that records it again is not counted twice. */
+/**
+ * Counts and logs a conflict this delivery recorded on the item (whichever delivery finds it
+ * first: one after a ledger outage is not the first), and has the message come back to check
+ * that the record outlived replication. It comes back again only when it had to record it again
+ * (the other region's write of the item erased it), so the recheck ends.
+ */
 function reportConflict(record: SQSRecord, id: string, conflict: KeyConflict, batch: BatchState): void {
-  if (firstDelivery(record)) {
-    countPayments("conflicted");
-    batch.recheck.add(record.messageId);
-  }
+  countPayments("conflicted");
+  batch.recheck.add(record.messageId);
   logger.error("one Idempotency-Key was accepted with two bodies; the item follows the ledger", { transaction_id: id, conflict });
 }
 
@@ -265,7 +266,9 @@ async function transition(
         "lease_until = :lease, lease_owner = :token" +
         (decision.failureReason !== undefined ? ", failure_reason = :reason" : "") +
         // The item follows the ledger: its values become what the ledger holds.
-        (conflict ? ", merchant_id = :heldMerchant, amount = :heldAmount, currency = :heldCurrency, key_conflict = :conflict" : "") +
+        (conflict
+          ? ", merchant_id = :heldMerchant, amount = :heldAmount, currency = :heldCurrency, key_conflict = :conflict, request_hash = :conflicted"
+          : "") +
         // No longer pending: out of the sparse index the sweeper reads.
         " REMOVE pending_shard, pending_since",
       ConditionExpression: "#status = :received AND merchant_id = :merchant AND amount = :amount AND currency = :currency",
@@ -283,7 +286,13 @@ async function transition(
         ":postedRegion": held.region,
         ...(decision.failureReason !== undefined ? { ":reason": decision.failureReason } : {}),
         ...(conflict
-          ? { ":heldMerchant": held.merchant_id, ":heldAmount": held.amount, ":heldCurrency": held.currency, ":conflict": conflict }
+          ? {
+              ":heldMerchant": held.merchant_id,
+              ":heldAmount": held.amount,
+              ":heldCurrency": held.currency,
+              ":conflict": conflict,
+              ":conflicted": CONFLICTED_REQUEST_HASH,
+            }
           : {}),
       },
       ReturnValues: "ALL_NEW",
@@ -363,9 +372,9 @@ async function completeExisting(
         new UpdateCommand({
           TableName: cfg.transactionsTable,
           Key: { transaction_id: id },
-          UpdateExpression: "SET key_conflict = :conflict",
+          UpdateExpression: "SET key_conflict = :conflict, request_hash = :conflicted",
           ConditionExpression: "attribute_not_exists(key_conflict)",
-          ExpressionAttributeValues: { ":conflict": conflict },
+          ExpressionAttributeValues: { ":conflict": conflict, ":conflicted": CONFLICTED_REQUEST_HASH },
         }),
       );
       reportConflict(record, id, conflict, batch);
