@@ -1,7 +1,7 @@
 /**
  * `reconcile --ledger` benchmark: N payments posted in the window (their items PROCESSED, their
- * entries in the ledger), M older entries before it (the ledger side walks journal_entries by
- * primary key: no index on posted_at), and L entries lost as a lossy promotion loses them. Times
+ * entries in the ledger), M older entries before it (the ledger side reads the window through the
+ * posted_at index of migration 0002, in pages), and L entries lost as a lossy promotion loses them. Times
  * the read-only comparison and the --yes repair, and counts the ledger round trips and the
  * DynamoDB calls on the wire. Run alone (not a part of `npm run bench`):
  *
