@@ -1,6 +1,7 @@
 /** The transactions-table item as the gateway writes it, the processor updates it and the sweeper re-enqueues it. */
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import type { MessageAttributeValue } from "@aws-sdk/client-sqs";
+import { marshall } from "@aws-sdk/util-dynamodb";
 import { PENDING_INDEX } from "../../src/contracts/tables";
 import type { TransactionMessage, TransactionStatus } from "./schemas";
 
@@ -127,31 +128,10 @@ export function messageAttributesOf(item: Pick<TransactionItem, "transaction_id"
   };
 }
 
-type Plain = string | number | boolean | undefined | { readonly [key: string]: Plain };
-
-function attributeValue(value: Exclude<Plain, undefined>): AttributeValue {
-  if (typeof value === "string") return { S: value };
-  if (typeof value === "number") {
-    if (!Number.isFinite(value)) throw new Error(`not a DynamoDB number: ${value}`);
-    return { N: String(value) };
-  }
-  if (typeof value === "boolean") return { BOOL: value };
-  return { M: attributesOf(value) };
-}
-
-function attributesOf(value: { readonly [key: string]: Plain }): Record<string, AttributeValue> {
-  const out: Record<string, AttributeValue> = {};
-  for (const key in value) {
-    const v = value[key];
-    if (v !== undefined) out[key] = attributeValue(v);
-  }
-  return out;
-}
-
 /**
  * The item as DynamoDB attribute values (undefined attributes left out), for the low-level
- * client: what the document client's marshalling would send, without its second command per write.
+ * client: what the document client would send, without its second command per write.
  */
 export function itemAttributes(item: TransactionItem): Record<string, AttributeValue> {
-  return attributesOf(item as unknown as { readonly [key: string]: Plain });
+  return marshall(item, { removeUndefinedValues: true });
 }
