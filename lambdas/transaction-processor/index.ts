@@ -29,9 +29,10 @@ import { randomUUID } from "node:crypto";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
-import { BatchGetCommand, type BatchGetCommandOutput, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { ENV } from "../../src/contracts/functions";
+import { batchGetTransactions } from "../shared/batch-get";
 import { documentClient, s3, sqs } from "../shared/clients";
 import { intEnv, once, requireEnv } from "../shared/env";
 import {
@@ -115,20 +116,7 @@ export function entryFor(
 
 /** The batch's items, read consistently in one BatchGetItem per 100 (what was accepted, as stored). */
 async function loadItems(ids: readonly string[]): Promise<Map<string, TransactionItem>> {
-  const table = config().transactionsTable;
-  const items = new Map<string, TransactionItem>();
-  const unique = [...new Set(ids)];
-  for (let i = 0; i < unique.length; i += 100) {
-    let keys: Array<Record<string, unknown>> | undefined = unique.slice(i, i + 100).map((id) => ({ transaction_id: id }));
-    for (let attempt = 0; keys && keys.length > 0 && attempt < 5; attempt++) {
-      const out: BatchGetCommandOutput = await documentClient().send(
-        new BatchGetCommand({ RequestItems: { [table]: { Keys: keys, ConsistentRead: true } } }),
-      );
-      for (const item of out.Responses?.[table] ?? []) items.set(String(item.transaction_id), item as TransactionItem);
-      keys = out.UnprocessedKeys?.[table]?.Keys;
-    }
-  }
-  return items;
+  return batchGetTransactions<TransactionItem>(documentClient(), config().transactionsTable, ids, { consistentRead: true });
 }
 
 function parseMessage(record: SQSRecord): TransactionMessage {

@@ -24,7 +24,8 @@
  */
 import { ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DescribeDBClustersCommand, DescribeGlobalClustersCommand, type RDSClient } from "@aws-sdk/client-rds";
-import { BatchGetCommand, type BatchGetCommandOutput, DynamoDBDocumentClient, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBDocumentClient, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { batchGetTransactions } from "../../../lambdas/shared/batch-get";
 import {
   type EntryOutcome,
   type LedgerConnection,
@@ -294,19 +295,8 @@ async function scanPosted(doc: DynamoDBDocumentClient, tableName: string, since:
 
 /** These ids' items, read consistently (BatchGetItem, 100 a call): whether they exist at all. */
 async function getItems(doc: DynamoDBDocumentClient, tableName: string, ids: readonly string[]): Promise<Map<string, ItemView>> {
-  const found = new Map<string, ItemView>();
-  for (let i = 0; i < ids.length; i += 100) {
-    let keys: Array<Record<string, unknown>> | undefined = ids.slice(i, i + 100).map((id) => ({ transaction_id: id }));
-    for (let attempt = 0; keys && keys.length > 0; attempt++) {
-      if (attempt >= 5) throw new Error(`BatchGetItem on ${tableName} left ${keys.length} key(s) unprocessed after 5 attempts`);
-      const out: BatchGetCommandOutput = await doc.send(
-        new BatchGetCommand({ RequestItems: { [tableName]: { Keys: keys, ConsistentRead: true, ...projectionOf() } } }),
-      );
-      for (const item of out.Responses?.[tableName] ?? []) found.set(String(item.transaction_id), itemView(item));
-      keys = out.UnprocessedKeys?.[tableName]?.Keys;
-    }
-  }
-  return found;
+  const items = await batchGetTransactions(doc, tableName, ids, { consistentRead: true, projection: projectionOf() });
+  return new Map([...items].map(([id, item]) => [id, itemView(item)]));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ import {
   SendMessageBatchCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
-import { BatchGetCommand, type BatchGetCommandOutput, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { batchGetTransactions } from "../../../lambdas/shared/batch-get";
 import { ageSeconds, enqueuePending, findPending, type PendingRef } from "../../../lambdas/shared/sweep";
 import type { DeploymentConfig, RegionRole } from "../../contracts/config";
 import type { QueueId } from "../../contracts/functions";
@@ -119,21 +120,12 @@ async function details(
   refs: readonly PendingRef[],
   now: number,
 ): Promise<StrandedPayment[]> {
-  const found = new Map<string, Record<string, unknown>>();
-  for (let i = 0; i < refs.length; i += 100) {
-    let keys: Array<Record<string, unknown>> | undefined = refs.slice(i, i + 100).map((r) => ({ transaction_id: r.transactionId }));
-    for (let attempt = 0; keys && keys.length > 0 && attempt < 5; attempt++) {
-      const out: BatchGetCommandOutput = await doc.send(
-        new BatchGetCommand({
-          RequestItems: {
-            [tableName]: { Keys: keys, ProjectionExpression: "transaction_id, merchant_id, amount, currency, swept_at, swept_region" },
-          },
-        }),
-      );
-      for (const item of out.Responses?.[tableName] ?? []) found.set(String(item.transaction_id), item);
-      keys = out.UnprocessedKeys?.[tableName]?.Keys;
-    }
-  }
+  const found = await batchGetTransactions(
+    doc,
+    tableName,
+    refs.map((r) => r.transactionId),
+    { projection: { ProjectionExpression: "transaction_id, merchant_id, amount, currency, swept_at, swept_region" } },
+  );
   return refs.map((r) => {
     const item = found.get(r.transactionId) ?? {};
     return {
