@@ -69,7 +69,7 @@ export class KeyVerifier {
       this.refused("malformed");
       throw unauthorized("The Authorization header must be Bearer followed by an API key (pk_...)");
     }
-    // A cached key is checked without waiting for anything (no promise per request on the usual path).
+    // A cached key is checked without an await (no second promise per request on the usual path).
     const found = this.item(parsed.keyId);
     const item = found instanceof Promise ? await found : found;
     if (!item) {
