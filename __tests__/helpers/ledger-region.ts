@@ -3,7 +3,7 @@
  * ledger migrated as at deploy, the handlers' environment applied, and a root connection to the
  * ledger for assertions. No jest import: the file's beforeAll/afterAll/beforeEach call these.
  */
-import mysql from "mysql2/promise";
+import type mysql from "mysql2/promise";
 import { applyEnv, clearTable, type Emulators, type StartOptions, startEmulators } from "../../src/local/emulators";
 import { type LocalLedger, startLocalLedger } from "../../src/local/ledger";
 
@@ -20,13 +20,7 @@ export interface LedgerRegion {
 
 export async function startLedgerRegion(options: Omit<StartOptions, "ledger">, env: Record<string, string> = {}): Promise<LedgerRegion> {
   const ledger = await startLocalLedger();
-  const root = await mysql.createConnection({
-    host: ledger.host,
-    port: ledger.port,
-    user: ledger.server.rootUser,
-    password: ledger.server.rootPassword,
-    database: ledger.database,
-  });
+  const root = await ledger.server.rootConnection({ database: ledger.database });
   const emu = await startEmulators({ ...options, ledger });
   const restoreEnv = applyEnv({ ...emu.baseEnv, ...env });
   return {

@@ -15,7 +15,7 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
-import mysql from "mysql2/promise";
+import type mysql from "mysql2/promise";
 import { type LedgerConnection, type LedgerEntryInput, type LedgerSql, postBatch } from "../../lambdas/shared/ledger";
 import { messageOf, type TransactionItem } from "../../lambdas/shared/transactions";
 import { loadConfig } from "../../src/contracts/config";
@@ -57,13 +57,7 @@ beforeAll(async () => {
     user: "snapshot_app",
     readUser: "snapshot_reader",
   });
-  snapshotRoot = await mysql.createConnection({
-    host: ledger.host,
-    port: ledger.port,
-    user: ledger.server.rootUser,
-    password: ledger.server.rootPassword,
-    database: snapshot.database,
-  });
+  snapshotRoot = await ledger.server.rootConnection({ database: snapshot.database });
   processor = loadHandler<SQSEvent, SQSBatchResponse>(PROCESSOR);
 });
 
@@ -576,13 +570,7 @@ describe("reconcile --ledger on the command line", () => {
 test("the ledger's entries since a time are read in pages by (posted_at, id): every entry once, ties across a page boundary included", async () => {
   const paging = await startLocalLedger({ server: ledger.server, database: "paging_test" });
   const reader = connectLocalLedger(paging, "reader");
-  const db = await mysql.createConnection({
-    host: paging.host,
-    port: paging.port,
-    user: paging.server.rootUser,
-    password: paging.server.rootPassword,
-    database: paging.database,
-  });
+  const db = await paging.server.rootConnection({ database: paging.database });
   try {
     // 2,300 entries over two instants: 1,200 share the first (a tie that spans a page of 1,000), and one before the window.
     const at = (i: number) =>

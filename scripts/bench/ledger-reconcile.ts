@@ -13,7 +13,6 @@
 import { randomUUID } from "node:crypto";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { BatchWriteCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import mysql from "mysql2/promise";
 import { type LedgerEntryInput, postBatch } from "../../lambdas/shared/ledger";
 import { loadConfig } from "../../src/contracts/config";
 import { startEmulators } from "../../src/local/emulators";
@@ -40,13 +39,7 @@ const entry = (merchant: string, amount: number): LedgerEntryInput => ({
 export async function benchLedgerReconcile(): Promise<BenchRow[]> {
   const ledger = await startLocalLedger();
   const emu = await startEmulators({ region: REGION, prefix: "dev", ledger });
-  const root = await mysql.createConnection({
-    host: ledger.host,
-    port: ledger.port,
-    user: ledger.server.rootUser,
-    password: ledger.server.rootPassword,
-    database: ledger.database,
-  });
+  const root = await ledger.server.rootConnection({ database: ledger.database });
   const app = connectLocalLedger(ledger);
   const proxy = await startRecordingProxy(emu.dynamo.endpoint);
   const dynamodb = new DynamoDBClient({

@@ -20,7 +20,7 @@
  *   roles swap and the old writer replicates the new one.
  */
 import { randomBytes } from "node:crypto";
-import mysql from "mysql2/promise";
+import type mysql from "mysql2/promise";
 import { LEDGER_DATABASE } from "../contracts/ledger";
 import type { LedgerEndpoint, LocalLedger } from "./ledger";
 import { startLocalLedger } from "./ledger";
@@ -115,14 +115,7 @@ export async function startGlobalLedger(options: GlobalLedgerOptions): Promise<G
   const failovers: FailoverRecord[] = [];
   let oldWriter: MariaDb | undefined;
 
-  const root = (server: MariaDb) =>
-    mysql.createConnection({
-      host: server.host,
-      port: server.port,
-      user: server.rootUser,
-      password: server.rootPassword,
-      multipleStatements: true,
-    });
+  const root = (server: MariaDb) => server.rootConnection({ multipleStatements: true });
   const rootQuery = async (server: MariaDb, sql: string): Promise<unknown> => {
     const conn = await root(server);
     try {

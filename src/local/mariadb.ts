@@ -230,6 +230,11 @@ export interface MariaDb {
   setReadOnly(on: boolean): Promise<void>;
   /** Replaces the TLS certificate of a server started with `tls` (FLUSH SSL): new connections get the new one. */
   replaceTls(tls: ServerTls): Promise<void>;
+  /** A root connection (mysql2's promise API) for set-up, checks and faults; the caller ends it. */
+  rootConnection(options?: {
+    readonly database?: string;
+    readonly multipleStatements?: boolean;
+  }): Promise<import("mysql2/promise").Connection>;
 }
 
 /** The server's TLS files in its directory, and the arguments that name them. */
@@ -446,6 +451,10 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<MariaD
       if (!options.tls) throw new Error("This MariaDB was started without TLS");
       writeTls(dir, tls);
       await rootQuery({ port, password: rootPassword }, ["FLUSH SSL"]);
+    },
+    rootConnection: async (connection = {}) => {
+      const mysql = await import("mysql2/promise");
+      return mysql.createConnection({ host: "127.0.0.1", port, user: "root", password: rootPassword, ...connection });
     },
   };
 }
