@@ -438,6 +438,20 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<MariaD
   (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
   (child.stderr as unknown as { unref?: () => void } | null)?.unref?.();
 
+  const rootConnection: MariaDb["rootConnection"] = async (connection = {}) => {
+    // Imported here so that a caller that only needs ensureMariaDbInstalled does not load mysql2.
+    const mysql = await import("mysql2/promise");
+    return mysql.createConnection({ host: "127.0.0.1", port, user: "root", password: rootPassword, ...connection });
+  };
+  const rootQuery = async (sql: string): Promise<void> => {
+    const conn = await rootConnection();
+    try {
+      await conn.query(sql);
+    } finally {
+      await conn.end();
+    }
+  };
+
   return {
     host: "127.0.0.1",
     port,
@@ -446,30 +460,16 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<MariaD
     dir,
     startMs: Math.round(performance.now() - started),
     stop,
-    setReadOnly: (on) => rootQuery({ port, password: rootPassword }, [`SET GLOBAL read_only = ${on ? "ON" : "OFF"}`]),
+    setReadOnly: (on) => rootQuery(`SET GLOBAL read_only = ${on ? "ON" : "OFF"}`),
     replaceTls: async (tls) => {
       if (!options.tls) throw new Error("This MariaDB was started without TLS");
       writeTls(dir, tls);
-      await rootQuery({ port, password: rootPassword }, ["FLUSH SSL"]);
+      await rootQuery("FLUSH SSL");
     },
-    rootConnection: async (connection = {}) => {
-      const mysql = await import("mysql2/promise");
-      return mysql.createConnection({ host: "127.0.0.1", port, user: "root", password: rootPassword, ...connection });
-    },
+    rootConnection,
   };
 }
 
 function escapeString(value: string): string {
   return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
-}
-
-async function rootQuery(target: { port: number; password: string }, statements: string[]): Promise<void> {
-  // Imported here so that a caller that only needs ensureMariaDbInstalled does not load mysql2.
-  const mysql = await import("mysql2/promise");
-  const conn = await mysql.createConnection({ host: "127.0.0.1", port: target.port, user: "root", password: target.password });
-  try {
-    for (const sql of statements) await conn.query(sql);
-  } finally {
-    await conn.end();
-  }
 }
